@@ -1,0 +1,34 @@
+# Two commands do everything: `make run` (start the app) and `make test` (run the whole suite).
+# The virtual environment is built once and rebuilt only when a requirements file changes.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-fast e2e bench migrate
+
+$(STAMP): requirements.txt requirements-nodeps.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps -r requirements-nodeps.txt
+	touch $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) -m db.migrate
+
+run: migrate
+	$(VENV)/bin/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.headless true
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not e2e"
+
+e2e: $(STAMP)
+	$(PY) -m pytest -m e2e
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run

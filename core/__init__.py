@@ -1,0 +1,1 @@
+"""Acne analysis core: images, faces, models and measures. No Streamlit, no SQL."""

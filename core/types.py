@@ -1,0 +1,208 @@
+"""Plain, frozen result types shared by the pipeline, the CLI and the database layer.
+
+Every coordinate is in the pixel frame of the photo *after* EXIF orientation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+LESION_KINDS: tuple[str, ...] = ("comedone", "papule", "pustule", "nodule")
+INFLAMMATORY_KINDS: tuple[str, ...] = ("papule", "pustule")
+NON_INFLAMMATORY_KINDS: tuple[str, ...] = ("comedone",)
+FACIAL_REGIONS: tuple[str, ...] = ("forehead", "left_cheek", "right_cheek", "nose", "chin")
+VIEWS: tuple[str, ...] = ("front", "left", "right")
+
+# ACNE04 / Hayashi grades. "clear" is shown (grade 0) when no lesion is found at all.
+GRADE_LABELS: dict[int, str] = {0: "mild", 1: "moderate", 2: "severe", 3: "very severe"}
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (x1, y1 exclusive)
+
+
+@dataclass(frozen=True)
+class Lesion:
+    """One lesion: a connected region of the lesion map with its type."""
+
+    bbox: Box
+    kind: str
+    score: float
+    area_px: int
+    region: str | None = None
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.bbox
+        return ((x0 + x1) / 2.0, (y0 + y1) / 2.0)
+
+
+@dataclass(frozen=True)
+class LesionCounts:
+    comedone: int = 0
+    papule: int = 0
+    pustule: int = 0
+    nodule: int = 0
+
+    @property
+    def inflammatory(self) -> int:
+        return self.papule + self.pustule
+
+    @property
+    def non_inflammatory(self) -> int:
+        return self.comedone
+
+    @property
+    def total(self) -> int:
+        return self.comedone + self.papule + self.pustule + self.nodule
+
+    @classmethod
+    def from_lesions(cls, lesions: "tuple[Lesion, ...] | list[Lesion]") -> "LesionCounts":
+        tally = {kind: 0 for kind in LESION_KINDS}
+        for lesion in lesions:
+            tally[lesion.kind] += 1
+        return cls(**tally)
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            **{kind: getattr(self, kind) for kind in LESION_KINDS},
+            "inflammatory": self.inflammatory,
+            "non_inflammatory": self.non_inflammatory,
+            "total": self.total,
+        }
+
+
+@dataclass(frozen=True)
+class Grade:
+    """Severity on the ACNE04 / Hayashi scale 0-3 with a calibrated confidence."""
+
+    value: int
+    label: str
+    confidence: float
+    probabilities: tuple[float, ...] = ()
+    source: str = "counts"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "value": self.value,
+            "label": self.label,
+            "confidence": round(self.confidence, 4),
+            "probabilities": [round(p, 4) for p in self.probabilities],
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """The face used for the analysis (the largest one), or found=False."""
+
+    found: bool
+    box: tuple[float, float, float, float] | None = None
+    landmarks: tuple[tuple[float, float], ...] | None = None  # eyes (L, R), nose, mouth (L, R)
+    score: float = 0.0
+    n_faces: int = 0
+    other_boxes: tuple[tuple[float, float, float, float], ...] = ()
+    view: str | None = None
+    yaw_ratio: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "found": self.found,
+            "box": [round(v, 1) for v in self.box] if self.box else None,
+            "landmarks": [[round(x, 1), round(y, 1)] for x, y in self.landmarks]
+            if self.landmarks
+            else None,
+            "score": round(self.score, 4),
+            "n_faces": self.n_faces,
+            "other_boxes": [[round(v, 1) for v in b] for b in self.other_boxes],
+            "view": self.view,
+        }
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """Photo quality gate: passed, the reasons it failed, and the measured values."""
+
+    passed: bool
+    reasons: tuple[str, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "passed": self.passed,
+            "reasons": list(self.reasons),
+            "metrics": {k: round(float(v), 4) for k, v in self.metrics.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything one photo's analysis produced, with the model version that made it."""
+
+    width: int
+    height: int
+    lesions: tuple[Lesion, ...]
+    counts: LesionCounts
+    grade: Grade
+    lesion_area_fraction: float
+    skin_area_px: int
+    face: FaceResult
+    quality: QualityResult
+    model_version: str
+    # 2x3 affine matrix (row-major) mapping photo pixels onto the canonical face frame.
+    alignment: tuple[float, ...] | None = None
+    region_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    gags_estimate: int | None = None
+    # Lesion map at photo size: 0 background, 1..4 = index in LESION_KINDS + 1.
+    kind_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # Lesion probability at photo size, 0-255.
+    probability_map: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready dict in the command-line contract (masks left out)."""
+        return {
+            "width": self.width,
+            "height": self.height,
+            "lesions": [
+                {
+                    "bbox": list(lesion.bbox),
+                    "kind": lesion.kind,
+                    "score": round(lesion.score, 4),
+                    "area_px": lesion.area_px,
+                    "region": lesion.region,
+                }
+                for lesion in self.lesions
+            ],
+            "counts": self.counts.to_dict(),
+            "grade": self.grade.to_dict(),
+            "lesion_area_fraction": round(self.lesion_area_fraction, 6),
+            "skin_area_px": self.skin_area_px,
+            "face": self.face.to_dict(),
+            "quality": self.quality.to_dict(),
+            "alignment": list(self.alignment) if self.alignment else None,
+            "region_counts": self.region_counts,
+            "gags_estimate": self.gags_estimate,
+            "model_version": self.model_version,
+        }
+
+
+@dataclass(frozen=True)
+class DecodedPhoto:
+    """An upload decoded and validated by `core.imaging.decode_photo`."""
+
+    image: np.ndarray = field(repr=False, compare=False)  # RGB uint8 H x W x 3, EXIF-oriented
+    upload_sha256: str  # SHA-256 of the bytes as uploaded (duplicate detection)
+    source_format: str  # "JPEG", "PNG", "WEBP", "HEIF", ...
+    stored_bytes: bytes = field(repr=False, compare=False)  # re-encoded, no location metadata
+    stored_extension: str  # ".jpg" or ".png"
+    filename: str  # sanitised display name (no folders)
+    captured_at: datetime | None = None  # EXIF DateTimeOriginal, if any
+    device: str | None = None  # EXIF Make + Model, if any
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
