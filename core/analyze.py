@@ -1,0 +1,95 @@
+"""Analyse photos from the command line.
+
+    python -m core.analyze PHOTO... --json [--masks DIR] [--weights DIR]
+
+Prints one JSON object per photo, in input order. A photo that cannot be read gives
+{"path": ..., "error": "..."} and a non-zero exit code; the other photos are still analysed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.errors import ModelNotInstalledError, PhotoError, WeightsError
+
+EXIT_PHOTO_ERROR = 1
+EXIT_MODEL_ERROR = 3
+
+
+def mask_name(photo_path: str, used: set[str]) -> str:
+    """`<photo stem>_mask.png`, numbered when two photos share a stem."""
+    stem = Path(photo_path).stem or "photo"
+    name, n = f"{stem}_mask.png", 1
+    while name in used:
+        n += 1
+        name = f"{stem}_mask_{n}.png"
+    used.add(name)
+    return name
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m core.analyze", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("photos", nargs="+", metavar="PHOTO")
+    p.add_argument("--json", action="store_true", help="one JSON object per photo (default: a summary line)")
+    p.add_argument("--masks", type=Path, metavar="DIR", help="write a lesion mask PNG per photo")
+    p.add_argument("--weights", type=Path, metavar="DIR", help="weights folder (default: settings)")
+    return p.parse_args(argv)
+
+
+def summary_line(path: str, result: dict) -> str:
+    if "error" in result:
+        return f"{path}: ERROR {result['error']}"
+    c, g = result["counts"], result["grade"]
+    return (f"{path}: {c['total']} lesions ({c['inflammatory']} inflammatory, {c['non_inflammatory']} "
+            f"non-inflammatory, {c['nodule']} nodules), grade {g['value']} {g['label']} "
+            f"({g['confidence']:.0%}), quality {'ok' if result['quality']['passed'] else 'FAILED'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import numpy as np
+
+    from core.imaging import encode_png, read_photo_file
+    from core.pipeline import load_analyzer
+    from core.settings import load_settings
+
+    weights_dir = args.weights or load_settings().weights_dir
+    emit = (lambda path, r: print(json.dumps(r), flush=True)) if args.json else \
+        (lambda path, r: print(summary_line(path, r), flush=True))
+    try:
+        analyzer = load_analyzer(weights_dir)
+    except (ModelNotInstalledError, WeightsError) as exc:
+        for path in args.photos:
+            emit(path, {"path": path, "error": str(exc)})
+        return EXIT_MODEL_ERROR
+    if args.masks:
+        args.masks.mkdir(parents=True, exist_ok=True)
+    status, used = 0, set()
+    for path in args.photos:
+        try:
+            photo = read_photo_file(path)
+        except PhotoError as exc:
+            emit(path, {"path": path, "error": str(exc)})
+            status = EXIT_PHOTO_ERROR
+            continue
+        try:
+            analysis = analyzer.analyze(photo)
+        except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the others
+            emit(path, {"path": path, "error": f"The analysis failed on this photo: {exc}"})
+            status = EXIT_PHOTO_ERROR
+            continue
+        result = {"path": path, **analysis.to_dict()}
+        if args.masks:
+            mask = np.where(analysis.kind_mask > 0, 255, 0).astype(np.uint8)
+            target = args.masks / mask_name(path, used)
+            target.write_bytes(encode_png(mask))
+            result["mask_path"] = str(target)
+        emit(path, result)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

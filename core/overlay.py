@@ -1,0 +1,204 @@
+"""Drawings over photos: lesion-type masks, boxes, heatmaps and aligned before/after pairs.
+
+All functions take RGB uint8 arrays (H x W x 3) and return new arrays; inputs are never changed.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.types import INFLAMMATORY_KINDS, LESION_KINDS, NON_INFLAMMATORY_KINDS, Lesion
+
+# Okabe-Ito colours: distinguishable with the common colour-vision deficiencies, and none of
+# them is a skin tone, so a mark stays visible on any face.
+KIND_COLOURS: dict[str, tuple[int, int, int]] = {
+    "comedone": (86, 180, 233),  # sky blue
+    "papule": (213, 94, 0),  # vermillion
+    "pustule": (240, 228, 66),  # yellow
+    "nodule": (204, 121, 167),  # reddish purple
+}
+
+GAP_COLOUR = 255  # white between paired photos, as on a printed page
+
+
+@dataclass(frozen=True)
+class LegendItem:
+    """One legend entry: the lesion kind, a label a person reads, and its colour."""
+
+    kind: str
+    label: str
+    rgb: tuple[int, int, int]
+
+    @property
+    def hex(self) -> str:
+        return "#{:02x}{:02x}{:02x}".format(*self.rgb)
+
+
+def legend_items() -> list[LegendItem]:
+    """The legend for `overlay_kinds` and `draw_boxes`, in `LESION_KINDS` order."""
+    items = []
+    for kind in LESION_KINDS:
+        if kind in INFLAMMATORY_KINDS:
+            group = " (inflammatory)"
+        elif kind in NON_INFLAMMATORY_KINDS:
+            group = " (non-inflammatory)"
+        else:
+            group = ""
+        items.append(LegendItem(kind=kind, label=kind.capitalize() + group, rgb=KIND_COLOURS[kind]))
+    return items
+
+
+def _check_rgb(image: np.ndarray, name: str = "image") -> np.ndarray:
+    array = np.asarray(image)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(
+            f"{name} must be an RGB uint8 array (H x W x 3), got dtype {array.dtype} "
+            f"and shape {array.shape}"
+        )
+    return array
+
+
+def _check_alpha(alpha: float, name: str = "alpha") -> float:
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, got {alpha}")
+    return float(alpha)
+
+
+def _check_same_size(image: np.ndarray, plane: np.ndarray, name: str) -> None:
+    if plane.ndim != 2 or plane.shape != image.shape[:2]:
+        raise ValueError(
+            f"{name} must be a H x W array the size of the photo {image.shape[:2]}, "
+            f"got shape {plane.shape}"
+        )
+
+
+def overlay_kinds(image: np.ndarray, kind_mask: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """Tint lesion pixels with their kind colour; background pixels (0) are left unchanged.
+
+    `kind_mask` holds 0 for background and 1..4 for the index in `LESION_KINDS` plus one.
+    """
+    image = _check_rgb(image)
+    alpha = _check_alpha(alpha)
+    mask = np.asarray(kind_mask)
+    _check_same_size(image, mask, "kind_mask")
+    if mask.size and (mask.min() < 0 or mask.max() > len(LESION_KINDS)):
+        raise ValueError(
+            f"kind_mask values must be 0..{len(LESION_KINDS)}, got {mask.min()}..{mask.max()}"
+        )
+    palette = np.zeros((len(LESION_KINDS) + 1, 3), np.float32)
+    for index, kind in enumerate(LESION_KINDS, start=1):
+        palette[index] = KIND_COLOURS[kind]
+    mask = mask.astype(np.intp)
+    lesion = mask > 0
+    out = image.copy()
+    tinted = (1.0 - alpha) * image[lesion].astype(np.float32) + alpha * palette[mask[lesion]]
+    out[lesion] = np.clip(np.rint(tinted), 0, 255).astype(np.uint8)
+    return out
+
+
+def box_thickness(height: int, width: int) -> int:
+    """Line thickness in pixels: about 1 px per 300 px of the shorter side, at least 1."""
+    return max(1, int(round(min(height, width) / 300)))
+
+
+def draw_boxes(image: np.ndarray, lesions: Iterable[Lesion]) -> np.ndarray:
+    """Draw each lesion's box in its kind colour, with a thickness scaled to the photo size."""
+    image = _check_rgb(image)
+    out = np.ascontiguousarray(image.copy())
+    thickness = box_thickness(*image.shape[:2])
+    for lesion in lesions:
+        if lesion.kind not in KIND_COLOURS:
+            raise ValueError(f"unknown lesion kind {lesion.kind!r}; expected one of {LESION_KINDS}")
+        x0, y0, x1, y1 = (int(v) for v in lesion.bbox)
+        # Boxes are end-exclusive; cv2 draws inclusive corners.
+        cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), KIND_COLOURS[lesion.kind], thickness)
+    return out
+
+
+def overlay_heatmap(
+    image: np.ndarray, probability_map: np.ndarray, alpha: float = 0.6
+) -> np.ndarray:
+    """Colour the lesion probability (uint8, 0-255) over the photo with the inferno map.
+
+    Each pixel's opacity grows with its probability, so zero-probability skin is unchanged
+    and the face stays readable under the heat.
+    """
+    image = _check_rgb(image)
+    alpha = _check_alpha(alpha)
+    probability = np.asarray(probability_map)
+    if probability.dtype != np.uint8:
+        raise ValueError(f"probability_map must be uint8 (0-255), got dtype {probability.dtype}")
+    _check_same_size(image, probability, "probability_map")
+    # Inferno is perceptually uniform and readable with colour-vision deficiencies.
+    heat = cv2.cvtColor(cv2.applyColorMap(probability, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+    weight = (alpha * probability.astype(np.float32) / 255.0)[..., None]
+    blended = (1.0 - weight) * image.astype(np.float32) + weight * heat.astype(np.float32)
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def _resize_to_height(image: np.ndarray, height: int) -> np.ndarray:
+    if image.shape[0] == height:
+        return image
+    width = max(1, int(round(image.shape[1] * height / image.shape[0])))
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 8) -> np.ndarray:
+    """Place two photos next to each other at the same height, with a white gap.
+
+    When the heights differ, the taller photo is scaled down (never up) to the shorter one.
+    """
+    left = _check_rgb(left, "left")
+    right = _check_rgb(right, "right")
+    if gap < 0:
+        raise ValueError(f"gap must be 0 or more pixels, got {gap}")
+    height = min(left.shape[0], right.shape[0])
+    left = _resize_to_height(left, height)
+    right = _resize_to_height(right, height)
+    spacer = np.full((height, gap, 3), GAP_COLOUR, np.uint8)
+    return np.concatenate([left, spacer, right], axis=1)
+
+
+def _check_alignment(alignment: Sequence[float] | None, name: str) -> tuple[float, ...]:
+    if alignment is None:
+        raise ValueError(f"{name} has no face alignment; it cannot be shown registered")
+    if len(alignment) != 6:
+        raise ValueError(f"{name} alignment must be 6 numbers (a 2x3 matrix), got {len(alignment)}")
+    return tuple(float(v) for v in alignment)
+
+
+def aligned_pair(
+    image_a: np.ndarray,
+    alignment_a: Sequence[float] | None,
+    image_b: np.ndarray,
+    alignment_b: Sequence[float] | None,
+    size: int = 512,
+    gap: int = 8,
+) -> np.ndarray:
+    """Warp two visits' photos into the canonical face frame and put them side by side.
+
+    Each alignment is the 2x3 photo->canonical matrix (6 floats, row-major) stored with the
+    photo's analysis, so the same skin lands on the same pixels in both halves.
+    """
+    matrix_a = _check_alignment(alignment_a, "image_a")
+    matrix_b = _check_alignment(alignment_b, "image_b")
+    # Imported here so the drawings work without loading the face modules.
+    from core.alignment import warp_to_canonical
+
+    warped_a = warp_to_canonical(_check_rgb(image_a, "image_a"), matrix_a, size=size)
+    warped_b = warp_to_canonical(_check_rgb(image_b, "image_b"), matrix_b, size=size)
+    return side_by_side(warped_a, warped_b, gap=gap)
+
+
+def blend(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Cross-fade for a before/after slider: t=0 gives `a`, t=1 gives `b`."""
+    a = _check_rgb(a, "a")
+    b = _check_rgb(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+    t = _check_alpha(t, "t")
+    mixed = (1.0 - t) * a.astype(np.float32) + t * b.astype(np.float32)
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)

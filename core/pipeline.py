@@ -1,0 +1,157 @@
+"""`analyze(photo) -> Analysis`: the one entry point for every caller (dashboard, CLI, batch).
+
+face -> quality -> alignment -> scale-normalised crop -> segmenter -> lesions (in photo pixels)
+-> counts, regions, lesion-area fraction of the facial skin -> grade. Models are loaded once by
+`load_analyzer` from the weights manifest.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from core.alignment import compose_alignments, estimate_alignment
+from core.face import FaceDetector, get_face_detector
+from core.grading import CountGrader
+from core.lesions import extract_lesions, kind_mask_from_labels
+from core.manifest import read_manifest, verified_path
+from core.quality import assess_quality
+from core.regions import count_by_region, facial_skin_mask, gags_estimate, region_masks, region_of
+from core.scale import WorkingFrame, working_frame
+from core.segmentation import LesionMaps, SegmenterConfig, build_model, predict_maps
+from core.types import Analysis, DecodedPhoto, FaceResult, Lesion, LesionCounts
+from core.errors import WeightsError
+
+
+def _face_in_frame(face: FaceResult, frame: WorkingFrame) -> FaceResult:
+    """The face with its box and landmarks in working-frame pixels."""
+    if not face.found:
+        return face
+    s = frame.scale
+    box = face.box
+    return replace(
+        face,
+        box=((box[0] - frame.x0) * s, (box[1] - frame.y0) * s, (box[2] - frame.x0) * s, (box[3] - frame.y0) * s),
+        landmarks=tuple(((x - frame.x0) * s, (y - frame.y0) * s) for x, y in face.landmarks),
+        other_boxes=(),
+    )
+
+
+class Analyzer:
+    """Holds the loaded models; `analyze` is pure given its input."""
+
+    def __init__(self, segmenter, config: SegmenterConfig, grader: CountGrader, model_version: str,
+                 face_detector: FaceDetector | None = None) -> None:
+        self.segmenter = segmenter.eval()
+        self.config = config
+        self.grader = grader
+        self.model_version = model_version
+        self.face_detector = face_detector or get_face_detector()
+
+    def segment(self, image: np.ndarray, face: FaceResult) -> tuple[WorkingFrame, np.ndarray, LesionMaps]:
+        """The scale-normalised working image around the face and the segmenter's maps of it."""
+        cfg = self.config
+        frame = working_frame(image.shape[:2], face, cfg.face_width_px, cfg.face_context,
+                              cfg.train_image_side)
+        work = frame.crop(image)
+        return frame, work, predict_maps(self.segmenter, work, cfg)
+
+    def analyze(self, photo: DecodedPhoto | np.ndarray) -> Analysis:
+        image = photo.image if isinstance(photo, DecodedPhoto) else photo
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an RGB uint8 image, got shape {image.shape} {image.dtype}")
+        h, w = image.shape[:2]
+        face = self.face_detector.detect(image)
+        quality = assess_quality(image, face)
+        alignment = estimate_alignment(face.landmarks) if face.found and face.landmarks else None
+
+        frame, work, maps = self.segment(image, face)
+        cfg = self.config
+        work_lesions, labels = extract_lesions(maps, lesion_threshold=cfg.lesion_threshold,
+                                               peak_threshold=cfg.peak_threshold,
+                                               min_peak_distance=cfg.min_peak_distance_px)
+        # Skin and regions at working resolution: the same geometry, far fewer pixels.
+        work_to_photo = (1 / frame.scale, 0.0, float(frame.x0), 0.0, 1 / frame.scale, float(frame.y0))
+        work_alignment = compose_alignments(work_to_photo, alignment) if alignment else None
+        skin = facial_skin_mask(work.shape[:2], _face_in_frame(face, frame), work_alignment)
+        regions = region_masks(work.shape[:2], work_alignment) if work_alignment else {}
+
+        area_scale = 1.0 / frame.scale**2
+        lesions = tuple(
+            Lesion(bbox=frame.to_photo(l.bbox), kind=l.kind, score=l.score,
+                   area_px=int(round(l.area_px * area_scale)),
+                   region=region_of(l.centre, regions) if regions else None)
+            for l in work_lesions
+        )
+        lesion_pixels = int(((labels > 0) & skin).sum())
+        skin_pixels = int(skin.sum())
+        area_fraction = lesion_pixels / skin_pixels if skin_pixels else 0.0
+        counts = LesionCounts.from_lesions(lesions)
+        kind_mask = kind_mask_from_labels(labels, work_lesions)
+        probability = np.round(maps.lesion * 255).astype(np.uint8)
+        return Analysis(
+            width=w, height=h, lesions=lesions, counts=counts,
+            grade=self.grader.grade(counts),
+            lesion_area_fraction=area_fraction,
+            skin_area_px=int(round(skin_pixels * area_scale)),
+            face=face, quality=quality, model_version=self.model_version, alignment=alignment,
+            region_counts=count_by_region(lesions) if regions else {},
+            gags_estimate=gags_estimate(lesions) if regions else None,
+            kind_mask=frame.paste(kind_mask, (h, w)),
+            probability_map=frame.paste(probability, (h, w)),
+        )
+
+
+def load_segmenter(weights_dir: Path | str):
+    """(model, config, version) of the installed segmenter, checked against the manifest."""
+    import torch
+    from safetensors.torch import load_file
+
+    entry = read_manifest(weights_dir).get("segmenter")
+    if entry is None:
+        raise WeightsError(f"the manifest in {weights_dir} lists no segmenter")
+    path = verified_path(entry)
+    if entry.config_path is None or not entry.config_path.is_file():
+        raise WeightsError(f"segmenter config {entry.config_path} named in the manifest is missing")
+    import json
+
+    config = SegmenterConfig.from_dict(json.loads(entry.config_path.read_text()))
+    model = build_model(config)
+    try:
+        state = load_file(str(path))
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise WeightsError(f"weight file {path} cannot be loaded: {exc}") from exc
+    torch.set_grad_enabled(False)
+    return model.eval(), config, entry.version
+
+
+def load_analyzer(weights_dir: Path | str) -> Analyzer:
+    """Load every installed model once. Raises ModelNotInstalledError / WeightsError."""
+    entries = read_manifest(weights_dir)
+    model, config, seg_version = load_segmenter(weights_dir)
+    grader_entry = entries.get("grader")
+    if grader_entry is None:
+        raise WeightsError(f"the manifest in {weights_dir} lists no grader")
+    try:
+        grader = CountGrader.load(verified_path(grader_entry))
+    except ValueError as exc:
+        raise WeightsError(str(exc)) from exc
+    return Analyzer(model, config, grader, model_version=f"{seg_version}+{grader_entry.version}")
+
+
+def installed_models(weights_dir: Path | str) -> list[dict]:
+    """What the manifest lists (for the Models page); [] when nothing is installed."""
+    from core.errors import ModelNotInstalledError
+
+    try:
+        entries = read_manifest(weights_dir)
+    except ModelNotInstalledError:
+        return []
+    card = Path(weights_dir) / "MODEL_CARD.md"
+    return [
+        {"role": e.role, "name": e.name, "version": e.version, "file": e.path.name,
+         "sha256": e.sha256, "metrics": e.metrics, "model_card": card if card.is_file() else None}
+        for e in entries.values()
+    ]

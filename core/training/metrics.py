@@ -1,0 +1,76 @@
+"""Lesion matching and the model metrics of `core.training.evaluate`."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+Box = tuple[float, float, float, float]
+MATCH_IOU = 0.3
+
+
+def box_iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _centre_inside(true_box: Box, pred_box: Box) -> bool:
+    cx, cy = (true_box[0] + true_box[2]) / 2, (true_box[1] + true_box[3]) / 2
+    return pred_box[0] <= cx <= pred_box[2] and pred_box[1] <= cy <= pred_box[3]
+
+
+def match_lesions(pred: Sequence[Box], scores: Sequence[float], true: Sequence[Box]) -> list[tuple[int, int]]:
+    """One-to-one matches (pred index, true index). A prediction matches a true box when their
+    IoU is at least 0.3 or the true box's centre lies inside it; higher scores pick first, and
+    among eligible true boxes the one with the highest IoU wins."""
+    matches: list[tuple[int, int]] = []
+    taken: set[int] = set()
+    for p in np.argsort(-np.asarray(scores, dtype=float), kind="stable"):
+        best, best_iou = -1, -1.0
+        for t, tbox in enumerate(true):
+            if t in taken:
+                continue
+            iou = box_iou(pred[p], tbox)
+            if (iou >= MATCH_IOU or _centre_inside(tbox, pred[p])) and iou > best_iou:
+                best, best_iou = t, iou
+        if best >= 0:
+            taken.add(best)
+            matches.append((int(p), best))
+    return matches
+
+
+def detection_summary(tp: int, n_pred: int, n_true: int) -> dict[str, float]:
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_true if n_true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def count_summary(pred_counts: Sequence[int], true_counts: Sequence[int]) -> dict[str, float]:
+    p, t = np.asarray(pred_counts, float), np.asarray(true_counts, float)
+    mae = float(np.abs(p - t).mean()) if len(p) else 0.0
+    pearson = float(np.corrcoef(p, t)[0, 1]) if len(p) > 1 and p.std() > 0 and t.std() > 0 else 0.0
+    return {"count_mae": mae, "count_pearson": pearson}
+
+
+def grade_summary(pred: Sequence[int], true: Sequence[int], n_grades: int = 4) -> dict[str, object]:
+    p, t = np.asarray(pred, int), np.asarray(true, int)
+    confusion = np.zeros((n_grades, n_grades), int)
+    for a, b in zip(t, p):
+        confusion[a, b] += 1
+    return {
+        "grade_accuracy": float((p == t).mean()) if len(p) else 0.0,
+        "grade_within_one": float((np.abs(p - t) <= 1).mean()) if len(p) else 0.0,
+        "grade_confusion": confusion.tolist(),  # rows = true grade, columns = predicted
+    }
+
+
+def iou_dice(intersection: int, pred_pixels: int, true_pixels: int) -> dict[str, float]:
+    union = pred_pixels + true_pixels - intersection
+    return {
+        "lesion_iou": intersection / union if union else 0.0,
+        "lesion_dice": 2 * intersection / (pred_pixels + true_pixels) if pred_pixels + true_pixels else 0.0,
+    }

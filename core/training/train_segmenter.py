@@ -1,0 +1,186 @@
+"""Train the lesion segmenter on ACNE04.
+
+    python -m core.training.train_segmenter --data ../shared/data/acne04 --run runs/segmenter
+
+Resumable: rerun the same command after an interruption and it continues from the last epoch.
+Writes runs/<name>/{args.json, config.json, summary.csv, last.pt, best.pt, train.log}.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from core.segmentation import SegmenterConfig, build_model, load_imagenet_encoder, predict_maps
+from core.lesions import extract_lesions
+from core.training.checkpoint import load_checkpoint, save_atomic
+from core.training.data import SegmentationDataset, read_rgb, read_split, render_targets, scaled_sample
+from core.training.losses import segmenter_loss
+from core.training.metrics import count_summary, detection_summary, iou_dice, match_lesions
+
+log = logging.getLogger("train_segmenter")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--run", type=Path, default=Path("runs/segmenter"))
+    p.add_argument("--encoder", default="mobilenet_v2")
+    p.add_argument("--epochs", type=int, default=8, help="an epoch here is --steps-per-epoch steps")
+    p.add_argument("--steps-per-epoch", type=int, default=200)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--scale", type=float, default=0.6, help="working scale of the 640 px photos")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--val-images", type=int, default=60, help="valid photos scored per epoch")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return p.parse_args(argv)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train_one_epoch(model, loader_iter, optimizer, scheduler, steps: int, device: str) -> dict[str, float]:
+    model.train()
+    sums: dict[str, float] = {}
+    for _ in tqdm(range(steps), desc="train", leave=False, mininterval=10):
+        x, kind_map, heat = next(loader_iter)
+        out = model(x.to(device))
+        losses = segmenter_loss(out, kind_map.to(device), heat.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        optimizer.step()
+        scheduler.step()
+        for k, v in losses.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach())
+    return {f"train_{k}": v / steps for k, v in sums.items()}
+
+
+@torch.inference_mode()
+def validate(model, samples, config: SegmenterConfig, device: str) -> dict[str, float]:
+    """Lesion F1, count MAE/Pearson and lesion IoU on valid photos at their native scale."""
+    model.eval()
+    tp = n_pred = n_true = inter = pred_px = true_px = 0
+    pred_counts, true_counts = [], []
+    for sample in tqdm(samples, desc="valid", leave=False, mininterval=10):
+        image = read_rgb(sample.image_path)
+        small, _ = scaled_sample(sample, config.work_scale)
+        maps = predict_maps(model, small, config)
+        lesions, labels = extract_lesions(maps, lesion_threshold=config.lesion_threshold,
+                                          peak_threshold=config.peak_threshold,
+                                          min_peak_distance=config.min_peak_distance_px)
+        true_boxes = [l.bbox for l in sample.lesions]
+        back = 1.0 / config.work_scale
+        pred_boxes = [tuple(v * back for v in l.bbox) for l in lesions]
+        matches = match_lesions(pred_boxes, [l.score for l in lesions], true_boxes)
+        tp += len(matches)
+        n_pred += len(lesions)
+        n_true += len(true_boxes)
+        pred_counts.append(len(lesions))
+        true_counts.append(len(true_boxes))
+        kind_map, _ = render_targets(image.shape[:2], sample.lesions)
+        labels = cv2.resize(labels.astype(np.float32), image.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        pred_mask, true_mask = labels > 0, kind_map > 0
+        inter += int((pred_mask & true_mask).sum())
+        pred_px += int(pred_mask.sum())
+        true_px += int(true_mask.sum())
+    return {**detection_summary(tp, n_pred, n_true), **count_summary(pred_counts, true_counts),
+            **iou_dice(inter, pred_px, true_px)}
+
+
+def init_head_bias(model) -> None:
+    """Start the lesion and centre heads near their rare-positive prior (CenterNet's trick), so
+    the first steps are not dominated by millions of confident background pixels."""
+    with torch.no_grad():
+        bias = model.segmentation_head[0].bias
+        bias[0] = -2.0
+        bias[1] = -4.6
+
+
+def infinite(loader):
+    while True:
+        yield from loader
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    args.run.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.FileHandler(args.run / "train.log"), logging.StreamHandler()])
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    (args.run / "args.json").write_text(json.dumps(vars(args), indent=2, default=str))
+
+    config = SegmenterConfig(encoder=args.encoder, work_scale=args.scale)
+    model = build_model(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    total_steps = args.epochs * args.steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps,
+                                                    pct_start=0.05)
+    state = load_checkpoint(args.run / "last.pt")
+    start_epoch, best_f1 = 0, -1.0
+    if state:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, best_f1 = state["epoch"] + 1, state["best_f1"]
+        torch.set_rng_state(state["torch_rng"])
+        np.random.set_state(state["numpy_rng"])
+        random.setstate(state["python_rng"])
+        log.info("resumed after epoch %d (best F1 %.4f)", state["epoch"], best_f1)
+    else:
+        load_imagenet_encoder(model, args.encoder)
+        init_head_bias(model)
+    model.to(args.device)
+
+    train = SegmentationDataset(read_split(args.data, "train"), args.crop, config.mean, config.std,
+                                args.scale)
+    # An even spread over the split (it is sorted by grade), not its first, mildest photos.
+    valid_all = read_split(args.data, "valid")
+    valid = valid_all[:: max(1, len(valid_all) // args.val_images)][: args.val_images]
+    generator = torch.Generator().manual_seed(args.seed + start_epoch)
+    loader = torch.utils.data.DataLoader(train, batch_size=args.batch, shuffle=True, drop_last=True,
+                                         num_workers=0, generator=generator)
+    batches = infinite(loader)
+    (args.run / "config.json").write_text(config.to_json())
+    for epoch in range(start_epoch, args.epochs):
+        started = time.time()
+        metrics = train_one_epoch(model, batches, optimizer, scheduler, args.steps_per_epoch, args.device)
+        metrics.update(validate(model, valid, config, args.device))
+        metrics.update(epoch=epoch, seconds=round(time.time() - started, 1), lr=scheduler.get_last_lr()[0])
+        log.info("epoch %d %s", epoch, json.dumps({k: round(v, 4) if isinstance(v, float) else v
+                                                  for k, v in metrics.items()}))
+        summary = args.run / "summary.csv"
+        new_file = not summary.exists()
+        with summary.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(metrics))
+            if new_file:
+                writer.writeheader()
+            writer.writerow(metrics)
+        if metrics["f1"] > best_f1:
+            best_f1 = metrics["f1"]
+            save_atomic({"model": model.state_dict(), "config": json.loads(config.to_json()),
+                         "epoch": epoch, "metrics": metrics}, args.run / "best.pt")
+        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "epoch": epoch, "best_f1": best_f1,
+                     "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+                     "python_rng": random.getstate()}, args.run / "last.pt")
+
+
+if __name__ == "__main__":
+    main()

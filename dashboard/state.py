@@ -1,0 +1,267 @@
+"""What every page shares: settings, cached resources, the signed-in account, the current patient.
+
+Pages stay thin: they call these helpers, the repository and core, then render.
+Heavy objects (engine, photo store, analyzer) are `st.cache_resource`d so a rerun never
+reconnects or reloads a model.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from core.errors import ModelNotInstalledError, WeightsError
+from core.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # imported lazily at run time so a page import stays cheap
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+    from core.pipeline import Analyzer
+    from db.models import Account, Patient
+    from db.photos import PhotoStore
+
+NOT_A_DIAGNOSIS = (
+    "Not a diagnosis. These counts, grades and overlays are software measurements that help "
+    "follow change over time; a clinician must interpret them."
+)
+
+ACCOUNT_KEY = "account_id"
+ACTIVITY_KEY = "last_activity"
+PATIENT_KEY = "patient_id"
+VISIT_KEY = "visit_id"
+NO_ACCESS = "No such patient or no access."
+
+
+# ---- cached resources -------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def get_settings() -> Settings:
+    """The validated settings (read once per process; invalid values fail at start-up)."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _engine_for(url: str) -> "Engine":
+    from db.engine import get_engine as db_get_engine
+
+    return db_get_engine(url)
+
+
+def get_engine() -> "Engine":
+    """The database engine for the configured DATABASE_URL."""
+    return _engine_for(get_settings().resolved_database_url)
+
+
+@st.cache_resource(show_spinner=False)
+def _photo_store_for(root: str) -> "PhotoStore":
+    from db.photos import PhotoStore
+
+    return PhotoStore(Path(root))
+
+
+def get_photo_store() -> "PhotoStore":
+    """The content-addressed photo store under the data folder."""
+    return _photo_store_for(str(get_settings().photo_dir))
+
+
+@st.cache_resource(show_spinner="Loading the lesion model ...")
+def _analyzer_for(weights_dir: str) -> "tuple[Analyzer | None, str | None]":
+    # The failure is cached too: a missing model must not be searched for on every rerun.
+    try:
+        from core.pipeline import load_analyzer
+
+        return load_analyzer(Path(weights_dir)), None
+    except (ModelNotInstalledError, WeightsError) as error:
+        return None, str(error)
+
+
+def get_analyzer() -> "Analyzer | None":
+    """The installed analyzer, or None when no usable model is installed."""
+    return _analyzer_for(str(get_settings().weights_dir))[0]
+
+
+def analyzer_problem() -> str | None:
+    """Why no analyzer is available (the loader's own message), or None when one is."""
+    return _analyzer_for(str(get_settings().weights_dir))[1]
+
+
+def reload_analyzer() -> None:
+    """Forget the cached model so a newly installed one is picked up."""
+    _analyzer_for.clear()
+
+
+def show_no_model_warning() -> None:
+    """The plain warning pages show instead of any result when no model is usable."""
+    problem = analyzer_problem()
+    st.warning(f"No model is installed, so photos are stored without an analysis. ({problem})")
+
+
+@contextmanager
+def db_session() -> "Iterator[Session]":
+    """A new database session for one user action."""
+    from db.engine import new_session
+
+    with new_session(get_engine()) as session:
+        yield session
+
+
+# ---- the signed-in account --------------------------------------------------------------------
+
+
+def sign_in(account_id: int) -> None:
+    """Remember who signed in; a fresh session state so nothing leaks from a previous user."""
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.session_state[ACCOUNT_KEY] = account_id
+    st.session_state[ACTIVITY_KEY] = time.time()
+
+
+def sign_out() -> None:
+    """Forget the account and everything the session held (selected patient, prepared photos)."""
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.query_params.clear()
+
+
+def current_actor() -> "Account | None":
+    """The signed-in, active account, or None (signed out, inactive too long, or deactivated)."""
+    account_id = st.session_state.get(ACCOUNT_KEY)
+    if account_id is None:
+        return None
+    now = time.time()
+    last = st.session_state.get(ACTIVITY_KEY, now)
+    if now - last > get_settings().session_minutes * 60:
+        sign_out()
+        st.session_state["signed_out_reason"] = "Your session expired; please sign in again."
+        return None
+    from db.repository import get_account
+
+    with db_session() as session:
+        account = get_account(session=session, account_id=account_id)
+        if account is not None:
+            session.expunge(account)
+    if account is None or not account.is_active:
+        sign_out()
+        return None
+    st.session_state[ACTIVITY_KEY] = now
+    return account
+
+
+def require_actor(roles: Sequence[str] | None = None) -> "Account":
+    """The signed-in account; stops the page when nobody is signed in or the role may not see it."""
+    actor = current_actor()
+    if actor is None:
+        st.info("Please sign in to continue.")
+        st.stop()
+    if roles is not None and actor.role not in roles:
+        st.info(f"This page is not available to the {actor.role} role.")
+        st.stop()
+    return actor
+
+
+def can_edit(actor: "Account") -> bool:
+    """Researchers read; clinicians and administrators record and edit."""
+    return actor.role in ("admin", "clinician")
+
+
+# ---- the current patient ----------------------------------------------------------------------
+
+
+def _query_int(name: str) -> int | None | str:
+    raw = st.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return str(raw)
+
+
+def selected_patient_id() -> int | None:
+    """The patient chosen on the patients page or named by `?patient=ID` (not yet access-checked).
+
+    Callers must load it through `require_patient` / `get_patient(actor=...)`; this id alone
+    grants nothing.
+    """
+    from_query = _query_int("patient")
+    if isinstance(from_query, int):
+        st.session_state[PATIENT_KEY] = from_query
+    elif isinstance(from_query, str):
+        # An id that is not a number cannot name any patient.
+        st.session_state.pop(PATIENT_KEY, None)
+        return -1
+    value = st.session_state.get(PATIENT_KEY)
+    return int(value) if value is not None else None
+
+
+def select_patient(patient_id: int | None) -> None:
+    """Make a patient current (and forget the visit of the previous one)."""
+    if patient_id is None:
+        st.session_state.pop(PATIENT_KEY, None)
+        st.query_params.pop("patient", None)
+    else:
+        st.session_state[PATIENT_KEY] = int(patient_id)
+        st.query_params["patient"] = str(int(patient_id))
+    st.session_state.pop(VISIT_KEY, None)
+
+
+def require_patient(actor: "Account") -> "Patient":
+    """The current patient, re-checked against the actor's rights; stops the page otherwise."""
+    patient_id = selected_patient_id()
+    if patient_id is None:
+        st.info("Choose a patient on the Patients page first.")
+        st.stop()
+    from db.repository import get_patient
+
+    with db_session() as session:
+        patient = get_patient(session=session, actor=actor, patient_id=patient_id)
+        if patient is not None:
+            session.expunge(patient)
+    if patient is None:
+        st.session_state.pop(PATIENT_KEY, None)
+        st.error(NO_ACCESS)
+        st.stop()
+    return patient
+
+
+def flash(message: str) -> None:
+    """Keep a success message across the rerun that follows a save."""
+    st.session_state.setdefault("flash", []).append(message)
+
+
+def show_flash() -> None:
+    """Show (once) the messages kept by `flash`."""
+    for message in st.session_state.pop("flash", []):
+        st.success(message)
+
+
+def password_problem(password: str, repeated: str) -> str | None:
+    """Why a new password is refused, or None when it is acceptable (the db rules apply too)."""
+    from db.models import MIN_PASSWORD_LENGTH
+
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
+    if password != repeated:
+        return "The two passwords differ."
+    return None
+
+
+def error_message(error: Exception) -> str:
+    """A readable sentence for a refused input (pydantic lists its problems verbosely)."""
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        messages = [str(item["msg"]).removeprefix("Value error, ") for item in error.errors()]
+        return "; ".join(messages)
+    return str(error)
+
+
+def show_notice() -> None:
+    """The 'not a diagnosis' notice, shown wherever results are shown."""
+    st.caption(f"⚠️ {NOT_A_DIAGNOSIS}")

@@ -1,0 +1,33 @@
+"""Audit trail (administrators only): the latest events, newest first."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import state
+from db.repository import list_accounts, list_audit
+
+actor = state.require_actor(roles=("admin",))
+st.title("Audit trail")
+limit = st.selectbox("Events to show", (50, 200, 1000), index=1, key="audit_limit")
+with state.db_session() as session:
+    events = list_audit(session=session, actor=actor, limit=limit)
+    names = {a.id: a.username for a in list_accounts(session=session)}
+    rows = [
+        {
+            "at (UTC)": e.at,
+            "account": names.get(e.account_id, "—" if e.account_id is None else f"#{e.account_id}"),
+            "action": e.action,
+            "target": e.target_type,
+            "target id": e.target_id,
+            "detail": e.detail,
+        }
+        for e in events
+    ]
+if not rows:
+    st.info("No audit event yet.")
+else:
+    actions = sorted({row["action"] for row in rows})
+    shown = st.multiselect("Actions", actions, default=actions, key="audit_actions")
+    table = pd.DataFrame([row for row in rows if row["action"] in shown])
+    st.dataframe(table, hide_index=True, width="stretch")

@@ -1,0 +1,223 @@
+"""Review queue: a clinician confirms or overrides the model grade and records the IGA (0-4).
+
+The queue holds the latest analysis of every photo nobody has reviewed yet, oldest first,
+for the patients the signed-in clinician may see. Model and clinician values stay side by side:
+a review adds a row, it never edits the analysis.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import PhotoError
+from core.imaging import decode_photo
+from core.overlay import legend_items, overlay_kinds
+from core.trends import iga_success
+from core.types import GRADE_LABELS
+from dashboard import charts, state
+from db.errors import NotFound, PermissionDenied
+from db.repository import (
+    add_review,
+    get_account,
+    get_patient,
+    get_photo,
+    list_reviews,
+    load_masks,
+    load_photo_bytes,
+    patient_timeline,
+    review_queue_entries,
+)
+
+QUEUE_LIMIT = 200  # oldest first: a longer backlog is worked through page by page
+LAST_PATIENT = "review_last_patient"
+
+
+def grade_text(grade: int | None) -> str:
+    return "-" if grade is None else f"{grade} {GRADE_LABELS.get(int(grade), '')}".strip()
+
+
+def photo_with_overlay(photo, analysis):  # noqa: ANN001, ANN201 - db rows; an RGB array or None
+    """The stored photo with its lesion-type overlay (the photo alone when no mask is stored)."""
+    store = state.get_photo_store()
+    try:
+        image = decode_photo(load_photo_bytes(photo_store=store, photo=photo),
+                             filename=photo.filename).image
+    except (OSError, PhotoError):
+        return None
+    try:
+        kind_mask, _ = load_masks(photo_store=store, analysis=analysis)
+    except OSError:
+        kind_mask = None
+    if kind_mask is not None and kind_mask.shape == image.shape[:2]:
+        return overlay_kinds(image, kind_mask)
+    return image
+
+
+def patient_reviews(actor, patient_id: int) -> tuple[str, pd.DataFrame] | None:  # noqa: ANN001
+    """The patient's reviewed analyses: model grade next to the clinician's, who, when,
+    and IGA success against the first visit's IGA (None when the patient is not visible)."""
+    with state.db_session() as session:
+        patient = get_patient(session=session, actor=actor, patient_id=patient_id)
+        if patient is None:
+            return None
+        code = patient.code
+        timeline = charts.timeline_frame(
+            patient_timeline(session=session, actor=actor, patient_id=patient_id)
+        )
+        reviewed = timeline[timeline["review_iga"].notna()]
+        names: dict[int, str] = {}
+        rows = []
+        for item in reviewed.itertuples():
+            review = list_reviews(session=session, actor=actor, analysis_id=int(item.analysis_id))[-1]
+            if review.reviewer_id not in names:
+                reviewer = get_account(session=session, account_id=review.reviewer_id)
+                names[review.reviewer_id] = (
+                    reviewer.full_name or reviewer.username if reviewer else "unknown"
+                )
+            rows.append((item, review, names[review.reviewer_id]))
+    # IGA success is judged against the first visit's IGA (the baseline of a treatment course).
+    first_visit = timeline["visit_id"].iloc[0] if not timeline.empty else None
+    baseline = timeline.loc[timeline["visit_id"] == first_visit, "review_iga"].dropna()
+    baseline_iga = int(baseline.iloc[-1]) if not baseline.empty else None
+    table = pd.DataFrame(
+        [
+            {
+                "visit": item.visit_date.date(),
+                "view": item.view,
+                "model grade": grade_text(item.grade),
+                "model confidence": round(float(item.grade_confidence), 2),
+                "clinician grade": "confirmed" if review.grade_override is None
+                else grade_text(review.grade_override),
+                "IGA": review.iga,
+                "IGA success": None if baseline_iga is None
+                else iga_success(baseline_iga, review.iga),
+                "reviewer": name,
+                "reviewed": review.created_at,
+                "notes": review.notes,
+            }
+            for item, review, name in rows
+        ]
+    )
+    return code, table
+
+
+def show_patient_reviews(actor, patient_id: int) -> None:  # noqa: ANN001
+    found = patient_reviews(actor, patient_id)
+    if found is None:
+        return
+    code, table = found
+    st.subheader(f"Reviews of {code}")
+    if table.empty:
+        st.caption("No review recorded for this patient yet.")
+        return
+    st.dataframe(table, hide_index=True, width="stretch")
+    if table["IGA success"].isna().all():
+        st.caption("IGA success needs an IGA at the first visit (the baseline).")
+    else:
+        st.caption("IGA success: IGA 0 or 1 and at least 2 grades better than at the first visit.")
+
+
+actor = state.require_actor(roles=("admin", "clinician"))
+st.title("Review queue")
+state.show_flash()
+
+with state.db_session() as session:
+    entries = review_queue_entries(session=session, actor=actor, limit=QUEUE_LIMIT)
+    for entry in entries:
+        session.expunge(entry.analysis)
+
+if not entries:
+    st.success("Nothing to review: every latest analysis has a clinician review.")
+    if LAST_PATIENT in st.session_state:
+        show_patient_reviews(actor, st.session_state[LAST_PATIENT])
+    st.stop()
+
+st.caption(f"{len(entries)} analyses await review, oldest first"
+           + (f" (the first {QUEUE_LIMIT} are listed)." if len(entries) == QUEUE_LIMIT else "."))
+by_id = {entry.analysis.id: entry for entry in entries}
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "patient": e.patient_code,
+                "visit": e.visit_date,
+                "model grade": grade_text(e.analysis.grade),
+                "confidence": round(e.analysis.grade_confidence, 2),
+                "inflammatory": e.analysis.inflammatory,
+                "total": e.analysis.total,
+                "quality passed": e.analysis.quality_passed,
+                "analysed": e.analysis.created_at,
+            }
+            for e in entries
+        ]
+    ),
+    hide_index=True, width="stretch",
+)
+analysis_id = st.selectbox(
+    "Analysis to review", list(by_id), key="review_pick",
+    format_func=lambda i: f"{by_id[i].patient_code}, visit {by_id[i].visit_date:%d %b %Y} "
+    f"(analysis #{i})",
+)
+entry = by_id[analysis_id]
+analysis = entry.analysis
+
+with state.db_session() as session:
+    photo = get_photo(session=session, actor=actor, photo_id=entry.photo_id)
+    if photo is not None:
+        session.expunge(photo)
+
+left, right = st.columns([3, 2])
+with left:
+    image = photo_with_overlay(photo, analysis) if photo is not None else None
+    if image is None:
+        st.error("The stored photo file cannot be read. Run the integrity check.")
+    else:
+        st.image(image, caption=f"{entry.patient_code}, {photo.view} view", width="stretch")
+        st.markdown(" ".join(f"<span style='color:{i.hex}'>■</span> {i.label}"
+                             for i in legend_items()), unsafe_allow_html=True)
+with right:
+    st.subheader("Model")
+    cols = st.columns(3)
+    cols[0].metric("Inflammatory", analysis.inflammatory)
+    cols[1].metric("Non-inflammatory", analysis.non_inflammatory)
+    cols[2].metric("Nodules", analysis.nodule)
+    st.metric("Model grade (ACNE04 / Hayashi)", grade_text(analysis.grade),
+              help=f"Confidence {analysis.grade_confidence:.0%}")
+    st.caption(f"Model {analysis.model_version}, analysed {analysis.created_at:%d %b %Y %H:%M} UTC.")
+    if not analysis.quality_passed:
+        reasons = "; ".join(analysis.quality_reasons or []) or "no reason recorded"
+        st.warning(f"Photo quality problems: {reasons}.")
+    state.show_notice()
+
+    st.subheader("Clinician")
+    with st.form(f"review_{analysis.id}", clear_on_submit=True):
+        decision = st.radio(
+            "Grade", ("confirm", "override"), horizontal=True,
+            format_func=lambda d: f"Confirm the model grade ({grade_text(analysis.grade)})"
+            if d == "confirm" else "Override",
+        )
+        override = st.selectbox("Corrected grade (when overriding)", list(GRADE_LABELS),
+                                format_func=grade_text, index=int(analysis.grade))
+        iga = st.selectbox("IGA (Investigator's Global Assessment)", list(charts.IGA_LABELS),
+                           index=None, format_func=lambda g: f"{g} {charts.IGA_LABELS[g]}",
+                           placeholder="Choose 0-4")
+        notes = st.text_area("Notes")
+        if st.form_submit_button("Save review"):
+            if iga is None:
+                st.error("Choose the IGA (0-4) before saving.")
+            else:
+                try:
+                    with state.db_session() as session:
+                        add_review(session=session, actor=actor, analysis_id=analysis.id, iga=iga,
+                                   grade_override=int(override) if decision == "override" else None,
+                                   notes=notes)
+                except (PermissionDenied, NotFound, ValueError) as error:
+                    st.error(str(error))
+                else:
+                    st.session_state[LAST_PATIENT] = entry.patient_id
+                    state.flash(f"Review of {entry.patient_code} ({entry.visit_date:%d %b %Y}) saved.")
+                    st.rerun()
+
+show_patient_reviews(actor, entry.patient_id)
+if st.session_state.get(LAST_PATIENT, entry.patient_id) != entry.patient_id:
+    show_patient_reviews(actor, st.session_state[LAST_PATIENT])

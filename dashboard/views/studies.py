@@ -1,0 +1,209 @@
+"""Studies: arms, members, enrolment with a baseline visit, and the trial endpoints per arm.
+
+Per arm and study week: mean percent change in inflammatory and non-inflammatory counts with a
+95% confidence interval, responder rate and IGA success rate (core.trends.arm_summary over the
+stored measurements). Researchers read the studies they are members of; they change nothing.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from core.trends import arm_summary
+from dashboard import charts, state
+from db.errors import DuplicateError, NotFound, PermissionDenied
+from db.repository import (
+    add_study_member,
+    create_study,
+    enrol_patient,
+    get_study,
+    list_accounts,
+    list_arms,
+    list_enrolments,
+    list_patients,
+    list_studies,
+    list_study_members,
+    list_visits,
+    record_audit,
+    study_measurements,
+)
+
+STUDY_KEY = "study_id"
+WRITE_ERRORS = (PermissionDenied, DuplicateError, NotFound, ValueError)
+
+
+def audit_export(actor_id: int, study_id: int, rows: int) -> None:
+    """Called when the CSV is downloaded: exports are audited (pseudonymous codes only)."""
+    with state.db_session() as session:
+        record_audit(session=session, actor_id=actor_id, action="export", target_type="study",
+                     target_id=study_id, detail=f"measurements CSV, {rows} rows")
+
+
+def create_form(actor) -> None:  # noqa: ANN001
+    with st.expander("Create a study"):
+        with st.form("new_study", clear_on_submit=True):
+            name = st.text_input("Study name")
+            description = st.text_area("Description")
+            arms = st.text_area("Arms (one per line)", placeholder="treatment\nvehicle")
+            if st.form_submit_button("Create study"):
+                try:
+                    with state.db_session() as session:
+                        study = create_study(
+                            session=session, actor=actor, name=name, description=description,
+                            arms=[line for line in arms.splitlines() if line.strip()],
+                        )
+                        study_id = study.id
+                except WRITE_ERRORS as error:
+                    st.error(str(error))
+                else:
+                    st.session_state[STUDY_KEY] = study_id
+                    state.flash(f"Study {name.strip()} created.")
+                    st.rerun()
+
+
+def results(measurements) -> None:  # noqa: ANN001
+    summaries = arm_summary(charts.trial_rows(measurements))
+    if not summaries:
+        st.info("No measured visit of an enrolled patient yet: results appear after the "
+                "baseline visit is analysed.")
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(charts.arm_change_figure(summaries, "inflammatory"), key="arm_inflammatory")
+    right.plotly_chart(charts.arm_change_figure(summaries, "non_inflammatory"),
+                       key="arm_non_inflammatory")
+    left.plotly_chart(charts.arm_rate_figure(summaries, "responder_rate"), key="arm_responders")
+    right.plotly_chart(charts.arm_rate_figure(summaries, "iga_success_rate"), key="arm_iga")
+    st.dataframe(charts.summary_frame(summaries), hide_index=True, width="stretch")
+    st.caption(
+        "Weeks are rounded from days since each patient's baseline visit. Intervals are 95% "
+        "t-intervals (none with one patient). Responder: at least 50% fewer inflammatory "
+        "lesions. IGA success: IGA 0 or 1 and at least 2 grades better than at baseline."
+    )
+
+
+def enrolment(actor, study_id: int, arms, enrolments) -> None:  # noqa: ANN001
+    with state.db_session() as session:
+        patients = list_patients(session=session, actor=actor)
+        choices = {p.id: p.code for p in patients}
+    enrolled = {e.patient_id for e in enrolments}
+    arm_names = {a.id: a.name for a in arms}
+    if enrolments:
+        st.dataframe(
+            [{"patient": choices.get(e.patient_id, f"#{e.patient_id}"), "arm": arm_names[e.arm_id],
+              "baseline visit": e.baseline_visit_id or "first measured visit",
+              "enrolled": e.enrolled_at} for e in enrolments],
+            hide_index=True, width="stretch",
+        )
+    candidates = [pid for pid in choices if pid not in enrolled]
+    if not candidates:
+        st.caption("Every patient you may change is enrolled.")
+        return
+    patient_id = st.selectbox("Patient", candidates, format_func=choices.get, key="enrol_patient")
+    arm_id = st.selectbox("Arm", list(arm_names), format_func=arm_names.get, key="enrol_arm")
+    with state.db_session() as session:
+        visits = list_visits(session=session, actor=actor, patient_id=patient_id)
+        visit_dates = {v.id: v.visit_date for v in visits}
+    baseline = st.selectbox(
+        "Baseline visit", [None, *visit_dates], key=f"enrol_baseline_{patient_id}",
+        format_func=lambda v: "first measured visit" if v is None else f"{visit_dates[v]:%d %b %Y}",
+    )
+    if st.button("Enrol patient", key="enrol"):
+        try:
+            with state.db_session() as session:
+                enrol_patient(session=session, actor=actor, study_id=study_id, arm_id=arm_id,
+                              patient_id=patient_id, baseline_visit_id=baseline)
+        except WRITE_ERRORS as error:
+            st.error(str(error))
+        else:
+            state.flash(f"{choices[patient_id]} enrolled in arm {arm_names[arm_id]}.")
+            st.rerun()
+
+
+def members(actor, study_id: int, current) -> None:  # noqa: ANN001
+    if current:
+        st.write("Members: " + ", ".join(m.full_name or m.username for m in current))
+    else:
+        st.caption("No member yet: researchers see a study only once they are members.")
+    with state.db_session() as session:
+        researchers = [a for a in list_accounts(session=session, role="researcher") if a.is_active]
+        names = {a.id: f"{a.full_name or a.username} ({a.username})" for a in researchers}
+    candidates = [i for i in names if i not in {m.id for m in current}]
+    if not candidates:
+        st.caption("No other active researcher account to add.")
+        return
+    account_id = st.selectbox("Researcher", candidates, format_func=names.get, key="member_pick")
+    if st.button("Add member", key="add_member"):
+        try:
+            with state.db_session() as session:
+                add_study_member(session=session, actor=actor, study_id=study_id,
+                                 account_id=account_id)
+        except WRITE_ERRORS as error:
+            st.error(str(error))
+        else:
+            state.flash(f"{names[account_id]} can now read this study.")
+            st.rerun()
+
+
+actor = state.require_actor()
+st.title("Studies")
+state.show_flash()
+if state.can_edit(actor):
+    create_form(actor)
+
+with state.db_session() as session:
+    studies = {s.id: s.name for s in list_studies(session=session, actor=actor)}
+if not studies:
+    st.info("No study to show. Researchers see the studies they are members of."
+            if actor.role == "researcher" else "No study yet: create one above.")
+    st.stop()
+
+if st.session_state.get(STUDY_KEY) not in studies:
+    st.session_state[STUDY_KEY] = next(iter(studies))
+study_id = st.selectbox("Study", list(studies), format_func=studies.get, key=STUDY_KEY)
+
+with state.db_session() as session:
+    # Re-checked through the repository: only a visible study is ever shown.
+    study = get_study(session=session, actor=actor, study_id=study_id)
+    if study is None:
+        st.error("No such study or no access.")
+        st.stop()
+    manages = state.can_edit(actor) and (actor.role == "admin" or study.created_by_id == actor.id)
+    description = study.description
+    arms = list_arms(session=session, actor=actor, study_id=study_id)
+    enrolments = list_enrolments(session=session, actor=actor, study_id=study_id)
+    current_members = list_study_members(session=session, actor=actor, study_id=study_id)
+    measurements = study_measurements(session=session, actor=actor, study_id=study_id)
+    for row in (*arms, *enrolments, *current_members):
+        session.expunge(row)
+
+if description:
+    st.write(description)
+st.caption(f"Arms: {', '.join(a.name for a in arms)}; {len(enrolments)} patients enrolled"
+           + ("" if state.can_edit(actor) else " (read-only)") + ".")
+
+tab_names = ["Results", "Measurements"] + (["Enrolment", "Members"] if state.can_edit(actor) else [])
+tabs = st.tabs(tab_names)
+with tabs[0]:
+    results(measurements)
+    state.show_notice()
+with tabs[1]:
+    table = charts.measurement_frame(measurements)
+    if table.empty:
+        st.info("No measurement yet.")
+    else:
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.download_button(
+            "Download every measurement (CSV)", table.to_csv(index=False).encode("utf-8"),
+            file_name=f"study_{study_id}_measurements_{date.today():%Y%m%d}.csv",
+            mime="text/csv", key="download_csv", on_click=audit_export,
+            args=(actor.id, study_id, len(table)),
+        )
+if state.can_edit(actor):
+    with tabs[2]:
+        enrolment(actor, study_id, arms, enrolments)
+    with tabs[3]:
+        if manages:
+            members(actor, study_id, current_members)
+        else:
+            st.caption("Only the study's creator or an administrator adds members.")

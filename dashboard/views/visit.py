@@ -1,0 +1,227 @@
+"""One visit: its photos with a switchable overlay and the stored analysis results.
+
+Everything shown comes from stored rows and mask files: a view never re-runs the model, except
+when the user asks for a re-analysis, which adds a new analysis and keeps the old ones.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.errors import PhotoError
+from core.imaging import decode_photo
+from core.overlay import draw_boxes, legend_items, overlay_heatmap, overlay_kinds
+from core.types import GRADE_LABELS, LESION_KINDS, Lesion
+from dashboard import state
+from db.errors import PermissionDenied
+from db.repository import (
+    add_analysis,
+    latest_analysis,
+    list_analyses,
+    list_lesions,
+    list_photos,
+    list_reviews,
+    list_visits,
+    load_masks,
+    load_photo_bytes,
+    record_audit,
+)
+
+OVERLAYS = ("lesion types", "boxes", "heatmap", "none")
+
+
+def grade_text(analysis) -> str:  # noqa: ANN001 - db.models.Analysis
+    """'clear' when no lesion was found, otherwise the label with its confidence."""
+    if analysis.total == 0:
+        return "clear"
+    label = analysis.grade_label or GRADE_LABELS.get(analysis.grade, str(analysis.grade))
+    return f"{label} ({analysis.grade_confidence:.0%} confidence)"
+
+
+def draw(image: np.ndarray, analysis, overlay: str, actor) -> np.ndarray | None:  # noqa: ANN001
+    """The photo with the chosen overlay, or None when that overlay's data is not stored."""
+    if overlay == "none" or analysis is None:
+        return image
+    if overlay == "boxes":
+        with state.db_session() as session:
+            rows = list_lesions(session=session, actor=actor, analysis_id=analysis.id)
+            lesions = [
+                Lesion(bbox=(r.x0, r.y0, r.x1, r.y1), kind=r.kind, score=r.score,
+                       area_px=r.area_px, region=r.region)
+                for r in rows
+            ]
+        return draw_boxes(image, lesions)
+    try:
+        kind_mask, probability = load_masks(photo_store=state.get_photo_store(), analysis=analysis)
+    except OSError:
+        return None  # a missing mask file is reported by the integrity check
+    mask = kind_mask if overlay == "lesion types" else probability
+    if mask is None or mask.shape != image.shape[:2]:
+        return None
+    return overlay_kinds(image, mask) if overlay == "lesion types" else overlay_heatmap(image, mask)
+
+
+def show_results(analysis, actor) -> None:  # noqa: ANN001
+    """Counts, grade, area, regions, GAGS, quality and model version of one stored analysis."""
+    cols = st.columns(len(LESION_KINDS))
+    for col, kind in zip(cols, LESION_KINDS):
+        col.metric(kind.capitalize() + "s", getattr(analysis, kind))
+    cols = st.columns(4)
+    cols[0].metric("Inflammatory", analysis.inflammatory)
+    cols[1].metric("Non-inflammatory", analysis.non_inflammatory)
+    cols[2].metric("Total", analysis.total)
+    cols[3].metric("Lesion area", f"{analysis.lesion_area_fraction:.2%}",
+                   help="Lesion pixels as a share of the facial skin pixels.")
+    cols = st.columns(3)
+    cols[0].metric("Grade (ACNE04 / Hayashi)", grade_text(analysis))
+    cols[1].metric("GAGS estimate", "—" if analysis.gags_estimate is None else analysis.gags_estimate)
+    cols[2].metric("Face found", "yes" if analysis.face_found else "no")
+    if analysis.quality_passed:
+        st.success("Photo quality checks passed.")
+    else:
+        reasons = "; ".join(analysis.quality_reasons or []) or "no reason recorded"
+        st.warning(f"Photo quality problems: {reasons}. Compare these results with care.")
+    if analysis.region_counts:
+        table = pd.DataFrame(analysis.region_counts).T.fillna(0).astype(int)
+        table.index.name = "region"
+        st.dataframe(table, width="stretch")
+    st.caption(f"Model version {analysis.model_version}, analysed {analysis.created_at:%d %b %Y %H:%M} UTC.")
+    with state.db_session() as session:
+        reviews = list_reviews(session=session, actor=actor, analysis_id=analysis.id)
+        review_rows = [
+            {"when": r.created_at, "IGA": r.iga,
+             "grade": "model grade confirmed" if r.grade_override is None
+             else GRADE_LABELS.get(r.grade_override, r.grade_override),
+             "notes": r.notes}
+            for r in reviews
+        ]
+    if review_rows:
+        st.write("Clinician reviews")
+        st.dataframe(pd.DataFrame(review_rows), hide_index=True, width="stretch")
+
+
+def reanalyse(photo, decoded, actor) -> None:  # noqa: ANN001
+    analyzer = state.get_analyzer()
+    with st.spinner("Analysing with the installed model ..."):
+        result = analyzer.analyze(decoded)
+    with state.db_session() as session:
+        add_analysis(session=session, actor=actor, photo_store=state.get_photo_store(),
+                     photo_id=photo.id, analysis=result)
+    state.flash(f"Re-analysed with model {result.model_version}; earlier analyses are kept.")
+
+
+actor = state.require_actor()
+patient = state.require_patient(actor)
+st.title(f"Visits of {patient.code}")
+state.show_flash()
+
+with state.db_session() as session:
+    visits = list_visits(session=session, actor=actor, patient_id=patient.id)
+    for visit in visits:
+        session.expunge(visit)
+if not visits:
+    st.info("No visit recorded for this patient yet.")
+    st.stop()
+
+by_id = {v.id: v for v in visits}
+requested = st.query_params.get("visit")
+if requested is not None and requested.isdigit():
+    st.session_state[state.VISIT_KEY] = int(requested)
+if st.session_state.get(state.VISIT_KEY) not in by_id:
+    # Only this patient's visits (as the repository returned them) can be shown.
+    st.session_state[state.VISIT_KEY] = visits[-1].id
+st.session_state["visit_picker"] = st.session_state[state.VISIT_KEY]
+visit_id = st.selectbox(
+    "Visit", list(by_id), format_func=lambda i: f"{by_id[i].visit_date:%d %b %Y} (visit #{i})",
+    key="visit_picker",
+    on_change=lambda: st.session_state.update({state.VISIT_KEY: st.session_state["visit_picker"]}),
+)
+visit = by_id[visit_id]
+if visit.treatment_notes:
+    st.write(f"Treatment notes: {visit.treatment_notes}")
+
+viewed = st.session_state.setdefault("audited_visits", set())
+if visit.id not in viewed:
+    with state.db_session() as session:
+        record_audit(session=session, actor_id=actor.id, action="view", target_type="visit",
+                     target_id=visit.id)
+    viewed.add(visit.id)
+
+with state.db_session() as session:
+    photos = list_photos(session=session, actor=actor, visit_id=visit.id)
+    for photo in photos:
+        session.expunge(photo)
+if not photos:
+    st.info("This visit has no photo.")
+    st.stop()
+
+photo_ids = {p.id: p for p in photos}
+photo_id = st.radio(
+    "Photo", list(photo_ids), horizontal=True, key=f"photo_of_visit_{visit.id}",
+    format_func=lambda i: f"{photo_ids[i].view} — {photo_ids[i].filename}",
+)
+photo = photo_ids[photo_id]
+with state.db_session() as session:
+    analysis = latest_analysis(session=session, actor=actor, photo_id=photo.id)
+    history = list_analyses(session=session, actor=actor, photo_id=photo.id)
+    if analysis is not None:
+        session.expunge(analysis)
+    history_rows = [
+        {"analysed": a.created_at, "model version": a.model_version, "total": a.total,
+         "inflammatory": a.inflammatory, "grade": a.grade_label}
+        for a in history
+    ]
+
+store = state.get_photo_store()
+try:
+    # Not cached on purpose: a deleted patient's photo must not live on in a cache.
+    data = load_photo_bytes(photo_store=store, photo=photo)
+    decoded = decode_photo(data, filename=photo.filename)
+except (OSError, PhotoError) as error:
+    st.error(f"The stored photo file cannot be read ({error}). Run the integrity check.")
+    st.stop()
+
+left, right = st.columns([3, 2])
+with left:
+    overlay = st.radio("Overlay", OVERLAYS, horizontal=True, key="overlay",
+                       disabled=analysis is None)
+    drawn = draw(decoded.image, analysis, overlay, actor)
+    if drawn is None:
+        st.info(f"No {overlay} data is stored for this analysis; showing the photo alone.")
+        drawn = decoded.image
+    st.image(drawn, caption=f"{photo.filename} ({photo.width} x {photo.height})", width="stretch")
+    if analysis is not None and overlay in ("lesion types", "boxes"):
+        st.markdown(" ".join(
+            f"<span style='color:{item.hex}'>■</span> {item.label}" for item in legend_items()
+        ), unsafe_allow_html=True)
+    details = [f"view {photo.view}"]
+    if photo.captured_at:
+        details.append(f"taken {photo.captured_at:%d %b %Y}")
+    if photo.makeup is not None:
+        details.append("make-up" if photo.makeup else "no make-up")
+    if photo.lighting:
+        details.append(f"lighting: {photo.lighting}")
+    if photo.device:
+        details.append(f"device: {photo.device}")
+    st.caption(", ".join(details))
+
+with right:
+    if analysis is None:
+        st.info("This photo has no analysis.")
+    else:
+        show_results(analysis, actor)
+    state.show_notice()
+    if len(history_rows) > 1:
+        st.write("Analysis history (re-analysis adds a row, it never overwrites)")
+        st.dataframe(pd.DataFrame(history_rows), hide_index=True, width="stretch")
+    if state.can_edit(actor):
+        if state.get_analyzer() is None:
+            state.show_no_model_warning()
+        elif st.button("Re-analyse with the installed model", key=f"reanalyse_{photo.id}"):
+            try:
+                reanalyse(photo, decoded, actor)
+            except PermissionDenied as error:
+                st.error(str(error))
+            else:
+                st.rerun()

@@ -1,0 +1,122 @@
+"""One engine per database URL, and a new short session for each action.
+
+SQLite is set up for several Streamlit sessions and batch jobs writing at once: WAL journal
+(readers never block the writer), a 30 s busy timeout, foreign keys enforced, and write
+transactions that take the write lock at BEGIN (see `begin_write`), so that a transaction
+that read first never fails with "database is locked" when it starts to write.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+BUSY_TIMEOUT_S = 30
+_BEGIN_OPTION = "acne_sqlite_begin"  # connection execution option: "DEFERRED" or "IMMEDIATE"
+
+_engines: dict[tuple[int, str], Engine] = {}
+_lock = threading.Lock()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL, or None (other databases, in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def ensure_private_dir(folder: Path) -> None:
+    """Create `folder` (and parents) readable by the owner only; patient data lives there."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)  # mkdir's mode is reduced by the umask, and may pre-exist
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself (the `begin` hook): the sqlite3 module's own
+    # transaction handling never begins a transaction for SELECT and cannot BEGIN IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough under WAL, much faster
+    cursor.close()
+
+
+def _on_sqlite_begin(connection: Any) -> None:
+    mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _build_engine(url: str) -> Engine:
+    database_file = sqlite_file(url)
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if database_file is not None:
+        ensure_private_dir(database_file.resolve().parent)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
+    )
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def get_engine(url: str) -> Engine:
+    """The engine for `url`, built once per process (a forked child builds its own)."""
+    key = (os.getpid(), url)
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _build_engine(url)
+            _engines[key] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (tests, shutdown)."""
+    with _lock:
+        for (pid, _url), engine in list(_engines.items()):
+            if pid == os.getpid():
+                engine.dispose()
+        _engines.clear()
+
+
+@contextmanager
+def new_session(engine: Engine) -> Iterator[Session]:
+    """A session for one action; rows it returns stay readable after commit and close."""
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a write transaction.
+
+    On SQLite this is BEGIN IMMEDIATE: the write lock is taken (waiting up to the busy
+    timeout) before anything is read, because a transaction that read first and writes later
+    fails at once if another writer committed in between. Any read-only transaction still open
+    in the session is ended first. Other databases need nothing special.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})

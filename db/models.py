@@ -1,0 +1,398 @@
+"""Database tables: accounts, patients, visits, photos, analyses, reviews, studies, audit.
+
+Each table follows the `XBase` (shared fields) / `XCreate` (validated input) /
+`X(table=True)` pattern. Our own timestamps are timezone-aware UTC
+(SQLModel's UTCDateTime column type). Alembic
+(db/migrations) owns the schema: change a table here, then add a revision there.
+"""
+# No `from __future__ import annotations`: SQLModel reads the annotations at class creation.
+import re
+from datetime import date, datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import NaiveDatetime, field_validator
+from sqlmodel import Field, SQLModel
+
+from core.types import LESION_KINDS, VIEWS
+
+# Named constraints: Alembic's batch mode (SQLite ALTER) can only drop constraints it can name.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES: tuple[str, ...] = ("admin", "clinician", "researcher")
+AUDIT_ACTIONS: tuple[str, ...] = (
+    "view", "create", "update", "delete", "export", "login", "login_failed",
+)
+SKIN_TYPES: tuple[str, ...] = ("I", "II", "III", "IV", "V", "VI")  # Fitzpatrick
+IGA_RANGE = range(0, 5)
+GRADE_RANGE = range(0, 4)
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
+_USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
+_CODE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def _in_list(name: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{name} IN ({quoted})"
+
+
+def _created_at() -> Any:
+    # SQLModel stores `datetime` fields as UTCDateTime: aware on the way in and out.
+    return Field(default_factory=utcnow, index=True)
+
+
+def _json(default_factory: Any = None) -> Any:
+    if default_factory is None:
+        return Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    return Field(default_factory=default_factory, sa_type=sa.JSON(none_as_null=True))
+
+
+# ---------------------------------------------------------------- validators shared by models
+def check_username(value: str) -> str:
+    value = value.strip()
+    if not _USERNAME_RE.match(value):
+        raise ValueError(
+            f"username {value!r} must be 2-64 letters, digits or . _ @ - (no spaces)"
+        )
+    return value
+
+
+def check_role(value: str) -> str:
+    if value not in ROLES:
+        raise ValueError(f"role {value!r} must be one of {', '.join(ROLES)}")
+    return value
+
+
+def check_team(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def check_password(value: str) -> str:
+    if len(value) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(value.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        raise ValueError(f"password must be at most {MAX_PASSWORD_BYTES} bytes long")
+    return value
+
+
+def check_patient_code(value: str | None) -> str:
+    if value is None:
+        raise ValueError("patient code cannot be empty")
+    value = value.strip()
+    if not _CODE_RE.match(value):
+        raise ValueError(
+            f"patient code {value!r} must be 1-64 letters, digits or . _ - (no spaces)"
+        )
+    return value
+
+
+def check_skin_type(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip().upper()
+    if value not in SKIN_TYPES:
+        raise ValueError(f"skin type {value!r} must be a Fitzpatrick type I to VI")
+    return value
+
+
+def check_consent_date(value: date | None) -> date | None:
+    if value is not None and value > utcnow().date():
+        raise ValueError(f"consent date {value.isoformat()} is in the future")
+    return value
+
+
+# ----------------------------------------------------------------------------- accounts
+class AccountBase(SQLModel):
+    username: str = Field(index=True, unique=True, max_length=64)
+    full_name: str = Field(default="", max_length=200)
+    role: str = Field(default="clinician", index=True, max_length=20)
+    # Clinicians of one team share their patients; None = own patients only.
+    team: str | None = Field(default=None, index=True, max_length=100)
+    is_active: bool = Field(default=True, index=True)
+
+    _username = field_validator("username")(check_username)
+    _role = field_validator("role")(check_role)
+    _team = field_validator("team")(check_team)
+
+
+class AccountCreate(AccountBase):
+    password: str
+
+    _password = field_validator("password")(check_password)
+
+
+class Account(AccountBase, table=True):
+    __table_args__ = (sa.CheckConstraint(_in_list("role", ROLES), name="role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str = Field(max_length=100)
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    created_at: datetime = _created_at()
+
+
+# ----------------------------------------------------------------------------- patients
+class PatientBase(SQLModel):
+    code: str = Field(index=True, unique=True, max_length=64)  # pseudonymous
+    name: str | None = Field(default=None, max_length=200)
+    consent_date: date | None = None
+    skin_type: str | None = Field(default=None, max_length=3)
+    notes: str = ""
+    team: str | None = Field(default=None, index=True, max_length=100)
+
+    _code = field_validator("code")(check_patient_code)
+    _skin = field_validator("skin_type")(check_skin_type)
+    _consent = field_validator("consent_date")(check_consent_date)
+    _team = field_validator("team")(check_team)
+
+
+class PatientCreate(PatientBase):
+    pass
+
+
+class PatientUpdate(SQLModel):
+    """Only the fields that are set change (`model_dump(exclude_unset=True)`)."""
+
+    code: str | None = None
+    name: str | None = None
+    consent_date: date | None = None
+    skin_type: str | None = None
+    notes: str | None = None
+    team: str | None = None
+    owner_id: int | None = None  # admin only: hand a patient to another clinician
+
+    _code = field_validator("code")(check_patient_code)
+    _skin = field_validator("skin_type")(check_skin_type)
+    _consent = field_validator("consent_date")(check_consent_date)
+    _team = field_validator("team")(check_team)
+
+
+class Patient(PatientBase, table=True):
+    __table_args__ = (sa.CheckConstraint(_in_list("skin_type", SKIN_TYPES), name="skin_type"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="account.id", index=True)
+    created_at: datetime = _created_at()
+
+
+# ------------------------------------------------------------------------------- visits
+class VisitBase(SQLModel):
+    visit_date: date = Field(index=True)
+    treatment_notes: str = ""
+
+
+class VisitCreate(VisitBase):
+    patient_id: int
+
+
+class Visit(VisitBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    created_by_id: int = Field(foreign_key="account.id", index=True)
+    created_at: datetime = _created_at()
+
+
+# ------------------------------------------------------------------------------- photos
+class PhotoBase(SQLModel):
+    view: str = Field(default="front", index=True, max_length=10)
+    makeup: bool | None = None
+    lighting: str | None = Field(default=None, max_length=100)
+    device: str | None = Field(default=None, max_length=200)
+    # EXIF DateTimeOriginal: the camera's own clock, which carries no time zone.
+    captured_at: NaiveDatetime | None = None
+
+
+class Photo(PhotoBase, table=True):
+    __table_args__ = (sa.CheckConstraint(_in_list("view", VIEWS), name="view"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    visit_id: int = Field(foreign_key="visit.id", index=True)
+    file_sha256: str = Field(index=True, max_length=64)  # the stored (re-encoded) file
+    upload_sha256: str = Field(index=True, max_length=64)  # the bytes as uploaded
+    file_extension: str = Field(max_length=8)
+    filename: str = Field(max_length=255)
+    width: int
+    height: int
+    created_at: datetime = _created_at()
+
+
+# ----------------------------------------------------------------------------- analyses
+class AnalysisBase(SQLModel):
+    model_version: str = Field(index=True, max_length=200)
+    comedone: int = 0
+    papule: int = 0
+    pustule: int = 0
+    nodule: int = 0
+    inflammatory: int = 0
+    non_inflammatory: int = 0
+    total: int = 0
+    lesion_area_fraction: float = 0.0
+    skin_area_px: int = 0
+    grade: int = Field(index=True)  # ACNE04 / Hayashi 0-3
+    grade_label: str = Field(max_length=40)
+    grade_confidence: float = 0.0
+    grade_source: str = Field(default="counts", max_length=40)
+    quality_passed: bool = Field(default=False, index=True)
+    quality_reasons: list[str] = _json(list)
+    quality_metrics: dict[str, float] = _json(dict)
+    face_found: bool = False
+    face_box: list[float] | None = _json()
+    landmarks: list[list[float]] | None = _json()
+    n_faces: int = 0
+    view_estimate: str | None = Field(default=None, max_length=10)
+    alignment: list[float] | None = _json()  # 2x3 affine, row-major
+    region_counts: dict[str, dict[str, int]] = _json(dict)
+    gags_estimate: int | None = None
+
+
+class Analysis(AnalysisBase, table=True):
+    """One analysis of one photo. Re-analysis adds a row; rows are never overwritten."""
+
+    __table_args__ = (sa.CheckConstraint("grade >= 0 AND grade <= 3", name="grade"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    photo_id: int = Field(foreign_key="photo.id", index=True)
+    kind_mask_sha256: str | None = Field(default=None, index=True, max_length=64)
+    probability_sha256: str | None = Field(default=None, index=True, max_length=64)
+    created_at: datetime = _created_at()
+
+
+class LesionRecord(SQLModel, table=True):
+    """One lesion of one analysis; the box is in the photo's pixel frame (x1, y1 exclusive)."""
+
+    __tablename__ = "lesion"
+    __table_args__ = (sa.CheckConstraint(_in_list("kind", LESION_KINDS), name="kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    analysis_id: int = Field(foreign_key="analysis.id", index=True)
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    kind: str = Field(index=True, max_length=20)
+    area_px: int
+    score: float
+    region: str | None = Field(default=None, index=True, max_length=20)
+
+
+# ------------------------------------------------------------------------------ reviews
+class ReviewBase(SQLModel):
+    iga: int = Field(ge=0, le=4)  # Investigator's Global Assessment 0-4
+    grade_override: int | None = Field(default=None, ge=0, le=3)  # None: model grade confirmed
+    notes: str = ""
+
+
+class ReviewCreate(ReviewBase):
+    analysis_id: int
+
+
+class Review(ReviewBase, table=True):
+    __table_args__ = (
+        sa.CheckConstraint("iga >= 0 AND iga <= 4", name="iga"),
+        sa.CheckConstraint(
+            "grade_override IS NULL OR (grade_override >= 0 AND grade_override <= 3)",
+            name="grade_override",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    analysis_id: int = Field(foreign_key="analysis.id", index=True)
+    reviewer_id: int = Field(foreign_key="account.id", index=True)
+    created_at: datetime = _created_at()
+
+
+# ---------------------------------------------------------------------------- treatment
+class TreatmentEventBase(SQLModel):
+    event_date: date = Field(index=True)
+    description: str = Field(min_length=1)
+
+
+class TreatmentEventCreate(TreatmentEventBase):
+    patient_id: int
+
+
+class TreatmentEvent(TreatmentEventBase, table=True):
+    __tablename__ = "treatment_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    created_at: datetime = _created_at()
+
+
+# ------------------------------------------------------------------------------ studies
+class StudyBase(SQLModel):
+    name: str = Field(index=True, unique=True, min_length=1, max_length=200)
+    description: str = ""
+
+
+class StudyCreate(StudyBase):
+    arms: list[str]
+
+
+class Study(StudyBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    created_by_id: int = Field(foreign_key="account.id", index=True)
+    created_at: datetime = _created_at()
+
+
+class StudyArm(SQLModel, table=True):
+    __tablename__ = "study_arm"
+    __table_args__ = (sa.UniqueConstraint("study_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    name: str = Field(max_length=100)
+
+
+class Enrolment(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("study_id", "patient_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    arm_id: int = Field(foreign_key="study_arm.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    # None: the patient's first measured visit is the baseline.
+    baseline_visit_id: int | None = Field(default=None, foreign_key="visit.id", index=True)
+    enrolled_at: datetime = _created_at()
+
+
+class StudyMember(SQLModel, table=True):
+    """A researcher with read access to the patients enrolled in a study."""
+
+    __tablename__ = "study_member"
+    __table_args__ = (sa.UniqueConstraint("study_id", "account_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+
+
+# -------------------------------------------------------------------------------- audit
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which row. `detail` never holds photo bytes or patient names."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.CheckConstraint(_in_list("action", AUDIT_ACTIONS), name="action"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _created_at()
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    action: str = Field(index=True, max_length=20)
+    target_type: str = Field(index=True, max_length=40)
+    target_id: int | None = Field(default=None, index=True)
+    detail: str = Field(default="", max_length=1000)

@@ -1,0 +1,115 @@
+"""Per-photo rows for a patient's timeline, computed in a fixed number of queries.
+
+"Latest" analysis or review means the highest id: rows are only ever added, never edited.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from db.access import load_principal, visible_patients
+from db.models import Account, Analysis, Patient, Photo, Review, Visit
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One photo of one visit with its latest analysis and latest review (None if absent)."""
+
+    visit_id: int
+    visit_date: date
+    photo_id: int
+    view: str
+    analysis_id: int | None
+    comedone: int | None
+    papule: int | None
+    pustule: int | None
+    nodule: int | None
+    inflammatory: int | None
+    non_inflammatory: int | None
+    total: int | None
+    lesion_area_fraction: float | None
+    grade: int | None
+    grade_confidence: float | None
+    quality_passed: bool | None
+    review_iga: int | None
+    review_grade_override: int | None
+    model_version: str | None
+
+
+# Labelled so that callers read rows by name (row.analysis_id), in TimelineRow's order.
+MEASURE_COLUMNS = (
+    col(Analysis.id).label("analysis_id"),
+    col(Analysis.comedone).label("comedone"),
+    col(Analysis.papule).label("papule"),
+    col(Analysis.pustule).label("pustule"),
+    col(Analysis.nodule).label("nodule"),
+    col(Analysis.inflammatory).label("inflammatory"),
+    col(Analysis.non_inflammatory).label("non_inflammatory"),
+    col(Analysis.total).label("total"),
+    col(Analysis.lesion_area_fraction).label("lesion_area_fraction"),
+    col(Analysis.grade).label("grade"),
+    col(Analysis.grade_confidence).label("grade_confidence"),
+    col(Analysis.quality_passed).label("quality_passed"),
+    col(Review.iga).label("review_iga"),
+    col(Review.grade_override).label("review_grade_override"),
+    col(Analysis.model_version).label("model_version"),
+)
+
+
+def photo_measure_rows(
+    patient_ids: sa.Select, *, include_visits_without_photos: bool = False
+) -> sa.Select:
+    """Rows (patient_id, visit_id, visit_date, photo_id, view, *MEASURE_COLUMNS) for every
+    photo of the given patients, with the latest analysis and latest review joined in."""
+    scope = col(Visit.patient_id).in_(patient_ids)
+    latest_analysis = (
+        select(Analysis.photo_id, func.max(Analysis.id).label("analysis_id"))
+        .join(Photo, col(Photo.id) == col(Analysis.photo_id))
+        .join(Visit, col(Visit.id) == col(Photo.visit_id))
+        .where(scope)
+        .group_by(col(Analysis.photo_id))
+        .subquery("latest_analysis")
+    )
+    latest_review = (
+        select(Review.analysis_id, func.max(Review.id).label("review_id"))
+        .where(col(Review.analysis_id).in_(select(latest_analysis.c.analysis_id)))
+        .group_by(col(Review.analysis_id))
+        .subquery("latest_review")
+    )
+    photo_join = col(Photo.visit_id) == col(Visit.id)
+    statement = select(
+        col(Visit.patient_id).label("patient_id"),
+        col(Visit.id).label("visit_id"),
+        col(Visit.visit_date).label("visit_date"),
+        col(Photo.id).label("photo_id"),
+        col(Photo.view).label("view"),
+        *MEASURE_COLUMNS,
+    ).select_from(Visit)
+    if include_visits_without_photos:
+        statement = statement.outerjoin(Photo, photo_join)
+    else:
+        statement = statement.join(Photo, photo_join)
+    return (
+        statement.outerjoin(latest_analysis, latest_analysis.c.photo_id == col(Photo.id))
+        .outerjoin(Analysis, col(Analysis.id) == latest_analysis.c.analysis_id)
+        .outerjoin(latest_review, latest_review.c.analysis_id == col(Analysis.id))
+        .outerjoin(Review, col(Review.id) == latest_review.c.review_id)
+        .where(scope)
+        .order_by(col(Visit.visit_date), col(Visit.id), col(Photo.id))
+    )
+
+
+def patient_timeline(*, session: Session, actor: Account, patient_id: int) -> list[TimelineRow]:
+    """One row per photo of the patient, oldest visit first ([] if the actor may not see them).
+
+    Two queries whatever the number of visits: the actor's rights, then the rows.
+    """
+    principal = load_principal(session, actor)
+    patient_ids = select(Patient.id).where(Patient.id == patient_id, visible_patients(principal))
+    rows = session.exec(photo_measure_rows(patient_ids)).all()
+    names = [field.name for field in fields(TimelineRow)]
+    return [TimelineRow(**{name: row._mapping[name] for name in names}) for row in rows]

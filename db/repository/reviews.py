@@ -1,0 +1,111 @@
+"""Clinician reviews of analyses (IGA and grade confirmation) and the review queue."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from db.access import load_principal, require_write, visible_patients
+from db.errors import NotFound
+from db.models import Account, Analysis, Patient, Photo, Review, ReviewCreate, Visit
+from db.repository._common import add_audit, write_transaction
+
+
+@dataclass(frozen=True)
+class ReviewQueueEntry:
+    """An analysis awaiting review, with what a reviewer needs to find it."""
+
+    analysis: Analysis
+    photo_id: int
+    visit_id: int
+    visit_date: date
+    patient_id: int
+    patient_code: str
+
+
+def review_queue_entries(
+    *, session: Session, actor: Account, limit: int | None = None
+) -> list[ReviewQueueEntry]:
+    """Latest analyses of visible photos that nobody reviewed yet, oldest first (one query)."""
+    principal = load_principal(session, actor)
+    # correlate(None): the subquery reads the whole analysis table, not the outer row.
+    latest_ids = (
+        select(func.max(Analysis.id)).group_by(col(Analysis.photo_id)).correlate(None)
+    )
+    reviewed = select(Review.analysis_id)
+    statement = (
+        select(Analysis, Photo.id, Visit.id, Visit.visit_date, Patient.id, Patient.code)
+        .join(Photo, col(Photo.id) == col(Analysis.photo_id))
+        .join(Visit, col(Visit.id) == col(Photo.visit_id))
+        .join(Patient, col(Patient.id) == col(Visit.patient_id))
+        .where(
+            col(Analysis.id).in_(latest_ids),
+            col(Analysis.id).not_in(reviewed),
+            visible_patients(principal),
+        )
+        .order_by(col(Analysis.created_at), col(Analysis.id))
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return [
+        ReviewQueueEntry(analysis, photo_id, visit_id, visit_date, patient_id, code)
+        for analysis, photo_id, visit_id, visit_date, patient_id, code in session.exec(statement)
+    ]
+
+
+def list_review_queue(*, session: Session, actor: Account) -> list[Analysis]:
+    """Latest analyses with no review yet, oldest first, of patients the actor may see."""
+    return [entry.analysis for entry in review_queue_entries(session=session, actor=actor)]
+
+
+def add_review(
+    *,
+    session: Session,
+    actor: Account,
+    analysis_id: int,
+    iga: int,
+    grade_override: int | None = None,
+    notes: str = "",
+) -> Review:
+    """Record a clinician's IGA (0-4) and either confirm (None) or correct (0-3) the grade."""
+    data = ReviewCreate(
+        analysis_id=analysis_id, iga=iga, grade_override=grade_override, notes=notes.strip()
+    )
+    with write_transaction(session):
+        principal = load_principal(session, actor)
+        row = session.exec(
+            select(Patient)
+            .join(Visit, col(Visit.patient_id) == col(Patient.id))
+            .join(Photo, col(Photo.visit_id) == col(Visit.id))
+            .join(Analysis, col(Analysis.photo_id) == col(Photo.id))
+            .where(Analysis.id == analysis_id)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"no analysis with id {analysis_id!r}")
+        require_write(principal, row, "review analyses")
+        review = Review(**data.model_dump(), reviewer_id=principal.id)
+        session.add(review)
+        session.flush()
+        add_audit(
+            session, actor_id=principal.id, action="create", target_type="review",
+            target_id=review.id,
+            detail=f"analysis={analysis_id} iga={data.iga} grade_override={data.grade_override}",
+        )
+    return review
+
+
+def list_reviews(*, session: Session, actor: Account, analysis_id: int) -> list[Review]:
+    """The analysis' reviews, oldest first ([] when the actor may not see the patient)."""
+    principal = load_principal(session, actor)
+    statement = (
+        select(Review)
+        .join(Analysis, col(Analysis.id) == col(Review.analysis_id))
+        .join(Photo, col(Photo.id) == col(Analysis.photo_id))
+        .join(Visit, col(Visit.id) == col(Photo.visit_id))
+        .join(Patient, col(Patient.id) == col(Visit.patient_id))
+        .where(Review.analysis_id == analysis_id, visible_patients(principal))
+        .order_by(col(Review.id))
+    )
+    return list(session.exec(statement).all())

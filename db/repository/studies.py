@@ -1,0 +1,307 @@
+"""Studies: arms, members (researchers with read access), enrolments and measurements."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Row
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from db.access import (
+    Principal,
+    load_principal,
+    may_manage_study,
+    may_write_patient,
+    visible_patients,
+    visible_studies,
+)
+from db.errors import DuplicateError, NotFound, PermissionDenied
+from db.models import (
+    Account,
+    Enrolment,
+    Patient,
+    Study,
+    StudyArm,
+    StudyCreate,
+    StudyMember,
+    Visit,
+)
+from db.repository._common import add_audit, get_or_raise, write_transaction
+from db.repository.measurements import photo_measure_rows
+
+
+def _clean_arms(arms: list[str]) -> list[str]:
+    cleaned = [arm.strip() for arm in arms]
+    if not cleaned or any(not arm for arm in cleaned):
+        raise ValueError(f"arms {arms!r}: a study needs at least one arm, each with a name")
+    if len({arm.casefold() for arm in cleaned}) != len(cleaned):
+        raise ValueError(f"arms {arms!r}: arm names must differ")
+    return cleaned
+
+
+def create_study(
+    *, session: Session, actor: Account, name: str, description: str = "", arms: list[str]
+) -> Study:
+    """A new study with its arms (admins and clinicians; the creator manages it)."""
+    data = StudyCreate(name=name.strip(), description=description.strip(), arms=_clean_arms(arms))
+    with write_transaction(session):
+        principal = load_principal(session, actor)
+        if not principal.can_write:
+            raise PermissionDenied(f"account {principal.id} ({principal.role}) may not create studies")
+        if session.exec(select(Study.id).where(Study.name == data.name)).first() is not None:
+            raise DuplicateError(f"study name {data.name!r} is already used")
+        study = Study(name=data.name, description=data.description, created_by_id=principal.id)
+        session.add(study)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise DuplicateError(f"study name {data.name!r} is already used") from None
+        session.add_all(StudyArm(study_id=study.id, name=arm) for arm in data.arms)
+        add_audit(
+            session, actor_id=principal.id, action="create", target_type="study",
+            target_id=study.id, detail=f"arms={len(data.arms)}",
+        )
+    return study
+
+
+def list_studies(*, session: Session, actor: Account) -> list[Study]:
+    principal = load_principal(session, actor)
+    statement = select(Study).where(visible_studies(principal)).order_by(col(Study.name))
+    return list(session.exec(statement).all())
+
+
+def _visible_study(session: Session, principal: Principal, study_id: int) -> Study | None:
+    statement = select(Study).where(Study.id == study_id, visible_studies(principal))
+    return session.exec(statement).one_or_none()
+
+
+def get_study(*, session: Session, actor: Account, study_id: int) -> Study | None:
+    return _visible_study(session, load_principal(session, actor), study_id)
+
+
+def list_arms(*, session: Session, actor: Account, study_id: int) -> list[StudyArm]:
+    principal = load_principal(session, actor)
+    statement = (
+        select(StudyArm)
+        .join(Study, col(Study.id) == col(StudyArm.study_id))
+        .where(StudyArm.study_id == study_id, visible_studies(principal))
+        .order_by(col(StudyArm.id))
+    )
+    return list(session.exec(statement).all())
+
+
+def _managed_study(session: Session, principal: Principal, study_id: int, what: str) -> Study:
+    study = get_or_raise(session, Study, study_id)
+    if not may_manage_study(principal, study):
+        raise PermissionDenied(f"account {principal.id} may not {what} of study {study_id}")
+    return study
+
+
+def add_study_member(
+    *, session: Session, actor: Account, study_id: int, account_id: int
+) -> StudyMember:
+    """Give an account read access to the study's enrolled patients (idempotent)."""
+    with write_transaction(session):
+        principal = load_principal(session, actor)
+        _managed_study(session, principal, study_id, "change the members")
+        member = get_or_raise(session, Account, account_id)
+        if not member.is_active:
+            raise ValueError(f"account {member.username!r} is deactivated")
+        existing = session.exec(
+            select(StudyMember).where(
+                StudyMember.study_id == study_id, StudyMember.account_id == account_id
+            )
+        ).one_or_none()
+        if existing is not None:
+            return existing
+        row = StudyMember(study_id=study_id, account_id=account_id)
+        session.add(row)
+        session.flush()
+        add_audit(
+            session, actor_id=principal.id, action="create", target_type="study_member",
+            target_id=row.id, detail=f"study={study_id} account={account_id}",
+        )
+    return row
+
+
+def list_study_members(*, session: Session, actor: Account, study_id: int) -> list[Account]:
+    principal = load_principal(session, actor)
+    if _visible_study(session, principal, study_id) is None:
+        return []
+    statement = (
+        select(Account)
+        .join(StudyMember, col(StudyMember.account_id) == col(Account.id))
+        .where(StudyMember.study_id == study_id)
+        .order_by(col(Account.username))
+    )
+    return list(session.exec(statement).all())
+
+
+def enrol_patient(
+    *,
+    session: Session,
+    actor: Account,
+    study_id: int,
+    arm_id: int,
+    patient_id: int,
+    baseline_visit_id: int | None = None,
+) -> Enrolment:
+    """Put a patient in a study arm. The actor must be allowed to change the patient and
+    manage (or be a member of) the study. No baseline visit: the first measured visit."""
+    with write_transaction(session):
+        principal = load_principal(session, actor)
+        study = get_or_raise(session, Study, study_id)
+        patient = get_or_raise(session, Patient, patient_id)
+        is_member = session.exec(
+            select(StudyMember.id).where(
+                StudyMember.study_id == study_id, StudyMember.account_id == principal.id
+            )
+        ).first() is not None
+        if not may_write_patient(principal, patient) or not (
+            may_manage_study(principal, study) or (principal.can_write and is_member)
+        ):
+            raise PermissionDenied(
+                f"account {principal.id} may not enrol patient {patient_id} in study {study_id}"
+            )
+        arm = get_or_raise(session, StudyArm, arm_id)
+        if arm.study_id != study_id:
+            raise ValueError(f"arm {arm_id} belongs to study {arm.study_id}, not {study_id}")
+        if baseline_visit_id is not None:
+            visit = get_or_raise(session, Visit, baseline_visit_id)
+            if visit.patient_id != patient_id:
+                raise ValueError(f"baseline visit {baseline_visit_id} is not a visit of patient {patient_id}")
+        if session.exec(
+            select(Enrolment.id).where(
+                Enrolment.study_id == study_id, Enrolment.patient_id == patient_id
+            )
+        ).first() is not None:
+            raise DuplicateError(f"patient {patient_id} is already enrolled in study {study_id}")
+        enrolment = Enrolment(
+            study_id=study_id, arm_id=arm_id, patient_id=patient_id,
+            baseline_visit_id=baseline_visit_id,
+        )
+        session.add(enrolment)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise DuplicateError(f"patient {patient_id} is already enrolled in study {study_id}") from None
+        add_audit(
+            session, actor_id=principal.id, action="create", target_type="enrolment",
+            target_id=enrolment.id, detail=f"study={study_id} arm={arm_id} patient={patient_id}",
+        )
+    return enrolment
+
+
+def list_enrolments(*, session: Session, actor: Account, study_id: int) -> list[Enrolment]:
+    """The study's enrolments of patients the actor may see."""
+    principal = load_principal(session, actor)
+    if _visible_study(session, principal, study_id) is None:
+        return []
+    statement = (
+        select(Enrolment)
+        .join(Patient, col(Patient.id) == col(Enrolment.patient_id))
+        .where(Enrolment.study_id == study_id, visible_patients(principal))
+        .order_by(col(Enrolment.id))
+    )
+    return list(session.exec(statement).all())
+
+
+@dataclass(frozen=True)
+class StudyMeasurement:
+    """One measured visit of one enrolled patient, relative to the patient's baseline.
+
+    The visit's measurement comes from its front photo when there is one (views are not
+    comparable), preferring photos that passed the quality gate, then the newest photo.
+    `grade` is the model's; `grade_override` a reviewer's correction (None: not corrected).
+    """
+
+    arm: str
+    arm_id: int
+    patient_id: int
+    patient_code: str
+    visit_id: int
+    visit_date: date
+    days_from_baseline: int
+    is_baseline: bool
+    photo_id: int
+    view: str
+    analysis_id: int
+    comedone: int
+    papule: int
+    pustule: int
+    nodule: int
+    inflammatory: int
+    non_inflammatory: int
+    total: int
+    lesion_area_fraction: float
+    grade: int
+    grade_confidence: float
+    grade_override: int | None
+    quality_passed: bool
+    iga: int | None
+    model_version: str
+
+
+def _measurement_rank(row: Row) -> tuple[bool, bool, int]:
+    return (row.view == "front", bool(row.quality_passed), row.photo_id)
+
+
+def study_measurements(*, session: Session, actor: Account, study_id: int) -> list[StudyMeasurement]:
+    """Every measured visit of every visible enrolled patient, by arm, patient and date.
+
+    Four queries whatever the number of patients and visits.
+    """
+    principal = load_principal(session, actor)
+    if _visible_study(session, principal, study_id) is None:
+        return []
+    enrolled = session.exec(
+        select(Enrolment, StudyArm.name, Patient.code)
+        .join(StudyArm, col(StudyArm.id) == col(Enrolment.arm_id))
+        .join(Patient, col(Patient.id) == col(Enrolment.patient_id))
+        .where(Enrolment.study_id == study_id, visible_patients(principal))
+    ).all()
+    if not enrolled:
+        return []
+    by_patient = {enrolment.patient_id: (enrolment, arm, code) for enrolment, arm, code in enrolled}
+    patient_ids = select(Patient.id).where(col(Patient.id).in_(list(by_patient)))
+    rows = session.exec(photo_measure_rows(patient_ids, include_visits_without_photos=True)).all()
+
+    visit_dates: dict[int, date] = {}
+    best: dict[int, Row] = {}  # visit_id -> the row that measures the visit
+    for row in rows:
+        visit_dates[row.visit_id] = row.visit_date
+        if row.analysis_id is None:  # no photo, or a photo without analysis
+            continue
+        current = best.get(row.visit_id)
+        if current is None or _measurement_rank(row) > _measurement_rank(current):
+            best[row.visit_id] = row
+    per_patient: dict[int, list[Row]] = defaultdict(list)
+    for row in sorted(best.values(), key=lambda r: (r.visit_date, r.visit_id)):
+        per_patient[row.patient_id].append(row)
+
+    result: list[StudyMeasurement] = []
+    for patient_id, measured in per_patient.items():
+        enrolment, arm, code = by_patient[patient_id]
+        baseline_id = enrolment.baseline_visit_id or measured[0].visit_id
+        baseline_date = visit_dates[baseline_id]
+        for row in measured:
+            result.append(
+                StudyMeasurement(
+                    arm=arm, arm_id=enrolment.arm_id, patient_id=patient_id, patient_code=code,
+                    visit_id=row.visit_id, visit_date=row.visit_date,
+                    days_from_baseline=(row.visit_date - baseline_date).days,
+                    is_baseline=row.visit_id == baseline_id, photo_id=row.photo_id,
+                    view=row.view, analysis_id=row.analysis_id, comedone=row.comedone,
+                    papule=row.papule, pustule=row.pustule, nodule=row.nodule,
+                    inflammatory=row.inflammatory, non_inflammatory=row.non_inflammatory,
+                    total=row.total, lesion_area_fraction=row.lesion_area_fraction,
+                    grade=row.grade, grade_confidence=row.grade_confidence,
+                    grade_override=row.review_grade_override,
+                    quality_passed=bool(row.quality_passed), iga=row.review_iga,
+                    model_version=row.model_version,
+                )
+            )
+    result.sort(key=lambda r: (r.arm, r.patient_code, r.visit_date, r.visit_id))
+    return result

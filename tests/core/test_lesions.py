@@ -1,0 +1,67 @@
+"""Maps -> lesions: touching lesions are separated by their centre peaks."""
+import numpy as np
+import pytest
+
+from core.lesions import extract_lesions, find_peaks, kind_mask_from_labels
+from core.segmentation import LesionMaps
+
+
+def _blob(shape, cy, cx, r):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * (r / 2.0) ** 2)).astype(np.float32)
+
+
+def _maps(centres, shape=(96, 96), r=8, kind=1):
+    heat = np.zeros(shape, np.float32)
+    lesion = np.zeros(shape, np.float32)
+    for cy, cx in centres:
+        heat = np.maximum(heat, _blob(shape, cy, cx, r))
+        yy, xx = np.mgrid[: shape[0], : shape[1]]
+        lesion = np.maximum(lesion, ((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r).astype(np.float32))
+    kinds = np.zeros((4, *shape), np.float32)
+    kinds[kind] = 1.0
+    return LesionMaps(lesion=lesion, centre=heat, kind=kinds)
+
+
+def test_two_touching_lesions_are_counted_as_two():
+    maps = _maps([(40, 30), (40, 44)])  # radius 8, centres 14 px apart: the masks overlap
+    lesions, labels = extract_lesions(maps, lesion_threshold=0.5, peak_threshold=0.3, min_peak_distance=4)
+    assert len(lesions) == 2
+    xs = sorted(l.centre[0] for l in lesions)
+    assert xs[0] < 37 < xs[1]
+    assert all(l.kind == "papule" for l in lesions)
+    assert set(np.unique(labels)) == {0, 1, 2}
+
+
+def test_a_mask_blob_without_peak_still_counts_when_big_enough():
+    maps = _maps([(30, 30)])
+    lesion = maps.lesion.copy()
+    lesion[70:80, 70:80] = 1.0  # 100 px blob, no centre peak
+    lesions, _ = extract_lesions(LesionMaps(lesion, maps.centre, maps.kind), lesion_threshold=0.5,
+                                 peak_threshold=0.3, min_peak_distance=4)
+    assert len(lesions) == 2
+    lesion[70:80, 70:80] = 0.0
+    lesion[70:73, 70:73] = 1.0  # 9 px speck: noise
+    lesions, _ = extract_lesions(LesionMaps(lesion, maps.centre, maps.kind), lesion_threshold=0.5,
+                                 peak_threshold=0.3, min_peak_distance=4)
+    assert len(lesions) == 1
+
+
+def test_empty_maps_give_no_lesion():
+    maps = LesionMaps(np.zeros((32, 32), np.float32), np.zeros((32, 32), np.float32),
+                      np.full((4, 32, 32), 0.25, np.float32))
+    lesions, labels = extract_lesions(maps, lesion_threshold=0.5, peak_threshold=0.3, min_peak_distance=3)
+    assert lesions == [] and labels.max() == 0
+
+
+def test_kind_mask_uses_each_lesions_kind():
+    maps = _maps([(40, 30)], kind=3)
+    lesions, labels = extract_lesions(maps, lesion_threshold=0.5, peak_threshold=0.3, min_peak_distance=4)
+    mask = kind_mask_from_labels(labels, lesions)
+    assert lesions[0].kind == "nodule"
+    assert mask[40, 30] == 4 and mask[0, 0] == 0
+
+
+def test_peak_threshold_outside_zero_one_is_refused():
+    with pytest.raises(ValueError, match="1.5"):
+        find_peaks(np.zeros((4, 4)), 1.5, 2)

@@ -1,0 +1,41 @@
+import json
+
+import pytest
+
+from core.errors import ModelNotInstalledError, WeightsError
+from core.manifest import read_manifest, verified_path, write_manifest
+
+
+def test_missing_manifest_means_no_model_installed(tmp_path):
+    with pytest.raises(ModelNotInstalledError, match="No model is installed"):
+        read_manifest(tmp_path)
+
+
+def test_checksum_mismatch_names_the_file(tmp_path):
+    (tmp_path / "grader.json").write_text("{}")
+    write_manifest(tmp_path, {"grader": {"name": "g", "version": "1", "file": "grader.json"}})
+    entry = read_manifest(tmp_path)["grader"]
+    assert verified_path(entry) == tmp_path / "grader.json"
+    (tmp_path / "grader.json").write_text("{ }")
+    with pytest.raises(WeightsError, match="grader.json is corrupt"):
+        verified_path(entry)
+
+
+def test_missing_weight_file_names_the_file(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        {"models": {"segmenter": {"name": "s", "version": "1", "file": "gone.safetensors"}}}))
+    with pytest.raises(WeightsError, match="gone.safetensors"):
+        verified_path(read_manifest(tmp_path)["segmenter"])
+
+
+def test_unknown_role_lists_the_valid_ones(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps(
+        {"models": {"colouriser": {"name": "s", "version": "1", "file": "x"}}}))
+    with pytest.raises(WeightsError, match="segmenter"):
+        read_manifest(tmp_path)
+
+
+def test_unreadable_manifest_is_a_weights_error(tmp_path):
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(WeightsError, match="not valid JSON"):
+        read_manifest(tmp_path)

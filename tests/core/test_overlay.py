@@ -1,0 +1,187 @@
+"""Pixel checks for the drawings: lesions get their kind colour, background stays untouched."""
+from __future__ import annotations
+
+import sys
+import types
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from core.overlay import (
+    KIND_COLOURS,
+    aligned_pair,
+    blend,
+    box_thickness,
+    draw_boxes,
+    legend_items,
+    overlay_heatmap,
+    overlay_kinds,
+    side_by_side,
+)
+from core.types import LESION_KINDS, Lesion
+
+
+def _grey(height: int = 10, width: int = 10, level: int = 100) -> np.ndarray:
+    return np.full((height, width, 3), level, np.uint8)
+
+
+def test_every_kind_has_its_own_colour():
+    assert tuple(KIND_COLOURS) == LESION_KINDS
+    assert len(set(KIND_COLOURS.values())) == len(LESION_KINDS)
+
+
+def test_legend_follows_lesion_kinds_with_groups():
+    items = legend_items()
+    assert [item.kind for item in items] == list(LESION_KINDS)
+    labels = {item.kind: item.label for item in items}
+    assert labels["papule"] == "Papule (inflammatory)"
+    assert labels["comedone"] == "Comedone (non-inflammatory)"
+    assert labels["nodule"] == "Nodule"
+    assert items[0].hex == "#56b4e9"
+
+
+def test_overlay_kinds_tints_lesion_pixels_and_leaves_background():
+    image = _grey()
+    mask = np.zeros((10, 10), np.uint8)
+    mask[2, 3] = 2  # papule (213, 94, 0)
+    out = overlay_kinds(image, mask, alpha=0.45)
+    # 0.55 * 100 + 0.45 * (213, 94, 0) = (150.85, 97.3, 55.0)
+    assert out[2, 3].tolist() == [151, 97, 55]
+    assert out[0, 0].tolist() == [100, 100, 100]
+    assert (out[mask == 0] == 100).all()
+    assert (image == 100).all()  # the input is not modified
+
+
+def test_overlay_kinds_full_alpha_gives_the_kind_colour():
+    image = data.astronaut()[:64, :64].copy()
+    mask = np.zeros((64, 64), np.int32)
+    for index, kind in enumerate(LESION_KINDS, start=1):
+        mask[index, index] = index
+    out = overlay_kinds(image, mask, alpha=1.0)
+    for index, kind in enumerate(LESION_KINDS, start=1):
+        assert tuple(out[index, index]) == KIND_COLOURS[kind]
+    assert np.array_equal(out[mask == 0], image[mask == 0])
+
+
+def test_overlay_kinds_rejects_bad_masks_and_alpha():
+    with pytest.raises(ValueError, match="0..4"):
+        overlay_kinds(_grey(), np.full((10, 10), 5, np.uint8))
+    with pytest.raises(ValueError, match="size of the photo"):
+        overlay_kinds(_grey(), np.zeros((9, 10), np.uint8))
+    with pytest.raises(ValueError, match="alpha"):
+        overlay_kinds(_grey(), np.zeros((10, 10), np.uint8), alpha=1.5)
+    with pytest.raises(ValueError, match="RGB uint8"):
+        overlay_kinds(np.zeros((10, 10), np.uint8), np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "thickness"), [(100, 100, 1), (512, 512, 2), (3000, 4000, 10)]
+)
+def test_box_thickness_scales_with_photo_size(height, width, thickness):
+    assert box_thickness(height, width) == thickness
+
+
+def test_draw_boxes_outlines_in_kind_colour():
+    image = np.zeros((600, 600, 3), np.uint8)
+    lesion = Lesion(bbox=(100, 100, 200, 160), kind="pustule", score=0.9, area_px=4000)
+    out = draw_boxes(image, [lesion])
+    colour = list(KIND_COLOURS["pustule"])
+    assert out[100, 150].tolist() == colour  # top edge
+    assert out[159, 150].tolist() == colour  # bottom edge (box is end-exclusive)
+    assert out[130, 100].tolist() == colour  # left edge
+    assert out[130, 150].tolist() == [0, 0, 0]  # inside stays visible
+    assert out[500, 500].tolist() == [0, 0, 0]
+    assert not image.any()
+
+
+def test_draw_boxes_rejects_unknown_kind():
+    lesion = Lesion(bbox=(1, 1, 5, 5), kind="scar", score=1.0, area_px=4)
+    with pytest.raises(ValueError, match="scar"):
+        draw_boxes(_grey(), [lesion])
+
+
+def test_heatmap_leaves_zero_probability_unchanged_and_colours_high():
+    image = _grey()
+    probability = np.zeros((10, 10), np.uint8)
+    probability[5, 5] = 255
+    out = overlay_heatmap(image, probability, alpha=1.0)
+    top = cv2.applyColorMap(np.array([[255]], np.uint8), cv2.COLORMAP_INFERNO)[0, 0][::-1]
+    assert out[5, 5].tolist() == top.tolist()
+    assert out[0, 0].tolist() == [100, 100, 100]
+
+
+def test_heatmap_needs_uint8_probabilities_of_photo_size():
+    with pytest.raises(ValueError, match="uint8"):
+        overlay_heatmap(_grey(), np.zeros((10, 10), np.float32))
+    with pytest.raises(ValueError, match="size of the photo"):
+        overlay_heatmap(_grey(), np.zeros((5, 5), np.uint8))
+
+
+def test_side_by_side_puts_a_white_gap_between():
+    left = np.zeros((4, 5, 3), np.uint8)
+    left[..., 0] = 255
+    right = np.zeros((4, 3, 3), np.uint8)
+    right[..., 2] = 255
+    out = side_by_side(left, right, gap=2)
+    assert out.shape == (4, 10, 3)
+    assert out[0, 4].tolist() == [255, 0, 0]
+    assert out[0, 5].tolist() == [255, 255, 255]
+    assert out[0, 6].tolist() == [255, 255, 255]
+    assert out[0, 7].tolist() == [0, 0, 255]
+
+
+def test_side_by_side_scales_the_taller_photo_down():
+    out = side_by_side(_grey(8, 8), _grey(4, 4), gap=8)
+    assert out.shape == (4, 4 + 8 + 4, 3)
+    with pytest.raises(ValueError, match="gap"):
+        side_by_side(_grey(), _grey(), gap=-1)
+
+
+def test_blend_cross_fades():
+    a = np.zeros((2, 2, 3), np.uint8)
+    b = np.full((2, 2, 3), 200, np.uint8)
+    assert np.array_equal(blend(a, b, 0.0), a)
+    assert np.array_equal(blend(a, b, 1.0), b)
+    assert (blend(a, b, 0.25) == 50).all()
+    with pytest.raises(ValueError, match="same shape"):
+        blend(a, _grey(3, 3), 0.5)
+    with pytest.raises(ValueError, match="t must be"):
+        blend(a, b, 1.5)
+
+
+def _stand_in_alignment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Until core/alignment.py lands, stand in for its contract with cv2.warpAffine."""
+    try:
+        import core.alignment  # noqa: F401
+    except ModuleNotFoundError:
+        module = types.ModuleType("core.alignment")
+
+        def warp_to_canonical(image, matrix, size=512):
+            affine = np.asarray(matrix, np.float64).reshape(2, 3)
+            return cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_LINEAR)
+
+        module.warp_to_canonical = warp_to_canonical
+        monkeypatch.setitem(sys.modules, "core.alignment", module)
+
+
+def test_aligned_pair_warps_both_photos_into_the_canonical_frame(monkeypatch):
+    _stand_in_alignment(monkeypatch)
+    face = data.astronaut()
+    # A pure whole-pixel shift: photo (x, y) -> canonical (x - 10, y - 20), the same with any
+    # interpolation, and the 256 px canonical frame lies inside the photo.
+    shift = (1.0, 0.0, -10.0, 0.0, 1.0, -20.0)
+    out = aligned_pair(face, shift, face, (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), size=256, gap=8)
+    assert out.shape == (256, 256 + 8 + 256, 3)
+    assert np.array_equal(out[:, :256], face[20:276, 10:266])
+    assert np.array_equal(out[:, 264:], face[:256, :256])
+    assert (out[:, 256:264] == 255).all()
+
+
+def test_aligned_pair_needs_an_alignment():
+    face = data.astronaut()
+    with pytest.raises(ValueError, match="image_b has no face alignment"):
+        aligned_pair(face, (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), face, None)
+    with pytest.raises(ValueError, match="6 numbers"):
+        aligned_pair(face, (1.0, 0.0), face, (1.0, 0.0, 0.0, 0.0, 1.0, 0.0))

@@ -1,0 +1,35 @@
+"""Audit page: administrators see the latest events; the page stops anyone else."""
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+
+def test_admin_sees_sign_ins_and_changes_newest_first(dash):
+    from db.repository import authenticate
+
+    admin = dash.make_account("alice", role="admin")
+    dash.make_account("bob", role="clinician")
+    with dash.env.session() as session:
+        authenticate(session=session, username="bob", password="wrong password")
+        authenticate(session=session, username="bob", password=dash.PASSWORD)
+
+    at = dash.open_page(admin, "audit")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["action"][:2]) == ["login", "login_failed"]
+    assert set(table["action"]) >= {"create", "login", "login_failed"}
+    assert "bob" in set(table["account"])
+
+    dash.widget(at.multiselect, "Actions").set_value(["login_failed"]).run()
+    assert set(at.dataframe[0].value["action"]) == {"login_failed"}
+
+
+def test_audit_page_refuses_a_clinician(dash):
+    dash.make_account("alice", role="admin")
+    clinician = dash.make_account("bob", role="clinician")
+    at = AppTest.from_file(str(dash.ROOT / "dashboard" / "views" / "audit.py"), default_timeout=30)
+    at.session_state["account_id"] = clinician
+    at.run()
+    assert not at.exception
+    assert "This page is not available to the clinician role." in dash.texts(at.info)
+    assert not at.dataframe

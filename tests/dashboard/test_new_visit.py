@@ -1,0 +1,181 @@
+"""New visit page: several uploads at once, bad files, duplicates, EXIF dates, the quality gate,
+one analysis per photo, and saving through db.repository.store_photo."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from dashboard import state
+
+
+def stored_photos(dash, patient_id: int):  # noqa: ANN001, ANN201
+    """(photo rows, analyses per photo) of the patient, straight from the database."""
+    from sqlmodel import select
+
+    from db.models import Analysis, Photo, Visit
+
+    with dash.env.session() as session:
+        photos = session.exec(
+            select(Photo).join(Visit, Visit.id == Photo.visit_id).where(Visit.patient_id == patient_id)
+        ).all()
+        analyses = {p.id: session.exec(select(Analysis).where(Analysis.photo_id == p.id)).all()
+                    for p in photos}
+        return photos, analyses
+
+
+@pytest.fixture
+def clinic(dash):  # noqa: ANN001, ANN201
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    patient = dash.make_patient(doctor, "ACN-001")
+    return doctor, patient
+
+
+class CountingAnalyzer:
+    """Stands in for the installed model: answers with a fixed, valid analysis and counts calls."""
+
+    model_version = "counting-test 1.0"
+
+    def __init__(self, dash, quality_reasons: tuple[str, ...] = ()) -> None:  # noqa: ANN001
+        self.dash = dash
+        self.quality_reasons = quality_reasons
+        self.calls: list[str] = []
+
+    def analyze(self, photo):  # noqa: ANN001, ANN201
+        self.calls.append(photo.filename)
+        return self.dash.sample_analysis(photo, quality_reasons=self.quality_reasons,
+                                         model_version=self.model_version)
+
+
+def use_analyzer(monkeypatch, analyzer) -> None:  # noqa: ANN001
+    monkeypatch.setattr(state, "_analyzer_for", lambda weights_dir: (analyzer, None))
+
+
+def upload(at, *files):  # noqa: ANN001, ANN201
+    at.file_uploader[0].set_value(list(files))
+    return at.run()
+
+
+def test_without_a_model_photos_are_stored_without_analysis_and_bad_files_named(dash, clinic):
+    doctor, patient = clinic
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    assert not at.exception
+    assert any(w.startswith("No model is installed") for w in dash.texts(at.warning))
+
+    at.text_area[0].input("doxycycline 100 mg")
+    at = upload(at, ("face.png", dash.face_photo_bytes(), "image/png"),
+                ("broken.jpg", b"this is not a photo", "image/jpeg"),
+                ("plain.png", dash.flat_photo_bytes(), "image/png"))
+    assert not at.exception
+    errors = dash.texts(at.error)
+    assert len(errors) == 1 and errors[0].startswith("broken.jpg: ")
+    assert len(at.image) == 2  # the two readable photos are previewed
+    save = dash.widget(at.button, "Save the visit with 2 photo(s)")
+    save.click().run()
+
+    assert not at.exception
+    assert any("saved with 2 photo(s)" in s for s in dash.texts(at.success))
+    photos, analyses = stored_photos(dash, patient)
+    assert sorted(p.filename for p in photos) == ["face.png", "plain.png"]
+    assert all(analyses[p.id] == [] for p in photos)
+    from db.repository import list_visits
+
+    with dash.env.session() as session:
+        visits = list_visits(session=session, actor=dash.get_account(doctor), patient_id=patient)
+    assert [v.treatment_notes for v in visits] == ["doxycycline 100 mg"]
+    # The form is cleared for the next visit.
+    assert not at.file_uploader[0].value
+
+
+def test_duplicates_are_skipped_with_a_message(dash, clinic):
+    from core.imaging import decode_photo
+
+    doctor, patient = clinic
+    face = dash.face_photo_bytes()
+    dash.make_visit(doctor, patient, date(2024, 1, 10), photo=decode_photo(face, filename="old.png"))
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    other = dash.flat_photo_bytes()
+    at = upload(at, ("again.png", face, "image/png"), ("new.png", other, "image/png"),
+                ("new-copy.png", other, "image/png"))
+    warnings = dash.texts(at.warning)
+    assert any(w.startswith("again.png: skipped, already stored for this patient") for w in warnings)
+    assert any(w.startswith("new-copy.png: skipped, the same photo is already in this upload")
+               for w in warnings)
+    dash.widget(at.button, "Save the visit with 1 photo(s)").click().run()
+    photos, _ = stored_photos(dash, patient)
+    assert sorted(p.filename for p in photos) == ["new.png", "old.png"]
+
+
+def test_capture_date_comes_from_exif_and_can_be_corrected(dash, clinic):
+    from tests.core.photo_factory import exif_bytes
+
+    doctor, patient = clinic
+    jpeg = dash.face_photo_bytes("JPEG", exif=exif_bytes(taken="2024:02:03 10:20:30"))
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    at = upload(at, ("phone.jpg", jpeg, "image/jpeg"), ("no-exif.png", dash.flat_photo_bytes(), "image/png"))
+    taken = [d for d in at.date_input if d.label.startswith("Taken on")]
+    assert [d.value for d in taken] == [date(2024, 2, 3), None]
+    taken[0].set_value(date(2024, 2, 4))
+    views = [r for r in at.radio if r.label == "View"]
+    views[0].set_value("left")
+    dash.widget(at.button, "Save the visit with 2 photo(s)").click().run()
+    assert not at.exception
+    photos, _ = stored_photos(dash, patient)
+    by_name = {p.filename: p for p in photos}
+    assert by_name["phone.jpg"].captured_at == datetime(2024, 2, 4, 10, 20, 30)
+    assert by_name["phone.jpg"].view == "left"
+    assert by_name["no-exif.png"].captured_at is None
+
+
+def test_each_photo_is_analysed_once_and_the_analysis_is_stored(dash, clinic, monkeypatch):
+    doctor, patient = clinic
+    analyzer = CountingAnalyzer(dash)
+    use_analyzer(monkeypatch, analyzer)
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    at = upload(at, ("a.png", dash.face_photo_bytes(), "image/png"),
+                ("b.png", dash.flat_photo_bytes(), "image/png"))
+    assert "Quality checks passed." in dash.texts(at.success)
+    assert any("3 lesions: 3 inflammatory" in m for m in dash.texts(at.markdown))
+    assert any(state.NOT_A_DIAGNOSIS in c for c in dash.texts(at.caption))
+    # Editing capture details reruns the page without running the model again.
+    [r for r in at.radio if r.label == "View"][1].set_value("right").run()
+    dash.widget(at.button, "Save the visit with 2 photo(s)").click().run()
+    assert not at.exception
+    assert sorted(analyzer.calls) == ["a.png", "b.png"]
+    photos, analyses = stored_photos(dash, patient)
+    assert {p.filename: [a.model_version for a in analyses[p.id]] for p in photos} == {
+        "a.png": ["counting-test 1.0"], "b.png": ["counting-test 1.0"]}
+    assert {p.filename: p.view for p in photos}["b.png"] == "right"
+
+
+def test_quality_gate_shows_reasons_before_saving_and_holds_the_photo_back(dash, clinic, monkeypatch):
+    doctor, patient = clinic
+    use_analyzer(monkeypatch, CountingAnalyzer(dash, quality_reasons=("photo is blurred",)))
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    at = upload(at, ("blurred.png", dash.face_photo_bytes(), "image/png"))
+    assert "Quality problems: photo is blurred" in dash.texts(at.warning)
+    dash.widget(at.button, "Save the visit without photos")  # held back unless confirmed
+    dash.widget(at.checkbox, "Store it anyway").check().run()
+    dash.widget(at.button, "Save the visit with 1 photo(s)").click().run()
+    photos, analyses = stored_photos(dash, patient)
+    assert [p.filename for p in photos] == ["blurred.png"]
+    assert analyses[photos[0].id][0].quality_reasons == ["photo is blurred"]
+
+
+def test_researcher_and_other_clinicians_cannot_add_visits(dash, clinic):
+    from streamlit.testing.v1 import AppTest
+
+    doctor, patient = clinic
+    other = dash.make_account("other", role="clinician")
+    at = dash.open_page(other, "new_visit", patient_id=patient)
+    assert "No such patient or no access." in dash.texts(at.error)
+    assert not at.file_uploader
+
+    researcher = dash.make_account("res", role="researcher")
+    page = AppTest.from_file(str(dash.ROOT / "dashboard" / "views" / "new_visit.py"), default_timeout=30)
+    page.session_state["account_id"] = researcher
+    page.session_state["patient_id"] = patient
+    page.run()
+    assert "This page is not available to the researcher role." in dash.texts(page.info)
+    assert not page.file_uploader

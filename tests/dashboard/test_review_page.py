@@ -1,0 +1,96 @@
+"""Review queue page: confirm / override the model grade, record IGA, who sees what."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.fixtures_d2 import add_review, open_as, papules, seed_patient
+
+
+def _reviews(dash, analysis_id: int):  # noqa: ANN001, ANN202
+    from db.models import Review
+    from sqlmodel import select
+
+    with dash.env.session() as session:
+        return list(session.exec(select(Review).where(Review.analysis_id == analysis_id)).all())
+
+
+def test_override_grade_and_record_iga(dash):
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seeded = seed_patient(dash, doctor, "ACN-001", [
+        (date(2024, 1, 1), papules(12)), (date(2024, 3, 1), papules(1))], grades=[1, 0])
+    add_review(dash, doctor, seeded.analysis_ids[0], iga=3)
+    at = open_as(dash, doctor, "review")
+    assert not at.exception
+    # Only the unreviewed second analysis is waiting.
+    assert list(at.dataframe[0].value["patient"]) == ["ACN-001"]
+    assert at.selectbox(key="review_pick").value == seeded.analysis_ids[1]
+    assert "Not a diagnosis" in dash.page_text(at)
+
+    dash.widget(at.radio, "Grade").set_value("override")
+    dash.widget(at.selectbox, "Corrected grade (when overriding)").set_value(1)
+    dash.widget(at.selectbox, "IGA (Investigator's Global Assessment)").set_value(1)
+    dash.widget(at.text_area, "Notes").input("a few papules left")
+    dash.widget(at.button, "Save review").click().run()
+    assert not at.exception
+
+    (review,) = _reviews(dash, seeded.analysis_ids[1])
+    assert (review.iga, review.grade_override, review.notes) == (1, 1, "a few papules left")
+    assert review.reviewer_id == doctor
+    assert any("saved" in text for text in dash.texts(at.success))
+    assert "Nothing to review" in dash.page_text(at)
+    # Both reviews with who and when; IGA 3 -> 1 is an IGA success.
+    history = at.dataframe[0].value
+    assert list(history["IGA"]) == [3, 1]
+    assert list(history["model grade"]) == ["1 moderate", "0 mild"]
+    assert list(history["clinician grade"]) == ["confirmed", "1 moderate"]
+    assert list(history["IGA success"]) == [False, True]
+    assert set(history["reviewer"]) == {"Doc"}
+
+
+def test_confirm_needs_an_iga(dash):
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seeded = seed_patient(dash, doctor, "ACN-001", [(date(2024, 1, 1), papules(3))])
+    at = open_as(dash, doctor, "review")
+    dash.widget(at.button, "Save review").click().run()
+    assert "Choose the IGA (0-4) before saving." in dash.texts(at.error)
+    assert _reviews(dash, seeded.analysis_ids[0]) == []
+
+    dash.widget(at.selectbox, "IGA (Investigator's Global Assessment)").set_value(2)
+    dash.widget(at.button, "Save review").click().run()
+    (review,) = _reviews(dash, seeded.analysis_ids[0])
+    assert (review.iga, review.grade_override) == (2, None)  # None: model grade confirmed
+
+
+def test_queue_holds_only_the_clinicians_patients(dash):
+    dash.make_account("root", role="admin")
+    mine = dash.make_account("doc", role="clinician", team="north")
+    other = dash.make_account("other", role="clinician", team="south")
+    seed_patient(dash, mine, "ACN-001", [(date(2024, 1, 1), papules(3))])
+    seed_patient(dash, other, "ACN-777", [(date(2024, 1, 1), papules(5))])
+    at = open_as(dash, mine, "review")
+    assert list(at.dataframe[0].value["patient"]) == ["ACN-001"]
+    assert "ACN-777" not in dash.page_text(at)
+    assert all("ACN-777" not in option for option in at.selectbox(key="review_pick").options)
+
+
+def test_researcher_cannot_review(dash):
+    dash.make_account("root", role="admin")
+    researcher = dash.make_account("res", role="researcher")
+    at = dash.app(researcher)
+    at.run()
+    # Not in the researcher's navigation ...
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("views/review.py")
+    # ... and the page itself refuses the role when run directly.
+    page = AppTest.from_file(str(dash.ROOT / "dashboard" / "views" / "review.py"),
+                             default_timeout=30)
+    page.session_state["account_id"] = researcher
+    page.run()
+    assert not page.exception
+    assert "This page is not available to the researcher role." in dash.texts(page.info)
+    assert not [b for b in page.button if b.label == "Save review"]

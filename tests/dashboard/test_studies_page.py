@@ -1,0 +1,163 @@
+"""Studies page: create, members, enrolment, per-arm results, CSV export, researcher access."""
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from tests.dashboard.fixtures_d2 import (
+    add_review,
+    open_as,
+    papules,
+    plotly_specs,
+    seed_patient,
+    spec_titled,
+    trace,
+)
+
+
+def _study(dash, creator: int, name: str, arms: list[str]) -> tuple[int, dict[str, int]]:  # noqa: ANN001
+    from db.repository import create_study, list_arms
+
+    actor = dash.get_account(creator)
+    with dash.env.session() as session:
+        study = create_study(session=session, actor=actor, name=name, arms=arms)
+        return study.id, {a.name: a.id for a in list_arms(session=session, actor=actor,
+                                                          study_id=study.id)}
+
+
+def _enrol(dash, creator: int, study_id: int, arm_id: int, patient_id: int) -> None:  # noqa: ANN001
+    from db.repository import enrol_patient
+
+    with dash.env.session() as session:
+        enrol_patient(session=session, actor=dash.get_account(creator), study_id=study_id,
+                      arm_id=arm_id, patient_id=patient_id)
+
+
+def _member(dash, creator: int, study_id: int, account_id: int) -> None:  # noqa: ANN001
+    from db.repository import add_study_member
+
+    with dash.env.session() as session:
+        add_study_member(session=session, actor=dash.get_account(creator), study_id=study_id,
+                         account_id=account_id)
+
+
+@pytest.fixture
+def trial(dash):  # noqa: ANN001, ANN201
+    """Two arms: drug (P1 20 -> 8, P2 10 -> 6 inflammatory at week 4), vehicle (P3 40 -> 30)."""
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    researcher = dash.make_account("res", role="researcher")
+    study_id, arms = _study(dash, doctor, "Adapalene trial", ["drug", "vehicle"])
+    p1 = seed_patient(dash, doctor, "P1", [(date(2024, 1, 1), papules(20)),
+                                           (date(2024, 1, 29), papules(8))])
+    p2 = seed_patient(dash, doctor, "P2", [(date(2024, 1, 3), papules(10)),
+                                           (date(2024, 2, 1), papules(6))])
+    p3 = seed_patient(dash, doctor, "P3", [(date(2024, 1, 3), papules(40)),
+                                           (date(2024, 1, 31), papules(30))])
+    for seeded, arm in ((p1, "drug"), (p2, "drug"), (p3, "vehicle")):
+        _enrol(dash, doctor, study_id, arms[arm], seeded.patient_id)
+    add_review(dash, doctor, p1.analysis_ids[0], iga=3)
+    add_review(dash, doctor, p1.analysis_ids[1], iga=1)
+    return {"doctor": doctor, "researcher": researcher, "study_id": study_id, "arms": arms}
+
+
+def test_results_per_arm_and_week(dash, trial):
+    at = open_as(dash, trial["doctor"], "studies")
+    assert not at.exception
+    change_inflammatory = spec_titled(at, "in inflammatory lesions")
+    responders = spec_titled(at, "Responders")
+    iga = spec_titled(at, "IGA success")
+    drug = trace(change_inflammatory, "drug")
+    assert drug["x"] == [0, 4]
+    assert drug["y"] == pytest.approx([0.0, -50.0])  # mean of -60% and -40%
+    assert drug["error_y"]["array"][1] == pytest.approx(127.06, abs=0.01)  # t(0.975, 1) * sd / sqrt 2
+    assert trace(change_inflammatory, "vehicle")["y"] == pytest.approx([0.0, -25.0])
+    assert trace(responders, "drug")["y"] == [0.0, 50.0]
+    assert trace(responders, "vehicle")["y"] == [0.0, 0.0]
+    assert trace(iga, "drug")["y"] == [0.0, 100.0]  # P1 3 -> 1; P2 has no IGA
+    assert "Not a diagnosis" in dash.page_text(at)
+
+
+def test_csv_download_holds_every_measurement_and_is_audited(dash, trial):
+    from db.models import AuditEvent
+    from sqlmodel import select
+
+    at = open_as(dash, trial["doctor"], "studies")
+    table = at.dataframe[1].value
+    assert len(table) == 6
+    button = at.get("download_button")[0]
+    assert button.label == "Download every measurement (CSV)"
+    csv = pd.read_csv(io.StringIO(table.to_csv(index=False)))
+    p1 = csv[csv["patient_code"] == "P1"].sort_values("visit_date")
+    assert list(p1["inflammatory_percent_change"]) == [0.0, -60.0]
+    assert list(p1["week"]) == [0, 4]
+    assert list(p1["iga_success"]) == [False, True]
+    assert "name" not in csv.columns  # pseudonymous codes only
+
+    at.download_button[0].click().run()
+    assert not at.exception
+    with dash.env.session() as session:
+        exports = session.exec(select(AuditEvent).where(AuditEvent.action == "export")).all()
+    assert [(e.target_type, e.target_id) for e in exports] == [("study", trial["study_id"])]
+
+
+def test_create_study_add_member_and_enrol(dash):
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    researcher = dash.make_account("res", role="researcher")
+    seeded = seed_patient(dash, doctor, "ACN-001", [(date(2024, 1, 1), papules(4)),
+                                                    (date(2024, 2, 1), papules(2))])
+    at = open_as(dash, doctor, "studies")
+    dash.widget(at.text_input, "Study name").input("Pilot")
+    dash.widget(at.text_area, "Arms (one per line)").input("drug\nvehicle")
+    dash.widget(at.button, "Create study").click().run()
+    assert not at.exception
+    assert "Study Pilot created." in dash.texts(at.success)
+
+    at.selectbox(key="enrol_arm").select_index(1).run()
+    at.selectbox(key=f"enrol_baseline_{seeded.patient_id}").select_index(2).run()
+    dash.widget(at.button, "Enrol patient").click().run()
+    assert not at.exception
+    assert "ACN-001 enrolled in arm vehicle." in dash.texts(at.success)
+
+    at.selectbox(key="member_pick").select_index(0).run()
+    dash.widget(at.button, "Add member").click().run()
+    assert not at.exception
+
+    from db.models import Enrolment, StudyMember
+    from sqlmodel import select
+
+    with dash.env.session() as session:
+        (enrolment,) = session.exec(select(Enrolment)).all()
+        (member,) = session.exec(select(StudyMember)).all()
+    assert enrolment.patient_id == seeded.patient_id
+    assert enrolment.baseline_visit_id == seeded.visit_ids[1]
+    assert member.account_id == researcher
+
+
+def test_researcher_sees_only_member_studies_read_only(dash, trial):
+    doctor, researcher = trial["doctor"], trial["researcher"]
+    at = open_as(dash, researcher, "studies")
+    assert not at.exception
+    assert "No study to show" in dash.page_text(at)
+    assert "Adapalene trial" not in dash.page_text(at)
+    assert not at.get("plotly_chart")
+
+    _member(dash, doctor, trial["study_id"], researcher)
+    other_id, _ = _study(dash, doctor, "Other trial", ["a"])  # not a member of this one
+    at = open_as(dash, researcher, "studies")
+    assert not at.exception
+    assert at.selectbox(key="study_id").options == ["Adapalene trial"]
+    assert trace(spec_titled(at, "in inflammatory lesions"), "drug")["y"] == pytest.approx(
+        [0.0, -50.0])
+    labels = {b.label for b in at.button}
+    assert not labels & {"Create study", "Enrol patient", "Add member"}
+    # A study id smuggled into session state is re-checked and refused.
+    at.session_state["study_id"] = other_id
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="study_id").options == ["Adapalene trial"]
+    assert "Other trial" not in dash.page_text(at)

@@ -1,0 +1,192 @@
+"""Visit page: stored results and overlays, 'clear', quality, re-analysis, and access rules."""
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from dashboard import state
+
+
+@pytest.fixture
+def clinic(dash):  # noqa: ANN001, ANN201
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    patient = dash.make_patient(doctor, "ACN-001")
+    return doctor, patient
+
+
+def face(dash, name: str = "face.png"):  # noqa: ANN001, ANN201
+    from core.imaging import decode_photo
+
+    return decode_photo(dash.face_photo_bytes(), filename=name)
+
+
+def metrics(at) -> dict[str, str]:  # noqa: ANN001
+    return {m.label: m.value for m in at.metric}
+
+
+def analyses_of_patient(dash, patient: int) -> list:  # noqa: ANN001
+    from sqlmodel import select
+
+    from db.models import Analysis, Photo, Visit
+
+    with dash.env.session() as session:
+        return list(session.exec(
+            select(Analysis).join(Photo, Photo.id == Analysis.photo_id)
+            .join(Visit, Visit.id == Photo.visit_id).where(Visit.patient_id == patient)
+        ).all())
+
+
+def test_stored_results_are_shown_with_the_notice(dash, clinic):
+    doctor, patient = clinic
+    photo = face(dash)
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=photo,
+                    analysis=dash.sample_analysis(photo), notes="benzoyl peroxide")
+    at = dash.open_page(doctor, "visit", patient_id=patient)
+    assert not at.exception
+    shown = metrics(at)
+    assert (shown["Papules"], shown["Comedones"], shown["Inflammatory"], shown["Total"]) == (
+        "3", "0", "3", "3")
+    assert shown["Grade (ACNE04 / Hayashi)"] == "mild (80% confidence)"
+    assert shown["GAGS estimate"] == "4"
+    assert "Photo quality checks passed." in dash.texts(at.success)
+    captions = dash.texts(at.caption)
+    assert any("Model version test-model 0.0" in c for c in captions)
+    assert any(state.NOT_A_DIAGNOSIS in c for c in captions)
+    assert "Treatment notes: benzoyl peroxide" in dash.texts(at.markdown)
+    regions = at.dataframe[0].value
+    assert regions.loc["forehead", "papule"] == 3
+    assert len(at.image) == 1
+
+
+@pytest.mark.parametrize("overlay", ["lesion types", "boxes", "heatmap", "none"])
+def test_every_overlay_draws_from_the_stored_masks(dash, clinic, overlay):
+    doctor, patient = clinic
+    photo = face(dash)
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=photo,
+                    analysis=dash.sample_analysis(photo))
+    at = dash.open_page(doctor, "visit", patient_id=patient)
+    dash.widget(at.radio, "Overlay").set_value(overlay).run()
+    assert not at.exception
+    assert not [i for i in dash.texts(at.info) if "data is stored" in i]
+    assert len(at.image) == 1
+
+
+def test_overlay_pixels_differ_from_the_photo_only_where_lesions_are(dash, clinic):
+    # The page draws with core.overlay on the masks it reads back: check that round trip.
+    from core.overlay import overlay_kinds
+    from db.photos import PhotoStore
+    from db.repository import load_masks
+
+    doctor, patient = clinic
+    photo = face(dash)
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=photo,
+                    analysis=dash.sample_analysis(photo))
+    [row] = analyses_of_patient(dash, patient)
+    kind_mask, probability = load_masks(photo_store=PhotoStore(dash.env.data_dir / "photos"),
+                                        analysis=row)
+    drawn = overlay_kinds(photo.image, kind_mask)
+    changed = np.any(drawn != photo.image, axis=2)
+    assert changed.sum() > 0 and not changed[kind_mask == 0].any()
+    assert probability.max() == 230
+
+
+def test_no_lesion_reads_clear_and_quality_problems_are_explained(dash, clinic):
+    doctor, patient = clinic
+    photo = face(dash)
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=photo,
+                    analysis=dash.sample_analysis(photo, lesions=0,
+                                                  quality_reasons=("face too small",)))
+    at = dash.open_page(doctor, "visit", patient_id=patient)
+    assert metrics(at)["Grade (ACNE04 / Hayashi)"] == "clear"
+    assert any("face too small" in w for w in dash.texts(at.warning))
+
+
+def test_photo_without_analysis_is_shown_plainly(dash, clinic):
+    doctor, patient = clinic
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=face(dash))
+    at = dash.open_page(doctor, "visit", patient_id=patient)
+    assert not at.exception
+    assert "This photo has no analysis." in dash.texts(at.info)
+    assert dash.widget(at.radio, "Overlay").disabled
+    assert not at.metric
+    assert any(w.startswith("No model is installed") for w in dash.texts(at.warning))
+
+
+def test_reanalysis_adds_an_analysis_and_keeps_the_old_one(dash, clinic, monkeypatch):
+    doctor, patient = clinic
+    photo = face(dash)
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=photo,
+                    analysis=dash.sample_analysis(photo, model_version="old-model 1"))
+
+    class NewModel:
+        model_version = "new-model 2"
+
+        def analyze(self, decoded):  # noqa: ANN001, ANN202
+            return dash.sample_analysis(decoded, lesions=1, model_version=self.model_version)
+
+    monkeypatch.setattr(state, "_analyzer_for", lambda weights_dir: (NewModel(), None))
+    at = dash.open_page(doctor, "visit", patient_id=patient)
+    dash.widget(at.button, "Re-analyse with the installed model").click().run()
+    assert not at.exception
+    assert sorted(a.model_version for a in analyses_of_patient(dash, patient)) == [
+        "new-model 2", "old-model 1"]
+    assert metrics(at)["Total"] == "1"  # the latest analysis is shown
+    assert list(at.dataframe[-1].value["model version"]) == ["old-model 1", "new-model 2"]
+
+
+def test_other_clinician_gets_no_access_and_a_foreign_visit_id_is_ignored(dash, clinic):
+    doctor, patient = clinic
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=face(dash), notes="private note")
+    other = dash.make_account("other", role="clinician")
+    at = dash.open_page(other, "visit", patient_id=patient)
+    assert "No such patient or no access." in dash.texts(at.error)
+    assert "private note" not in dash.page_text(at)
+
+    # Their own patient, with a query parameter naming the first clinician's visit.
+    own = dash.make_patient(other, "ACN-OTHER")
+    own_visit = dash.make_visit(other, own, date(2024, 5, 1), notes="own note")
+    at = dash.app(other).run()
+    at.session_state["patient_id"] = own
+    at.query_params["visit"] = "1"
+    at.switch_page("views/visit.py").run()
+    assert at.session_state["visit_id"] == own_visit
+    assert "private note" not in dash.page_text(at)
+
+
+def test_researcher_reads_an_enrolled_patient_but_cannot_reanalyse(dash, clinic, monkeypatch):
+    from db.repository import add_study_member, create_study, enrol_patient, list_arms
+
+    doctor, patient = clinic
+    photo = face(dash)
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=photo,
+                    analysis=dash.sample_analysis(photo))
+    researcher = dash.make_account("res", role="researcher")
+    doc = dash.get_account(doctor)
+    with dash.env.session() as session:
+        study = create_study(session=session, actor=doc, name="Trial A", arms=["active", "vehicle"])
+        arm = list_arms(session=session, actor=doc, study_id=study.id)[0]
+        enrol_patient(session=session, actor=doc, study_id=study.id, arm_id=arm.id,
+                      patient_id=patient)
+        add_study_member(session=session, actor=doc, study_id=study.id, account_id=researcher)
+    monkeypatch.setattr(state, "_analyzer_for", lambda weights_dir: (object(), None))
+    at = dash.open_page(researcher, "visit", patient_id=patient)
+    assert not at.exception
+    assert metrics(at)["Total"] == "3"
+    assert "Re-analyse with the installed model" not in [b.label for b in at.button]
+
+
+def test_opening_a_visit_is_audited_once(dash, clinic):
+    from sqlmodel import select
+
+    from db.models import AuditEvent
+
+    doctor, patient = clinic
+    visit = dash.make_visit(doctor, patient, date(2024, 4, 2), photo=face(dash))
+    at = dash.open_page(doctor, "visit", patient_id=patient)
+    at.run()
+    with dash.env.session() as session:
+        views = session.exec(select(AuditEvent).where(AuditEvent.action == "view")).all()
+    assert [(e.target_type, e.target_id, e.account_id) for e in views] == [("visit", visit, doctor)]

@@ -1,0 +1,172 @@
+"""Patient timeline and study measurements: right numbers, fixed number of queries."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from db_factories import (
+    LesionSpec,
+    QueryCounter,
+    make_analysis,
+    make_patient,
+    make_photo,
+    make_visit,
+)
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from db import repository as repo
+from db.models import Account, Patient, Photo
+from db.photos import PhotoStore
+
+START = date(2024, 1, 1)
+
+
+def _lesions(papules: int, comedones: int = 0) -> list[LesionSpec]:
+    """`papules` papules in the top row and `comedones` comedones below, 2x2 px each."""
+    return [LesionSpec("papule", (3 * i, 0, 3 * i + 2, 2)) for i in range(papules)] + [
+        LesionSpec("comedone", (3 * i, 10, 3 * i + 2, 12)) for i in range(comedones)
+    ]
+
+
+def _photo(session: Session, store: PhotoStore, actor: Account, visit_id: int, seed: int,
+           lesions: list[LesionSpec] | None, view: str = "front", quality: bool = True,
+           grade: int = 1, with_masks: bool = True) -> Photo:
+    decoded = make_photo(seed)
+    analysis = (
+        None if lesions is None
+        else make_analysis(decoded, lesions, quality_passed=quality, grade=grade,
+                           with_masks=with_masks)
+    )
+    return repo.store_photo(session=session, actor=actor, photo_store=store, visit_id=visit_id,
+                            photo=decoded, analysis=analysis, view=view)
+
+
+def _patient_with_visits(session: Session, store: PhotoStore, actor: Account, code: str,
+                         n_visits: int, seed: int) -> Patient:
+    patient = make_patient(session, actor, code)
+    for i in range(n_visits):
+        visit = make_visit(session, actor, patient, START + timedelta(days=7 * i))
+        _photo(session, store, actor, visit.id, seed + i, _lesions(i % 5, 1), with_masks=False)
+    return patient
+
+
+def test_timeline_rows_use_the_latest_analysis_and_review(
+    session: Session, store: PhotoStore, clinician: Account
+) -> None:
+    patient = make_patient(session, clinician, "T-1")
+    later = make_visit(session, clinician, patient, date(2024, 2, 1))
+    first = make_visit(session, clinician, patient, date(2024, 1, 1))  # created second, earlier
+    front = _photo(session, store, clinician, first.id, 1, _lesions(4, 2), grade=1)
+    side = _photo(session, store, clinician, first.id, 2, _lesions(1), view="left")
+    bare = _photo(session, store, clinician, later.id, 3, None)
+    # Re-analysis of the front photo, then two reviews of it: the newest of each counts.
+    newer = repo.add_analysis(
+        session=session, actor=clinician, photo_store=store, photo_id=front.id,
+        analysis=make_analysis(make_photo(1), _lesions(6, 3), model_version="v2", grade=2),
+    )
+    repo.add_review(session=session, actor=clinician, analysis_id=newer.id, iga=2)
+    repo.add_review(session=session, actor=clinician, analysis_id=newer.id, iga=3, grade_override=1)
+
+    rows = repo.patient_timeline(session=session, actor=clinician, patient_id=patient.id)
+    assert [(r.visit_date, r.photo_id, r.view) for r in rows] == [
+        (date(2024, 1, 1), front.id, "front"),
+        (date(2024, 1, 1), side.id, "left"),
+        (date(2024, 2, 1), bare.id, "front"),
+    ]
+    top = rows[0]
+    assert top.analysis_id == newer.id and top.model_version == "v2"
+    assert (top.papule, top.comedone, top.inflammatory, top.non_inflammatory, top.total) == (6, 3, 6, 3, 9)
+    assert top.lesion_area_fraction == pytest.approx(9 * 4 / (48 * 32))
+    assert (top.grade, top.review_iga, top.review_grade_override) == (2, 3, 1)
+    assert top.quality_passed is True
+    assert (rows[1].papule, rows[1].review_iga) == (1, None)
+    assert rows[2].analysis_id is None and rows[2].total is None
+
+
+@pytest.mark.slow
+def test_timeline_takes_the_same_number_of_queries_for_2_and_20_visits(
+    session: Session, engine: Engine, store: PhotoStore, clinician: Account
+) -> None:
+    small = _patient_with_visits(session, store, clinician, "SMALL", 2, 100)
+    large = _patient_with_visits(session, store, clinician, "LARGE", 20, 200)
+    counts = []
+    for patient, expected_rows in ((small, 2), (large, 20)):
+        with QueryCounter(engine) as counter:
+            rows = repo.patient_timeline(session=session, actor=clinician, patient_id=patient.id)
+        assert len(rows) == expected_rows
+        counts.append(counter.count)
+    assert counts[0] == counts[1] <= 3
+    assert [r.papule for r in rows[:6]] == [0, 1, 2, 3, 4, 0]
+
+
+def _study(session: Session, actor: Account, name: str = "Gel trial") -> tuple[int, dict[str, int]]:
+    study = repo.create_study(session=session, actor=actor, name=name, arms=["active", "vehicle"])
+    arms = {a.name: a.id for a in repo.list_arms(session=session, actor=actor, study_id=study.id)}
+    return study.id, arms
+
+
+def test_study_measurements_numbers(session: Session, store: PhotoStore, clinician: Account) -> None:
+    study_id, arms = _study(session, clinician)
+
+    a = make_patient(session, clinician, "A-1")
+    day0 = make_visit(session, clinician, a, date(2024, 1, 1))
+    _photo(session, store, clinician, day0.id, 1, _lesions(8, 4))
+    _photo(session, store, clinician, day0.id, 2, _lesions(14), view="left")  # not comparable
+    empty = make_visit(session, clinician, a, date(2024, 1, 15))  # no photo: no measurement
+    day28 = make_visit(session, clinician, a, date(2024, 1, 29))
+    _photo(session, store, clinician, day28.id, 3, _lesions(9), quality=False)
+    good = _photo(session, store, clinician, day28.id, 4, _lesions(5, 1))  # passes the gate
+    analysis = repo.latest_analysis(session=session, actor=clinician, photo_id=good.id)
+    repo.add_review(session=session, actor=clinician, analysis_id=analysis.id, iga=2,
+                    grade_override=0)
+    repo.enrol_patient(session=session, actor=clinician, study_id=study_id,
+                       arm_id=arms["active"], patient_id=a.id)
+
+    b = make_patient(session, clinician, "B-1")
+    screening = make_visit(session, clinician, b, date(2024, 2, 1))
+    _photo(session, store, clinician, screening.id, 5, _lesions(10))
+    baseline = make_visit(session, clinician, b, date(2024, 2, 8))
+    _photo(session, store, clinician, baseline.id, 6, _lesions(12))
+    week4 = make_visit(session, clinician, b, date(2024, 3, 7))
+    _photo(session, store, clinician, week4.id, 7, _lesions(11))
+    repo.enrol_patient(session=session, actor=clinician, study_id=study_id,
+                       arm_id=arms["vehicle"], patient_id=b.id, baseline_visit_id=baseline.id)
+    make_patient(session, clinician, "NOT-ENROLLED")
+
+    rows = repo.study_measurements(session=session, actor=clinician, study_id=study_id)
+    summary = [
+        (r.arm, r.patient_code, r.visit_date, r.days_from_baseline, r.is_baseline, r.inflammatory,
+         r.non_inflammatory, r.view, r.quality_passed, r.iga, r.grade_override)
+        for r in rows
+    ]
+    assert summary == [
+        ("active", "A-1", date(2024, 1, 1), 0, True, 8, 4, "front", True, None, None),
+        ("active", "A-1", date(2024, 1, 29), 28, False, 5, 1, "front", True, 2, 0),
+        ("vehicle", "B-1", date(2024, 2, 1), -7, False, 10, 0, "front", True, None, None),
+        ("vehicle", "B-1", date(2024, 2, 8), 0, True, 12, 0, "front", True, None, None),
+        ("vehicle", "B-1", date(2024, 3, 7), 28, False, 11, 0, "front", True, None, None),
+    ]
+    assert empty.id not in {r.visit_id for r in rows}
+    assert rows[1].photo_id == good.id
+    assert rows[0].lesion_area_fraction == pytest.approx(12 * 4 / (48 * 32))
+
+
+@pytest.mark.slow
+def test_study_measurements_take_the_same_number_of_queries_for_2_and_20_visits(
+    session: Session, engine: Engine, store: PhotoStore, clinician: Account
+) -> None:
+    counts = []
+    for n_visits, code in ((2, "S"), (20, "L")):
+        study_id, arms = _study(session, clinician, name=f"Study {code}")
+        for i in range(2):
+            patient = _patient_with_visits(session, store, clinician, f"{code}-{i}", n_visits,
+                                           1000 * (i + 1) + 100 * n_visits)
+            repo.enrol_patient(session=session, actor=clinician, study_id=study_id,
+                               arm_id=list(arms.values())[i], patient_id=patient.id)
+        with QueryCounter(engine) as counter:
+            rows = repo.study_measurements(session=session, actor=clinician, study_id=study_id)
+        assert len(rows) == 2 * n_visits
+        assert sum(r.is_baseline for r in rows) == 2
+        counts.append(counter.count)
+    assert counts[0] == counts[1] <= 4
