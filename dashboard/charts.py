@@ -117,7 +117,8 @@ def timeline_frame(rows: Iterable[Any]) -> pd.DataFrame:
     )
 
 
-def _none_if_missing(value: Any) -> Any:
+def none_if_missing(value: Any) -> Any:
+    """None for None and NaN (a gap in a pandas column), else the value."""
     return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
 
 
@@ -164,7 +165,7 @@ def baseline_position(visits: pd.DataFrame, baseline_visit_id: int | None) -> in
 
 def _values(visits: pd.DataFrame, column: str, scale: float = 1.0) -> list[float | None]:
     return [
-        None if _none_if_missing(v) is None else float(v) * scale for v in visits[column].tolist()
+        None if none_if_missing(v) is None else float(v) * scale for v in visits[column].tolist()
     ]
 
 
@@ -344,7 +345,7 @@ def grade_figure(visits: pd.DataFrame, *, events: Iterable[Any] = ()) -> go.Figu
         dates = graded["visit_date"].tolist()
         grades = [float(g) for g in graded["grade"].tolist()]
         confidence = [
-            None if _none_if_missing(c) is None else float(c)
+            None if none_if_missing(c) is None else float(c)
             for c in graded["grade_confidence"].tolist()
         ]
         spread = [0.0 if c is None else 1.0 - c for c in confidence]
@@ -403,7 +404,7 @@ def iga_figure(
                 mode="lines+markers", name="Clinician IGA", line={"color": "#009e73"}, meta="iga",
             )
         )
-    baseline = _none_if_missing(visits["iga"].iloc[baseline_position(visits, baseline_visit_id)])
+    baseline = none_if_missing(visits["iga"].iloc[baseline_position(visits, baseline_visit_id)])
     if baseline is not None and not rated.empty:
         hits = rated[[iga_success(int(baseline), int(v)) for v in rated["iga"].tolist()]]
         if not hits.empty:
@@ -480,15 +481,15 @@ def measurement_frame(measurements: Iterable[Any]) -> pd.DataFrame:
         columns=["visit_id", "week", "inflammatory_percent_change",
                  "non_inflammatory_percent_change", "baseline_iga"],
     )
-    frame = frame.merge(derived[["visit_id", "week", "inflammatory_percent_change",
-                                 "non_inflammatory_percent_change", "baseline_iga"]],
-                        on="visit_id", how="left")
+    frame = frame.merge(derived, on="visit_id", how="left")
     frame["iga_success"] = [
         None if pd.isna(b) or pd.isna(i) else iga_success(int(b), int(i))
         for b, i in zip(frame["baseline_iga"], frame["iga"])
     ]
+    # Whole numbers with gaps stay whole numbers in the CSV (not 3.0).
     for column in ("week", "baseline_iga", "iga", "grade_override"):
-        frame[column] = frame[column].astype("Int64")
+        if column in frame:
+            frame[column] = frame[column].astype("Int64")
     return frame
 
 
@@ -676,3 +677,31 @@ def lesion_change_figure(
     figure.update_layout(margin={"l": 0, "r": 0, "t": 40, "b": 0},
                          legend={"orientation": "h", "y": -0.05})
     return figure
+
+
+def change_boxes(
+    change: Any,
+    before: Sequence[Lesion],
+    before_alignment: Sequence[float],
+    after: Sequence[Lesion],
+    after_alignment: Sequence[float],
+) -> dict[str, dict[str, list[tuple[float, float, float, float]]]]:
+    """Canonical-frame boxes per change status and side, for `lesion_change_figure`.
+
+    `change` is a `core.change.LesionChange`: persisting (before index, after index) pairs,
+    new indices into `after`, resolved indices into `before`.
+    """
+    def on_before(index: int) -> tuple[float, float, float, float]:
+        return canonical_box(before[index].bbox, before_alignment)
+
+    def on_after(index: int) -> tuple[float, float, float, float]:
+        return canonical_box(after[index].bbox, after_alignment)
+
+    return {
+        "resolved": {"before": [on_before(i) for i in change.resolved], "after": []},
+        "new": {"before": [], "after": [on_after(j) for j in change.new]},
+        "persisting": {
+            "before": [on_before(i) for i, _ in change.persisting],
+            "after": [on_after(j) for _, j in change.persisting],
+        },
+    }

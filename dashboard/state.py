@@ -98,8 +98,10 @@ def reload_analyzer() -> None:
 
 def show_no_model_warning() -> None:
     """The plain warning pages show instead of any result when no model is usable."""
-    problem = analyzer_problem()
-    st.warning(f"No model is installed, so photos are stored without an analysis. ({problem})")
+    problem = analyzer_problem() or "the model could not be loaded."
+    if not problem.startswith("No model is installed"):
+        problem = f"No model is installed that can be used: {problem}"
+    st.warning(f"{problem} Photos are stored without an analysis; nothing is estimated.")
 
 
 @contextmanager

@@ -254,7 +254,7 @@ class AnalysisBase(SQLModel):
     face_box: list[float] | None = _json()
     landmarks: list[list[float]] | None = _json()
     n_faces: int = 0
-    view_estimate: str | None = Field(default=None, max_length=10)
+    view_estimate: str | None = Field(default=None, max_length=20)
     alignment: list[float] | None = _json()  # 2x3 affine, row-major
     region_counts: dict[str, dict[str, int]] = _json(dict)
     gags_estimate: int | None = None

@@ -48,8 +48,9 @@ except (ModelNotInstalledError, WeightsError) as error:
 
 for model in models:
     with st.container(border=True):
-        st.subheader(f"{model.get('name', 'model')} — version {model.get('version', '?')}")
-        st.code(f"sha256 {model.get('sha256', 'not recorded')}", language=None)
+        role = f"{model['role']}: " if model.get("role") else ""
+        st.subheader(f"{role}{model.get('name', 'model')} — version {model.get('version', '?')}")
+        st.code(f"{model.get('file', '')}  sha256 {model.get('sha256', 'not recorded')}", language=None)
         metrics = model.get("metrics") or {}
         if metrics:
             st.dataframe(metrics_table(metrics), hide_index=True, width="stretch")

@@ -192,6 +192,9 @@ def store_photo(
 ) -> Photo:
     """Store a decoded photo, its analysis, lesions and masks in one unit; return the photo row."""
     _check_view(view)
+    lighting = lighting.strip() if lighting and lighting.strip() else None
+    if lighting is not None and len(lighting) > 100:
+        raise ValueError(f"lighting note {lighting[:20]!r}... is longer than 100 characters")
     extension = normalise_extension(photo.stored_extension)
     masks: tuple[bytes | None, bytes | None] = (None, None)
     if analysis is not None:
@@ -222,8 +225,8 @@ def store_photo(
                 captured_at=captured_at,
                 view=view,
                 makeup=makeup,
-                lighting=lighting.strip() if lighting else None,
-                device=photo.device,
+                lighting=lighting,
+                device=photo.device[:200] if photo.device else None,  # from EXIF, unchecked
             )
             session.add(row)
             session.flush()

@@ -17,7 +17,7 @@ from db.access import (
     visible_patients,
     visible_studies,
 )
-from db.errors import DuplicateError, NotFound, PermissionDenied
+from db.errors import DuplicateError, PermissionDenied
 from db.models import (
     Account,
     Enrolment,

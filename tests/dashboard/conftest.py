@@ -126,7 +126,7 @@ class Dash:
                             visit_id=visit_id, photo=photo, analysis=analysis)
         return visit_id
 
-    def app(self, account_id: int | None = None, timeout: float = 30) -> AppTest:
+    def app(self, account_id: int | None = None, timeout: float = 120) -> AppTest:
         """The whole app (as `streamlit run dashboard/app.py`), signed in as `account_id` if given."""
         at = AppTest.from_file(str(APP), default_timeout=timeout)
         if account_id is not None:
@@ -134,13 +134,21 @@ class Dash:
         return at
 
     def open_page(self, account_id: int, page: str, *, patient_id: int | None = None,
-                  timeout: float = 30) -> AppTest:
+                  timeout: float = 120) -> AppTest:
         """Sign in, run once (so navigation registers the pages), then switch to `views/<page>.py`."""
         at = self.app(account_id, timeout=timeout).run()
         if patient_id is not None:
             at.session_state["patient_id"] = patient_id
         at.switch_page(f"views/{page}.py").run()
         return at
+
+    def page_alone(self, page: str, account_id: int, *, patient_id: int | None = None) -> AppTest:
+        """Run one page file on its own (no navigation): the page's own checks must hold."""
+        at = AppTest.from_file(str(ROOT / "dashboard" / "views" / f"{page}.py"), default_timeout=120)
+        at.session_state["account_id"] = account_id
+        if patient_id is not None:
+            at.session_state["patient_id"] = patient_id
+        return at.run()
 
     @staticmethod
     def widget(elements, label: str, form: str | None = None):  # noqa: ANN001, ANN205

@@ -98,8 +98,10 @@ class Seeded:
 
 
 def seed_patient(dash, owner_id: int, code: str, visits: list[tuple[date, list[Lesion]]], *,
-                 team: str | None = None, grades: list[int] | None = None) -> Seeded:  # noqa: ANN001
-    """A patient with one analysed front photo per (date, lesions) visit."""
+                 team: str | None = None, grades: list[int] | None = None,
+                 alignments: list | None = None) -> Seeded:  # noqa: ANN001
+    """A patient with one analysed front photo per (date, lesions) visit (`alignments`: one
+    per visit, None where the face was not found; default: every photo aligned)."""
     from db.photos import PhotoStore
     from db.repository import create_visit, latest_analysis, store_photo
 
@@ -108,7 +110,10 @@ def seed_patient(dash, owner_id: int, code: str, visits: list[tuple[date, list[L
     store = PhotoStore(dash.env.data_dir / "photos")
     for index, (when, lesions) in enumerate(visits):
         photo = face_photo(brightness=index)
-        analysis = make_analysis(photo, lesions, grade=(grades or [0] * len(visits))[index])
+        analysis = make_analysis(
+            photo, lesions, grade=(grades or [0] * len(visits))[index],
+            alignment=(alignments or [ALIGNMENT] * len(visits))[index],
+        )
         with dash.env.session() as session:
             visit = create_visit(session=session, actor=owner, patient_id=seeded.patient_id,
                                  visit_date=when)
@@ -143,16 +148,24 @@ def trace(spec: dict, meta: str) -> dict:
     return found[0]
 
 
+# Generous: a busy 2-core machine (a model training beside the tests) runs pages slowly.
+PAGE_TIMEOUT_S = 120
+
+
 def open_as(dash, account_id: int, page: str, *, patient_id: int | None = None,
-            query_patient: int | None = None):  # noqa: ANN001, ANN201 - an AppTest
+            query_patient: int | None = None,
+            state: dict | None = None):  # noqa: ANN001, ANN201 - an AppTest
     """Sign in, then make `patient_id` current (session state) or name it in `?patient=`
-    just before switching to the page, so that no other page has re-checked it first."""
-    at = dash.app(account_id)
+    (and set any other `state`) just before switching to the page, so that no other page
+    has re-checked it first."""
+    at = dash.app(account_id, timeout=PAGE_TIMEOUT_S)
     at.run()
     if patient_id is not None:
         at.session_state["patient_id"] = patient_id
     if query_patient is not None:
         at.query_params["patient"] = str(query_patient)
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
     at.switch_page(f"views/{page}.py").run()
     return at
 

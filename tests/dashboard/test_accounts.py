@@ -1,8 +1,6 @@
 """Accounts page: administrators create, change, deactivate and reset; nobody else gets in."""
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
-
 
 NEW_PASSWORD = "another long password"
 
@@ -80,9 +78,7 @@ def test_a_clinician_running_the_accounts_page_directly_is_stopped(dash):
     dash.make_account("alice", role="admin")
     clinician = dash.make_account("bob", role="clinician")
     # The page is not in a clinician's navigation; it also checks the role itself.
-    at = AppTest.from_file(str(dash.ROOT / "dashboard" / "views" / "accounts.py"), default_timeout=30)
-    at.session_state["account_id"] = clinician
-    at.run()
+    at = dash.page_alone("accounts", clinician)
     assert not at.exception
     assert "This page is not available to the clinician role." in dash.texts(at.info)
     assert not at.text_input and not at.dataframe

@@ -1,8 +1,6 @@
 """Audit page: administrators see the latest events; the page stops anyone else."""
 from __future__ import annotations
 
-from streamlit.testing.v1 import AppTest
-
 
 def test_admin_sees_sign_ins_and_changes_newest_first(dash):
     from db.repository import authenticate
@@ -27,9 +25,7 @@ def test_admin_sees_sign_ins_and_changes_newest_first(dash):
 def test_audit_page_refuses_a_clinician(dash):
     dash.make_account("alice", role="admin")
     clinician = dash.make_account("bob", role="clinician")
-    at = AppTest.from_file(str(dash.ROOT / "dashboard" / "views" / "audit.py"), default_timeout=30)
-    at.session_state["account_id"] = clinician
-    at.run()
+    at = dash.page_alone("audit", clinician)
     assert not at.exception
     assert "This page is not available to the clinician role." in dash.texts(at.info)
     assert not at.dataframe

@@ -81,14 +81,14 @@ def test_queue_holds_only_the_clinicians_patients(dash):
 def test_researcher_cannot_review(dash):
     dash.make_account("root", role="admin")
     researcher = dash.make_account("res", role="researcher")
-    at = dash.app(researcher)
+    at = dash.app(researcher, timeout=120)
     at.run()
     # Not in the researcher's navigation ...
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("views/review.py")
     # ... and the page itself refuses the role when run directly.
     page = AppTest.from_file(str(dash.ROOT / "dashboard" / "views" / "review.py"),
-                             default_timeout=30)
+                             default_timeout=120)
     page.session_state["account_id"] = researcher
     page.run()
     assert not page.exception

@@ -117,18 +117,23 @@ def test_create_study_add_member_and_enrol(dash):
     assert not at.exception
     assert "Study Pilot created." in dash.texts(at.success)
 
-    at.selectbox(key="enrol_arm").select_index(1).run()
-    at.selectbox(key=f"enrol_baseline_{seeded.patient_id}").select_index(2).run()
+    from db.models import StudyArm
+    from sqlmodel import select
+
+    with dash.env.session() as session:
+        vehicle = session.exec(select(StudyArm).where(StudyArm.name == "vehicle")).one().id
+    # AppTest needs the option values themselves when a format_func names them.
+    at.selectbox(key="enrol_arm").set_value(vehicle).run()
+    at.selectbox(key=f"enrol_baseline_{seeded.patient_id}").set_value(seeded.visit_ids[1]).run()
     dash.widget(at.button, "Enrol patient").click().run()
     assert not at.exception
     assert "ACN-001 enrolled in arm vehicle." in dash.texts(at.success)
 
-    at.selectbox(key="member_pick").select_index(0).run()
+    at.selectbox(key="member_pick").set_value(researcher).run()
     dash.widget(at.button, "Add member").click().run()
     assert not at.exception
 
     from db.models import Enrolment, StudyMember
-    from sqlmodel import select
 
     with dash.env.session() as session:
         (enrolment,) = session.exec(select(Enrolment)).all()
@@ -156,8 +161,7 @@ def test_researcher_sees_only_member_studies_read_only(dash, trial):
     labels = {b.label for b in at.button}
     assert not labels & {"Create study", "Enrol patient", "Add member"}
     # A study id smuggled into session state is re-checked and refused.
-    at.session_state["study_id"] = other_id
-    at.run()
+    at = open_as(dash, researcher, "studies", state={"study_id": other_id})
     assert not at.exception
     assert at.selectbox(key="study_id").options == ["Adapalene trial"]
     assert "Other trial" not in dash.page_text(at)

@@ -37,7 +37,7 @@ def test_trend_charts_show_the_stored_counts(dash):
     seeded = _history(dash, doctor)
     add_review(dash, doctor, seeded.analysis_ids[0], iga=3)
     add_review(dash, doctor, seeded.analysis_ids[2], iga=1, grade_override=1)
-    at = dash.open_page(doctor, "trends", patient_id=seeded.patient_id)
+    at = open_as(dash, doctor, "trends", patient_id=seeded.patient_id)
     assert not at.exception
     assert "Trends of ACN-001" in dash.texts(at.title)
 
@@ -67,7 +67,7 @@ def test_percent_change_from_a_chosen_baseline_and_smoothing(dash):
     dash.make_account("root", role="admin")
     doctor = dash.make_account("doc", role="clinician")
     seeded = _history(dash, doctor)
-    at = dash.open_page(doctor, "trends", patient_id=seeded.patient_id)
+    at = open_as(dash, doctor, "trends", patient_id=seeded.patient_id)
     at.radio(key="trend_mode").set_value("percent").run()
     at.selectbox(key=f"trend_baseline_{seeded.patient_id}_front").set_value(seeded.visit_ids[1]).run()
     assert not at.exception
@@ -89,7 +89,7 @@ def test_treatment_event_is_recorded_and_drawn(dash):
     dash.make_account("root", role="admin")
     doctor = dash.make_account("doc", role="clinician")
     seeded = _history(dash, doctor)
-    at = dash.open_page(doctor, "trends", patient_id=seeded.patient_id)
+    at = open_as(dash, doctor, "trends", patient_id=seeded.patient_id)
     at.date_input[0].set_value(date(2024, 2, 1))
     dash.widget(at.text_input, "Treatment").input("adapalene 0.1% gel")
     dash.widget(at.button, "Add to the timeline").click().run()
@@ -105,7 +105,7 @@ def test_no_analysed_photo_says_so(dash):
     doctor = dash.make_account("doc", role="clinician")
     patient = dash.make_patient(doctor, "ACN-009")
     dash.make_visit(doctor, patient, date(2024, 1, 1))
-    at = dash.open_page(doctor, "trends", patient_id=patient)
+    at = open_as(dash, doctor, "trends", patient_id=patient)
     assert not at.exception
     assert any("No analysed photo yet" in text for text in dash.texts(at.info))
     assert not at.get("plotly_chart")
@@ -138,7 +138,7 @@ def test_researcher_sees_trends_read_only(dash):
         enrol_patient(session=session, actor=owner, study_id=study.id, arm_id=arm.id,
                       patient_id=seeded.patient_id)
         add_study_member(session=session, actor=owner, study_id=study.id, account_id=researcher)
-    at = dash.open_page(researcher, "trends", patient_id=seeded.patient_id)
+    at = open_as(dash, researcher, "trends", patient_id=seeded.patient_id)
     assert not at.exception
     assert trace(plotly_specs(at)[0], "inflammatory")["y"] == [10, 6, 2]
     assert not [b for b in at.button if b.label == "Add to the timeline"]

@@ -67,3 +67,26 @@ def test_timestamps_come_back_as_utc(session: Session, admin: Account) -> None:
         assert stored.created_at.tzinfo is not None
         assert stored.created_at.utcoffset() == timezone.utc.utcoffset(None)
         assert stored.created_at == admin.created_at
+
+
+@pytest.mark.parametrize("role", ["admin", "clinician", "researcher"])
+def test_access_and_timeline_queries_compile_for_postgresql(role: str) -> None:
+    """Repository SQL is built from SQLAlchemy constructs only, so it renders for PostgreSQL."""
+    from sqlalchemy.dialects import postgresql
+    from sqlmodel import select
+
+    from db.access import Principal, visible_patients, visible_studies
+    from db.models import Patient, Study
+    from db.repository.measurements import photo_measure_rows
+
+    principal = Principal(id=1, role=role, team="north", is_active=True)
+    statements = [
+        photo_measure_rows(select(Patient.id).where(visible_patients(principal)),
+                           include_visits_without_photos=True),
+        select(Study).where(visible_studies(principal)),
+        select(Patient).where(Patient.code.ilike("%a%")),
+    ]
+    for statement in statements:
+        sql = str(statement.compile(dialect=postgresql.dialect()))
+        assert sql.startswith("SELECT")
+    assert "ILIKE" in sql  # PostgreSQL's case-insensitive match, not SQLite's LIKE

@@ -74,3 +74,16 @@ def test_command_line_migrates_the_configured_database(
     assert stat.S_IMODE((data_dir / "photos").stat().st_mode) == 0o700
     assert EXPECTED_TABLES <= _tables(f"sqlite:///{data_dir / 'acne.db'}")
     assert "up to date" in capsys.readouterr().out
+
+
+def test_migrations_render_for_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
+    """The schema is not SQLite-only: Alembic writes it as PostgreSQL DDL (offline, no server)."""
+    from alembic import command
+
+    config = alembic_config("postgresql://acne@localhost/acne")
+    command.upgrade(config, "head", sql=True)
+    sql = capsys.readouterr().out
+    for table in EXPECTED_TABLES:
+        assert f"CREATE TABLE {table} (" in sql
+    assert "TIMESTAMP WITH TIME ZONE" in sql and "JSON" in sql
+    assert "CONSTRAINT ck_review_iga CHECK" in sql

@@ -8,7 +8,6 @@ import pytest
 from db_factories import LesionSpec, make_analysis, make_patient, make_photo, make_visit
 from sqlmodel import Session, func, select
 
-from core.imaging import decode_png
 from db import repository as repo
 from db.models import Account, Analysis, AuditEvent, LesionRecord, Photo, Visit
 from db.photos import PhotoStore
@@ -208,6 +207,11 @@ def test_inputs_are_checked_before_anything_is_written(
         repo.store_photo(
             session=session, actor=clinician, photo_store=store, visit_id=visit.id,
             photo=decoded, analysis=None, view="top",
+        )
+    with pytest.raises(ValueError, match="lighting"):
+        repo.store_photo(
+            session=session, actor=clinician, photo_store=store, visit_id=visit.id,
+            photo=decoded, analysis=None, lighting="x" * 101,
         )
     assert list(store.iter_files()) == [] and _count(session, Photo) == 0
 

@@ -216,7 +216,7 @@ def upgrade() -> None:
     sa.Column('face_box', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('landmarks', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('n_faces', sa.Integer(), nullable=False),
-    sa.Column('view_estimate', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
+    sa.Column('view_estimate', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
     sa.Column('alignment', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('region_counts', sa.JSON(none_as_null=True), nullable=False),
     sa.Column('gags_estimate', sa.Integer(), nullable=True),

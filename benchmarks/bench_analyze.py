@@ -1,0 +1,102 @@
+"""Benchmark of the whole `analyze` path on 2 CPU threads (not a timed test).
+
+    python -m benchmarks.bench_analyze [--weights weights] [--repeats 7]
+
+Photos: scikit-image's public-domain astronaut photo scaled to 640x640, 4 MP and 12 MP and
+encoded as JPEG; each timing covers decoding the upload and the full analysis. Also times the
+original demo's design (UNet-ResNet34 at 512x512 plus a ViT-base classifier at 224x224, randomly
+initialised: only the speed is compared) on the same photos. Writes benchmarks/results/analyze.json.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+from skimage import data
+
+SIZES = {"640x640": (640, 640), "4MP": (2448, 1632), "12MP": (4032, 3024)}
+RESULTS = Path(__file__).parent / "results"
+
+
+def photo_bytes(size: tuple[int, int]) -> bytes:
+    """The astronaut's face placed in a photo of `size` (w, h), as a camera would frame it."""
+    w, h = size
+    face = data.astronaut()
+    side = int(min(w, h) * 0.8)
+    canvas = np.full((h, w, 3), 200, np.uint8)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    canvas[y0:y0 + side, x0:x0 + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def timings(fn, repeats: int) -> dict[str, float]:
+    fn()  # warm-up
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - started)
+    return {"median_s": float(np.median(seconds)), "p95_s": float(np.percentile(seconds, 95))}
+
+
+def demo_design():
+    import segmentation_models_pytorch as smp
+    from transformers import ViTConfig, ViTForImageClassification
+
+    unet = smp.Unet("resnet34", encoder_weights=None, classes=1).eval()
+    vit = ViTForImageClassification(ViTConfig(num_labels=5)).eval()
+
+    def run(upload: bytes) -> None:
+        image = np.asarray(Image.open(io.BytesIO(upload)).convert("RGB"))
+        with torch.inference_mode():
+            x = torch.from_numpy(cv2.resize(image, (512, 512))).permute(2, 0, 1)[None].float() / 255
+            unet(x)
+            v = torch.from_numpy(cv2.resize(image, (224, 224))).permute(2, 0, 1)[None].float() / 127.5 - 1
+            vit(pixel_values=v)
+    return run
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", type=Path, default=Path("weights"))
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from core.imaging import decode_photo
+    from core.pipeline import load_analyzer
+
+    started = time.perf_counter()
+    analyzer = load_analyzer(args.weights)
+    analyzer.face_detector.detect(np.zeros((64, 64, 3), np.uint8))  # loads MTCNN too
+    load_s = time.perf_counter() - started
+    uploads = {name: photo_bytes(size) for name, size in SIZES.items()}
+    result = {"threads": args.threads, "model_version": analyzer.model_version,
+              "model_load_s": round(load_s, 3), "sizes": {}}
+    for name, upload in uploads.items():
+        result["sizes"][name] = {"ours": timings(lambda: analyzer.analyze(decode_photo(upload)), args.repeats)}
+    # Peak memory of our path alone, before the demo design's models are built.
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    demo = demo_design()
+    for name, upload in uploads.items():
+        row = result["sizes"][name]
+        row["demo_design"] = timings(lambda: demo(upload), args.repeats)
+        row["speedup_vs_demo"] = round(row["demo_design"]["median_s"] / row["ours"]["median_s"], 2)
+        print(name, json.dumps(row), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "analyze.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

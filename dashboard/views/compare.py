@@ -1,0 +1,165 @@
+"""Compare two visits of one patient: registered photos side by side, a before/after slider,
+counts with their change, and which lesions are new, resolved or persisting.
+
+Both photos are warped into the canonical face frame with the alignment stored by their
+analyses, so the same skin lands on the same pixels; nothing is re-analysed here.
+"""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.alignment import warp_to_canonical
+from core.change import compare_lesions
+from core.errors import PhotoError
+from core.imaging import decode_photo
+from core.overlay import aligned_pair, blend, draw_boxes, legend_items, overlay_kinds, side_by_side
+from core.trends import count_noise_threshold
+from core.types import VIEWS
+from dashboard import charts, state
+from db.repository import (
+    get_analysis,
+    get_photo,
+    list_lesions,
+    load_masks,
+    load_photo_bytes,
+    patient_timeline,
+)
+
+OVERLAYS = ("lesion types", "boxes", "none")
+
+
+def load_side(actor, photo_id: int, analysis_id: int):  # noqa: ANN001, ANN201
+    """(photo image, analysis row, lesions, kind mask) of one visit, or None when unreadable."""
+    with state.db_session() as session:
+        photo = get_photo(session=session, actor=actor, photo_id=photo_id)
+        analysis = get_analysis(session=session, actor=actor, analysis_id=analysis_id)
+        if photo is None or analysis is None:
+            return None
+        lesions = charts.lesions_from_records(
+            list_lesions(session=session, actor=actor, analysis_id=analysis_id)
+        )
+        session.expunge(photo)
+        session.expunge(analysis)
+    store = state.get_photo_store()
+    try:
+        image = decode_photo(load_photo_bytes(photo_store=store, photo=photo),
+                             filename=photo.filename).image
+        kind_mask, _ = load_masks(photo_store=store, analysis=analysis)
+    except (OSError, PhotoError):
+        return None
+    if kind_mask is not None and kind_mask.shape != image.shape[:2]:
+        kind_mask = None
+    return image, analysis, lesions, kind_mask
+
+
+def drawn(image: np.ndarray, lesions, kind_mask, overlay: str) -> np.ndarray:  # noqa: ANN001
+    if overlay == "lesion types" and kind_mask is not None:
+        return overlay_kinds(image, kind_mask)
+    if overlay == "boxes":
+        return draw_boxes(image, lesions)
+    return image
+
+
+actor = state.require_actor()
+patient = state.require_patient(actor)
+st.title(f"Compare visits of {patient.code}")
+
+with state.db_session() as session:
+    timeline = charts.timeline_frame(
+        patient_timeline(session=session, actor=actor, patient_id=patient.id)
+    )
+analysed = [v for v in VIEWS if v in set(timeline.loc[timeline["analysis_id"].notna(), "view"])]
+if not analysed:
+    st.info("No analysed photo yet for this patient: a comparison needs two analysed visits.")
+    st.stop()
+
+controls = st.columns(4)
+view = controls[0].radio("View", analysed, horizontal=True, key=f"compare_view_{patient.id}")
+visits = charts.visit_frame(timeline, view)
+if len(visits) < 2:
+    st.info(f"Only one visit has an analysed {view} photo: a comparison needs two.")
+    st.stop()
+ids = visits["visit_id"].tolist()
+dates = dict(zip(ids, visits["visit_date"]))
+
+
+def label(visit_id: int) -> str:
+    return f"{dates[visit_id]:%d %b %Y}"
+
+
+before_id = controls[1].selectbox("Before", ids, index=0, format_func=label,
+                                  key=f"compare_before_{patient.id}_{view}")
+after_id = controls[2].selectbox("After", ids, index=len(ids) - 1, format_func=label,
+                                 key=f"compare_after_{patient.id}_{view}")
+overlay = controls[3].radio("Overlay", OVERLAYS, key="compare_overlay")
+if before_id == after_id:
+    st.info("Choose two different visits.")
+    st.stop()
+
+rows = visits.set_index("visit_id")
+sides = [
+    load_side(actor, int(rows.at[visit_id, "photo_id"]), int(rows.at[visit_id, "analysis_id"]))
+    for visit_id in (before_id, after_id)
+]
+if any(side is None for side in sides):
+    st.error("A stored photo or mask file cannot be read. Run the integrity check.")
+    st.stop()
+(image_a, analysis_a, lesions_a, mask_a), (image_b, analysis_b, lesions_b, mask_b) = sides
+shown_a = drawn(image_a, lesions_a, mask_a, overlay)
+shown_b = drawn(image_b, lesions_b, mask_b, overlay)
+aligned = analysis_a.alignment is not None and analysis_b.alignment is not None
+caption = f"{label(before_id)} (left) and {label(after_id)} (right)"
+
+if aligned:
+    st.image(aligned_pair(shown_a, analysis_a.alignment, shown_b, analysis_b.alignment),
+             caption=caption + ", registered on the face", width="stretch")
+else:
+    st.warning("The face was not found on one of these photos, so they are shown as taken "
+               "(not registered): positions do not correspond.")
+    st.image(side_by_side(shown_a, shown_b), caption=caption, width="stretch")
+if overlay != "none":
+    st.markdown(" ".join(f"<span style='color:{i.hex}'>■</span> {i.label}"
+                         for i in legend_items()), unsafe_allow_html=True)
+
+if aligned:
+    t = st.slider("Before → after", 0.0, 1.0, 0.5, 0.05, key="compare_blend",
+                  help="Cross-fades the registered photos: 0 shows before, 1 shows after.")
+    st.image(blend(warp_to_canonical(shown_a, analysis_a.alignment),
+                   warp_to_canonical(shown_b, analysis_b.alignment), t),
+             caption=f"{t:.0%} of the way from {label(before_id)} to {label(after_id)}")
+
+st.subheader("Counts")
+table = charts.count_change_table(analysis_a, analysis_b)
+st.dataframe(table, hide_index=True, width="stretch")
+st.caption(
+    "A change counts as real only beyond counting noise: at least "
+    f"{count_noise_threshold(analysis_a.inflammatory):g} inflammatory lesions here "
+    "(2 lesions, or 20% of the earlier count when that is more)."
+)
+if analysis_a.model_version != analysis_b.model_version:
+    st.warning(f"Different model versions ({analysis_a.model_version} / "
+               f"{analysis_b.model_version}): part of the change may come from the model.")
+
+st.subheader("Lesion by lesion")
+if not aligned:
+    st.info("Matching lesions across visits needs the face found on both photos.")
+else:
+    change = compare_lesions(lesions_a, analysis_a.alignment, lesions_b, analysis_b.alignment)
+    counts = st.columns(3)
+    counts[0].metric("New", len(change.new))
+    counts[1].metric("Resolved", len(change.resolved))
+    counts[2].metric("Persisting", len(change.persisting))
+    boxes = charts.change_boxes(change, lesions_a, analysis_a.alignment,
+                                lesions_b, analysis_b.alignment)
+    st.plotly_chart(
+        charts.lesion_change_figure(
+            warp_to_canonical(image_a, analysis_a.alignment),
+            warp_to_canonical(image_b, analysis_b.alignment),
+            boxes, titles=(label(before_id), label(after_id)),
+        ),
+        key="lesion_change",
+    )
+    st.caption("Lesions are matched one to one by position on the registered face; a lesion "
+               "that moved further than the matching distance counts as resolved and new.")
+state.show_notice()

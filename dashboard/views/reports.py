@@ -1,0 +1,145 @@
+"""Reports: one patient's PDF (core.report.build_patient_report) for the patient file.
+
+Baseline and latest photo warped into the same face frame with their lesion overlays, the
+count trend, the table of visits, the model version and the "not a diagnosis" notice. The PDF
+is built on request (not on every rerun); downloading it is recorded in the audit trail.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+import streamlit as st
+
+from core.alignment import warp_to_canonical
+from core.errors import PhotoError
+from core.imaging import decode_photo
+from core.overlay import overlay_kinds
+from core.report import PatientReport, ReportVisit, build_patient_report
+from core.types import GRADE_LABELS, VIEWS
+from dashboard import charts, state
+from db.repository import (
+    get_analysis,
+    get_photo,
+    load_masks,
+    load_photo_bytes,
+    patient_timeline,
+    record_audit,
+)
+
+REPORT_KEY = "report_pdf"
+
+
+def audit_export(actor_id: int, patient_id: int, visits: int) -> None:
+    """Called when the PDF is downloaded (no names or photo bytes in the audit detail)."""
+    with state.db_session() as session:
+        record_audit(session=session, actor_id=actor_id, action="export", target_type="patient",
+                     target_id=patient_id, detail=f"PDF report, {visits} visits")
+
+
+def report_visits(visits: pd.DataFrame) -> tuple[ReportVisit, ...]:
+    """The visit table: counts, area in percent, grade (the clinician's override when given)."""
+    rows = []
+    for row in visits.itertuples():
+        override = charts.none_if_missing(row.review_grade_override)
+        grade = int(override if override is not None else row.grade)
+        rows.append(
+            ReportVisit(
+                visit_date=row.visit_date.date(),
+                total=int(row.total),
+                inflammatory=int(row.inflammatory),
+                non_inflammatory=int(row.non_inflammatory),
+                area_percent=round(100.0 * float(row.lesion_area_fraction), 2),
+                grade=f"{grade} {GRADE_LABELS[grade]}" + (" (clinician)" if override is not None else ""),
+                iga=None if charts.none_if_missing(row.iga) is None else int(row.iga),
+            )
+        )
+    return tuple(rows)
+
+
+def overlay_in_face_frame(actor, photo_id: int, analysis_id: int):  # noqa: ANN001, ANN201
+    """The photo with its lesion-type overlay, warped to the canonical face frame when the
+    analysis found the face (else as taken); None when the file cannot be read."""
+    with state.db_session() as session:
+        photo = get_photo(session=session, actor=actor, photo_id=photo_id)
+        analysis = get_analysis(session=session, actor=actor, analysis_id=analysis_id)
+        if photo is None or analysis is None:
+            return None
+        session.expunge(photo)
+        session.expunge(analysis)
+    store = state.get_photo_store()
+    try:
+        image = decode_photo(load_photo_bytes(photo_store=store, photo=photo),
+                             filename=photo.filename).image
+        kind_mask, _ = load_masks(photo_store=store, analysis=analysis)
+    except (OSError, PhotoError):
+        return None
+    if kind_mask is not None and kind_mask.shape == image.shape[:2]:
+        image = overlay_kinds(image, kind_mask)
+    if analysis.alignment:
+        image = warp_to_canonical(image, analysis.alignment)
+    return image
+
+
+def build(actor, patient, visits: pd.DataFrame, include_name: bool) -> bytes:  # noqa: ANN001
+    """The PDF bytes for this patient and these visits."""
+    first = last = None
+    if not visits.empty:
+        first = overlay_in_face_frame(actor, int(visits["photo_id"].iloc[0]),
+                                      int(visits["analysis_id"].iloc[0]))
+        last = overlay_in_face_frame(actor, int(visits["photo_id"].iloc[-1]),
+                                     int(visits["analysis_id"].iloc[-1]))
+    versions = list(dict.fromkeys(visits["model_version"].dropna())) if not visits.empty else []
+    report = PatientReport(
+        patient_code=patient.code,
+        model_version=", ".join(versions) if versions else "no analysis yet",
+        generated_at=datetime.now(timezone.utc),
+        generated_by=actor.full_name or actor.username,
+        name=patient.name if include_name else None,
+        consent_date=patient.consent_date,
+        baseline_overlay=first,
+        latest_overlay=last if len(visits) > 1 else None,
+        visits=report_visits(visits),
+    )
+    return build_patient_report(report)
+
+
+actor = state.require_actor()
+patient = state.require_patient(actor)
+st.title(f"Report for {patient.code}")
+
+with state.db_session() as session:
+    timeline = charts.timeline_frame(
+        patient_timeline(session=session, actor=actor, patient_id=patient.id)
+    )
+analysed = [v for v in VIEWS if v in set(timeline.loc[timeline["analysis_id"].notna(), "view"])]
+view = st.radio("View", analysed or ["front"], horizontal=True, key=f"report_view_{patient.id}",
+                help="The report follows one view: other views show other skin.")
+visits = charts.visit_frame(timeline, view)
+if visits.empty:
+    st.info("No analysed photo yet: the report will say so and show no trend.")
+else:
+    st.write(f"{len(visits)} analysed visits, {visits['visit_date'].iloc[0]:%d %b %Y} to "
+             f"{visits['visit_date'].iloc[-1]:%d %b %Y}.")
+include_name = st.checkbox("Include the patient's name", value=False,
+                           disabled=not patient.name,
+                           help="Off by default: the pseudonymous code identifies the report.")
+
+if st.button("Prepare the PDF report", key="prepare_report", type="primary"):
+    with st.spinner("Building the report ..."):
+        pdf = build(actor, patient, visits, include_name)
+    st.session_state[REPORT_KEY] = {"patient_id": patient.id, "pdf": pdf, "visits": len(visits),
+                                    "view": view}
+
+prepared = st.session_state.get(REPORT_KEY)
+# A report prepared for another patient is never offered here.
+if prepared and prepared["patient_id"] == patient.id:
+    st.download_button(
+        "Download the PDF report", prepared["pdf"],
+        file_name=f"acne_report_{patient.code}_{datetime.now(timezone.utc):%Y%m%d}.pdf",
+        mime="application/pdf", key="download_report", on_click=audit_export,
+        args=(actor.id, patient.id, prepared["visits"]),
+    )
+    st.caption(f"{len(prepared['pdf']) / 1024:.0f} KB, {prepared['visits']} visits "
+               f"({prepared['view']} view).")
+state.show_notice()

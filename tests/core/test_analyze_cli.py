@@ -1,0 +1,80 @@
+"""`python -m core.analyze PHOTO... --json [--masks DIR]` as a separate process."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from tests.model_factory import build_tiny_weights
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args, weights=None):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    if weights:
+        env["ACNE_WEIGHTS_DIR"] = str(weights)
+    return subprocess.run([sys.executable, "-m", "core.analyze", *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    face = folder / "face.jpg"
+    Image.fromarray(data.astronaut()).save(face, quality=92)
+    rotated = folder / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways; shown upright after a 90 degree turn
+    Image.fromarray(np.rot90(data.astronaut(), k=1)).save(rotated, exif=exif)
+    corrupt = folder / "corrupt.jpg"
+    corrupt.write_bytes(face.read_bytes()[:400])
+    return {"face": face, "rotated": rotated, "corrupt": corrupt,
+            "weights": build_tiny_weights(tmp_path_factory.mktemp("weights"))}
+
+
+def test_json_per_photo_in_order_with_the_contract_fields(photos, tmp_path):
+    masks = tmp_path / "masks"
+    result = run_cli(photos["face"], photos["corrupt"], photos["rotated"], "--json", "--masks", masks,
+                     weights=photos["weights"])
+    assert result.returncode != 0  # one photo could not be read
+    assert "Traceback" not in result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["path"] for r in rows] == [str(photos["face"]), str(photos["corrupt"]), str(photos["rotated"])]
+    good, bad, rotated = rows
+    assert "error" in bad and len(bad["error"]) > 10 and "lesions" not in bad
+    for key in ("lesions", "counts", "grade", "lesion_area_fraction", "face", "quality", "model_version"):
+        assert key in good
+    assert set(good["counts"]) >= {"comedone", "papule", "pustule", "nodule", "inflammatory",
+                                   "non_inflammatory", "total"}
+    assert good["grade"]["value"] in range(4) and 0 <= good["grade"]["confidence"] <= 1
+    assert good["face"]["found"] is True
+    for lesion in good["lesions"]:
+        assert set(lesion) >= {"bbox", "kind", "score", "area_px"}
+    # the EXIF-rotated copy is measured upright: same size as the original
+    assert (rotated["width"], rotated["height"]) == (512, 512)
+    mask = np.asarray(Image.open(masks / "face_mask.png"))
+    assert mask.shape == (512, 512) and set(np.unique(mask)) <= {0, 255}
+    assert (mask > 0).any() == bool(good["lesions"])
+    assert not (masks / "corrupt_mask.png").exists()
+
+
+def test_without_a_model_every_photo_gets_a_clear_error(photos, tmp_path):
+    result = run_cli(photos["face"], "--json", weights=tmp_path)
+    assert result.returncode == 3
+    row = json.loads(result.stdout.splitlines()[0])
+    assert "No model is installed" in row["error"]
+
+
+def test_not_a_photo_gives_a_sentence_not_a_traceback(photos, tmp_path):
+    html = tmp_path / "page.jpg"
+    html.write_text("<html><body>hello</body></html>")
+    result = run_cli(html, "--json", weights=photos["weights"])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert json.loads(result.stdout)["error"]

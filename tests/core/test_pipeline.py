@@ -1,0 +1,77 @@
+"""The whole analysis on a real face photo with a tiny model saved and loaded the real way."""
+import numpy as np
+import pytest
+from skimage import data
+
+from core.errors import ModelNotInstalledError, WeightsError
+from core.pipeline import installed_models, load_analyzer
+from core.types import LESION_KINDS
+from tests.model_factory import TINY_VERSION, build_tiny_weights
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def analyzer(tmp_path_factory):
+    return load_analyzer(build_tiny_weights(tmp_path_factory.mktemp("weights")))
+
+
+def test_analysis_of_a_real_face(analyzer):
+    image = data.astronaut()
+    analysis = analyzer.analyze(image)
+    assert analysis.face.found and analysis.face.n_faces >= 1
+    assert analysis.model_version == f"{TINY_VERSION}+{TINY_VERSION}"
+    assert analysis.kind_mask.shape == image.shape[:2]
+    assert analysis.probability_map.shape == image.shape[:2]
+    assert analysis.alignment is not None and len(analysis.alignment) == 6
+    assert analysis.counts.total == len(analysis.lesions)
+    for lesion in analysis.lesions:
+        x0, y0, x1, y1 = lesion.bbox
+        assert 0 <= x0 < x1 <= image.shape[1] and 0 <= y0 < y1 <= image.shape[0]
+        assert lesion.kind in LESION_KINDS
+        # every lesion box covers lesion pixels of the stored mask
+        assert analysis.kind_mask[y0:y1, x0:x1].any()
+    assert 0.0 <= analysis.lesion_area_fraction <= 1.0
+    assert analysis.skin_area_px > 0
+    assert analysis.grade.value in range(4)
+    counted = sum(sum(v.values()) for v in analysis.region_counts.values())
+    assert counted <= analysis.counts.total
+
+
+def test_same_face_at_two_photo_sizes_gives_about_the_same_lesions(analyzer):
+    import cv2
+
+    image = data.astronaut()
+    big = cv2.resize(image, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    a, b = analyzer.analyze(image), analyzer.analyze(big)
+    assert abs(a.counts.total - b.counts.total) <= max(2, 0.25 * a.counts.total)
+    assert a.lesion_area_fraction == pytest.approx(b.lesion_area_fraction, abs=0.02)
+
+
+def test_photo_without_a_face_is_still_measured_and_flagged(analyzer):
+    image = np.full((400, 600, 3), 180, np.uint8)
+    analysis = analyzer.analyze(image)
+    assert not analysis.face.found
+    assert not analysis.quality.passed
+    assert analysis.alignment is None
+    assert analysis.kind_mask.shape == (400, 600)
+
+
+def test_no_manifest_says_no_model_is_installed(tmp_path):
+    with pytest.raises(ModelNotInstalledError):
+        load_analyzer(tmp_path)
+    assert installed_models(tmp_path) == []
+
+
+def test_corrupt_weight_file_is_named(tmp_path):
+    weights = build_tiny_weights(tmp_path / "w")
+    (weights / "segmenter.safetensors").write_bytes(b"garbage")
+    with pytest.raises(WeightsError, match="segmenter.safetensors"):
+        load_analyzer(weights)
+
+
+def test_installed_models_lists_versions(tmp_path):
+    weights = build_tiny_weights(tmp_path / "w")
+    roles = {m["role"]: m for m in installed_models(weights)}
+    assert set(roles) == {"segmenter", "grader"}
+    assert roles["segmenter"]["version"] == TINY_VERSION and len(roles["segmenter"]["sha256"]) == 64

@@ -1,0 +1,88 @@
+"""Compare page: two visits registered side by side, count changes, new / resolved / persisting
+lesions in distinct colours, and no way into another clinician's patient."""
+from __future__ import annotations
+
+from datetime import date
+
+from tests.dashboard.fixtures_d2 import lesion_row, open_as, papules, plotly_specs, seed_patient
+
+NO_ACCESS = "No such patient or no access."
+
+
+def _two_visits(dash, owner: int, code: str = "ACN-001", alignments=None):  # noqa: ANN001, ANN202
+    # Before: 3 papules; after: the first two again, the third gone, one new far away.
+    before = [lesion_row("papule", 40, 40), lesion_row("papule", 120, 40),
+              lesion_row("papule", 200, 200)]
+    after = [lesion_row("papule", 40, 40), lesion_row("papule", 120, 40),
+             lesion_row("comedone", 40, 200)]
+    return seed_patient(dash, owner, code, [(date(2024, 1, 1), before), (date(2024, 2, 1), after)],
+                        alignments=alignments)
+
+
+def test_two_visits_compared_lesion_by_lesion(dash):
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seeded = _two_visits(dash, doctor)
+    at = open_as(dash, doctor, "compare", patient_id=seeded.patient_id)
+    assert not at.exception
+    assert "Compare visits of ACN-001" in dash.texts(at.title)
+    captions = [caption for image in at.image for caption in image.captions]
+    assert "01 Jan 2024 (left) and 01 Feb 2024 (right), registered on the face" in captions
+
+    counts = at.dataframe[0].value.set_index("lesions")
+    assert (counts.loc["Papules", "before"], counts.loc["Papules", "after"]) == (3, 2)
+    assert counts.loc["Comedones", "change"] == 1
+    assert counts.loc["All lesions", "change"] == 0
+
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"New": "1", "Resolved": "1", "Persisting": "2"}
+    (figure,) = plotly_specs(at)
+    names = [shape["name"] for shape in figure["layout"]["shapes"]]
+    assert sorted(names) == ["new:after", "persisting:after", "persisting:after",
+                             "persisting:before", "persisting:before", "resolved:before"]
+    colours = {s["name"].split(":")[0]: s["line"]["color"] for s in figure["layout"]["shapes"]}
+    assert len(set(colours.values())) == 3
+    # The new comedone at (40, 200) photo px lands at twice that in the canonical frame.
+    new_box = next(s for s in figure["layout"]["shapes"] if s["name"] == "new:after")
+    assert (new_box["x0"], new_box["y0"]) == (80.0, 400.0)
+
+    at.slider(key="compare_blend").set_value(1.0).run()
+    assert "100% of the way from 01 Jan 2024 to 01 Feb 2024" in [
+        caption for image in at.image for caption in image.captions]
+    at.radio(key="compare_overlay").set_value("boxes").run()
+    assert not at.exception
+    assert "Not a diagnosis" in dash.page_text(at)
+
+
+def test_unaligned_photos_are_not_matched(dash):
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seeded = _two_visits(dash, doctor, alignments=[None, (2.0, 0.0, 0.0, 0.0, 2.0, 0.0)])
+    at = open_as(dash, doctor, "compare", patient_id=seeded.patient_id)
+    assert not at.exception
+    assert any("not registered" in text for text in dash.texts(at.warning))
+    assert "Matching lesions across visits needs the face found on both photos." in dash.texts(at.info)
+    assert not at.get("plotly_chart")
+    assert not [s for s in at.slider if s.key == "compare_blend"]
+
+
+def test_one_visit_is_not_enough(dash):
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seeded = seed_patient(dash, doctor, "ACN-002", [(date(2024, 1, 1), papules(2))])
+    at = open_as(dash, doctor, "compare", patient_id=seeded.patient_id)
+    assert not at.exception
+    assert any("a comparison needs two" in text for text in dash.texts(at.info))
+
+
+def test_clinician_cannot_compare_another_clinicians_patient(dash):
+    dash.make_account("root", role="admin")
+    mine = dash.make_account("doc", role="clinician", team="north")
+    other = dash.make_account("other", role="clinician", team="south")
+    theirs = _two_visits(dash, other, code="ACN-777")
+    for way in ({"patient_id": theirs.patient_id}, {"query_patient": theirs.patient_id}):
+        at = open_as(dash, mine, "compare", **way)
+        assert not at.exception
+        assert NO_ACCESS in dash.texts(at.error)
+        assert not at.image and not at.dataframe
+        assert "ACN-777" not in dash.page_text(at)
