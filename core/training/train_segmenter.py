@@ -45,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-images", type=int, default=60, help="valid photos scored per epoch")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p.parse_args(argv)
 
@@ -120,8 +121,20 @@ def infinite(loader):
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     args.run.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.FileHandler(args.run / "train.log"), logging.StreamHandler()])
+    handlers = [logging.FileHandler(args.run / "train.log"), logging.StreamHandler()]
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        run(args)
+    finally:
+        for handler in handlers:
+            log.removeHandler(handler)
+            handler.close()
+
+
+def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     (args.run / "args.json").write_text(json.dumps(vars(args), indent=2, default=str))
@@ -130,23 +143,28 @@ def main(argv: list[str] | None = None) -> None:
     model = build_model(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     total_steps = args.epochs * args.steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps,
-                                                    pct_start=0.05)
     state = load_checkpoint(args.run / "last.pt")
     start_epoch, best_f1 = 0, -1.0
     if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
         start_epoch, best_f1 = state["epoch"] + 1, state["best_f1"]
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(state["numpy_rng"])
         random.setstate(state["python_rng"])
         log.info("resumed after epoch %d (best F1 %.4f)", state["epoch"], best_f1)
+    elif args.init:
+        model.load_state_dict(load_checkpoint(args.init)["model"])
+        log.info("initialised from %s", args.init)
     else:
         load_imagenet_encoder(model, args.encoder)
         init_head_bias(model)
     model.to(args.device)
+    # Built after the optimizer state is restored and positioned at the steps already done, so
+    # a resumed run may also be given more epochs than it started with.
+    done = start_epoch * args.steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps,
+                                                    pct_start=0.05, last_epoch=done - 1)
 
     train = SegmentationDataset(read_split(args.data, "train"), args.crop, config.mean, config.std,
                                 args.scale)
@@ -176,8 +194,7 @@ def main(argv: list[str] | None = None) -> None:
             best_f1 = metrics["f1"]
             save_atomic({"model": model.state_dict(), "config": json.loads(config.to_json()),
                          "epoch": epoch, "metrics": metrics}, args.run / "best.pt")
-        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "epoch": epoch, "best_f1": best_f1,
+        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best_f1": best_f1,
                      "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
                      "python_rng": random.getstate()}, args.run / "last.pt")
 

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from core.alignment import warp_to_canonical
-from core.change import compare_lesions
+from core.change import MATCH_DISTANCE_IOD, compare_lesions
 from core.errors import PhotoError
 from core.imaging import decode_photo
 from core.overlay import aligned_pair, blend, draw_boxes, legend_items, overlay_kinds, side_by_side
@@ -160,6 +160,7 @@ else:
         ),
         key="lesion_change",
     )
-    st.caption("Lesions are matched one to one by position on the registered face; a lesion "
-               "that moved further than the matching distance counts as resolved and new.")
+    st.caption(f"Lesions are matched one to one by position on the registered face; a lesion "
+               f"more than {MATCH_DISTANCE_IOD:.0%} of the eye distance away from any earlier one "
+               f"counts as new (and the earlier one as resolved).")
 state.show_notice()

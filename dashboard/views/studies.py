@@ -82,7 +82,8 @@ def results(measurements) -> None:  # noqa: ANN001
     )
 
 
-def enrolment(actor, study_id: int, arms, enrolments) -> None:  # noqa: ANN001
+def enrolment(actor, study_id: int, arms, enrolments, measurements) -> None:  # noqa: ANN001
+    baselines = {m.patient_id: m.visit_date for m in measurements if m.is_baseline}
     with state.db_session() as session:
         patients = list_patients(session=session, actor=actor)
         choices = {p.id: p.code for p in patients}
@@ -91,7 +92,9 @@ def enrolment(actor, study_id: int, arms, enrolments) -> None:  # noqa: ANN001
     if enrolments:
         st.dataframe(
             [{"patient": choices.get(e.patient_id, f"#{e.patient_id}"), "arm": arm_names[e.arm_id],
-              "baseline visit": e.baseline_visit_id or "first measured visit",
+              "baseline visit": baselines.get(e.patient_id) or (
+                  "chosen visit not measured yet" if e.baseline_visit_id
+                  else "first measured visit"),
               "enrolled": e.enrolled_at} for e in enrolments],
             hide_index=True, width="stretch",
         )
@@ -201,7 +204,10 @@ with tabs[1]:
         )
 if state.can_edit(actor):
     with tabs[2]:
-        enrolment(actor, study_id, arms, enrolments)
+        if manages or actor.id in {m.id for m in current_members}:
+            enrolment(actor, study_id, arms, enrolments, measurements)
+        else:
+            st.caption("Only the study's creator, an administrator or a member enrols patients.")
     with tabs[3]:
         if manages:
             members(actor, study_id, current_members)

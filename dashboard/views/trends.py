@@ -23,14 +23,17 @@ def visit_table(timeline: pd.DataFrame, view: str) -> pd.DataFrame:
     return charts.visit_frame(timeline, view)
 
 
-def change_metric(column, label: str, visits: pd.DataFrame, baseline: int) -> None:  # noqa: ANN001
+METRIC_LABELS = {"inflammatory": "Inflammatory", "non_inflammatory": "Non-inflammatory",
+                 "total": "All lesions"}
+
+
+def change_metric(column, name: str, visits: pd.DataFrame, baseline: int) -> None:  # noqa: ANN001
     """Latest visit against the baseline, flagged when the change is within counting noise."""
-    before, after = int(visits[label].iloc[baseline]), int(visits[label].iloc[-1])
+    before, after = int(visits[name].iloc[baseline]), int(visits[name].iloc[-1])
     delta = after - before
     percent = "" if before == 0 else f" ({100.0 * delta / before:+.0f}%)"
     column.metric(
-        charts.GROUP_LABELS.get(label, label).split(" (")[0], after, f"{delta:+d}{percent}",
-        delta_color="inverse",
+        METRIC_LABELS[name], after, f"{delta:+d}{percent}", delta_color="inverse",
         help=f"Latest visit against baseline ({before}). Changes smaller than "
         f"{count_noise_threshold(before):g} lesions are within counting noise.",
     )

@@ -31,5 +31,5 @@ def test_installed_model_shows_version_checksum_and_card(dash):
     for entry in entries.values():
         assert entry.sha256 in codes
     assert any(f"version {TINY_VERSION}" in h for h in dash.texts(at.subheader))
-    assert "# Tiny test model\n\nRandom weights.\n" in dash.texts(at.markdown)
+    assert "# Tiny test model\n\nRandom weights." in dash.texts(at.markdown)
     assert state.NOT_A_DIAGNOSIS in " ".join(dash.texts(at.caption))

@@ -32,7 +32,7 @@ def test_clinician_creates_a_patient_who_becomes_current(dash):
     assert "Patient ACN-001 created." in dash.texts(at.success)
     patient = patient_row(dash, at.session_state["patient_id"])
     assert (patient.code, patient.skin_type, patient.consent_date) == ("ACN-001", "III", date(2024, 3, 1))
-    assert patient.owner_id == doctor
+    assert (patient.owner_id, patient.team) == (doctor, "north")  # shared with the team
     assert "Patient ACN-001" in dash.texts(at.subheader)
     assert at.query_params["patient"] == str(patient.id)
 

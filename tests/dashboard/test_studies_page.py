@@ -11,7 +11,6 @@ from tests.dashboard.fixtures_d2 import (
     add_review,
     open_as,
     papules,
-    plotly_specs,
     seed_patient,
     spec_titled,
     trace,
