@@ -108,7 +108,8 @@ def predict_maps(model: torch.nn.Module, image: np.ndarray, config: SegmenterCon
     h, w = image.shape[:2]
     pad_h, pad_w = (-h) % 32, (-w) % 32
     padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else image
-    out = model(to_tensor(padded, config))[0, :, :h, :w]
+    device = next(model.parameters()).device  # CPU in the product; a GPU while training
+    out = model(to_tensor(padded, config).to(device))[0, :, :h, :w].float().cpu()
     return LesionMaps(
         lesion=torch.sigmoid(out[0]).numpy(),
         centre=torch.sigmoid(out[1]).numpy(),
