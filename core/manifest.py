@@ -25,6 +25,7 @@ class ModelEntry:
     sha256: str | None
     config_path: Path | None
     metrics: dict
+    use: str = "grader"  # hf_grader only: "grader" (replaces the count grader) or "second_opinion"
 
 
 def sha256_of(path: Path) -> str:
@@ -64,9 +65,13 @@ def read_manifest(weights_dir: Path | str) -> dict[str, ModelEntry]:
                 sha256=item.get("sha256"),
                 config_path=weights_dir / item["config"] if item.get("config") else None,
                 metrics=dict(item.get("metrics", {})),
+                use=str(item.get("use", "second_opinion" if role == "hf_grader" else "grader")),
             )
         except (KeyError, TypeError) as exc:
             raise WeightsError(f"{path}: model {role!r} lacks field {exc}") from exc
+        if entries[role].use not in ("grader", "second_opinion"):
+            raise WeightsError(f"{path}: model {role!r} has use {entries[role].use!r}; valid: "
+                               "grader, second_opinion")
     return entries
 
 

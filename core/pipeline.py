@@ -14,6 +14,7 @@ import numpy as np
 from core.alignment import compose_alignments, estimate_alignment
 from core.face import FaceDetector, get_face_detector
 from core.grading import CountGrader
+from core.hf_grader import HFGrader
 from core.lesions import extract_lesions, kind_mask_from_labels
 from core.manifest import read_manifest, verified_path
 from core.quality import assess_quality
@@ -41,13 +42,17 @@ def _face_in_frame(face: FaceResult, frame: WorkingFrame) -> FaceResult:
 class Analyzer:
     """Holds the loaded models; `analyze` is pure given its input."""
 
-    def __init__(self, segmenter, config: SegmenterConfig, grader: CountGrader, model_version: str,
-                 face_detector: FaceDetector | None = None) -> None:
+    def __init__(self, segmenter, config: SegmenterConfig, grader: CountGrader | None, model_version: str,
+                 face_detector: FaceDetector | None = None, image_grader: HFGrader | None = None,
+                 image_grader_use: str = "second_opinion") -> None:
         self.segmenter = segmenter.eval()
         self.config = config
         self.grader = grader
         self.model_version = model_version
         self.face_detector = face_detector or get_face_detector()
+        # A Hugging Face classifier grades the face crop, as the grade or as a second opinion.
+        self.image_grader = image_grader
+        self.image_grader_use = image_grader_use
 
     def segment(self, image: np.ndarray, face: FaceResult) -> tuple[WorkingFrame, np.ndarray, LesionMaps]:
         """The scale-normalised working image around the face and the segmenter's maps of it."""
@@ -88,11 +93,16 @@ class Analyzer:
         skin_pixels = int(skin.sum())
         area_fraction = lesion_pixels / skin_pixels if skin_pixels else 0.0
         counts = LesionCounts.from_lesions(lesions)
+        image_grade = self.image_grader.grade(work) if self.image_grader else None
+        if image_grade and self.image_grader_use == "grader":
+            grade, second_opinion = image_grade, None
+        else:
+            grade, second_opinion = self.grader.grade(counts), image_grade
         kind_mask = kind_mask_from_labels(labels, work_lesions)
         probability = np.round(maps.lesion * 255).astype(np.uint8)
         return Analysis(
             width=w, height=h, lesions=lesions, counts=counts,
-            grade=self.grader.grade(counts),
+            grade=grade, second_opinion=second_opinion,
             lesion_area_fraction=area_fraction,
             skin_area_px=int(round(skin_pixels * area_scale)),
             face=face, quality=quality, model_version=self.model_version, alignment=alignment,
@@ -138,7 +148,13 @@ def load_analyzer(weights_dir: Path | str) -> Analyzer:
         grader = CountGrader.load(verified_path(grader_entry))
     except ValueError as exc:
         raise WeightsError(str(exc)) from exc
-    return Analyzer(model, config, grader, model_version=f"{seg_version}+{grader_entry.version}")
+    version = f"{seg_version}+{grader_entry.version}"
+    hf_entry = entries.get("hf_grader")
+    image_grader = HFGrader(verified_path(hf_entry)) if hf_entry else None
+    if hf_entry:
+        version += f"+{hf_entry.version}"
+    return Analyzer(model, config, grader, model_version=version, image_grader=image_grader,
+                    image_grader_use=hf_entry.use if hf_entry else "second_opinion")
 
 
 def installed_models(weights_dir: Path | str) -> list[dict]:

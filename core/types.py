@@ -153,6 +153,8 @@ class Analysis:
     alignment: tuple[float, ...] | None = None
     region_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     gags_estimate: int | None = None
+    # A second grade from an installed Hugging Face classifier, when one is installed.
+    second_opinion: Grade | None = None
     # Lesion map at photo size: 0 background, 1..4 = index in LESION_KINDS + 1.
     kind_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
     # Lesion probability at photo size, 0-255.
@@ -182,6 +184,7 @@ class Analysis:
             "alignment": list(self.alignment) if self.alignment else None,
             "region_counts": self.region_counts,
             "gags_estimate": self.gags_estimate,
+            "second_opinion": self.second_opinion.to_dict() if self.second_opinion else None,
             "model_version": self.model_version,
         }
 

@@ -15,7 +15,22 @@ from core.training.export import save_grader, save_segmenter
 TINY_VERSION = "tiny-test"
 
 
-def build_tiny_weights(weights_dir: Path, seed: int = 0) -> Path:
+def build_tiny_vit(folder: Path, labels: tuple[str, ...] = ("level -1", "level 0", "level 1",
+                                                            "level 2", "level 3")) -> Path:
+    """A tiny randomly initialised ViT image classifier saved in Hugging Face format."""
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    torch.manual_seed(0)
+    config = ViTConfig(image_size=32, patch_size=8, hidden_size=16, num_hidden_layers=1,
+                       num_attention_heads=2, intermediate_size=32, num_labels=len(labels),
+                       id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
+    ViTForImageClassification(config).save_pretrained(folder)
+    ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.5] * 3,
+                      image_std=[0.5] * 3).save_pretrained(folder)
+    return Path(folder)
+
+
+def build_tiny_weights(weights_dir: Path, seed: int = 0, hf_use: str | None = None) -> Path:
     """Write segmenter + grader + manifest into `weights_dir`; returns the folder."""
     torch.manual_seed(seed)
     config = SegmenterConfig(decoder_channels=(16, 8, 8, 8, 8), face_width_px=120.0,
@@ -32,8 +47,13 @@ def build_tiny_weights(weights_dir: Path, seed: int = 0) -> Path:
     totals = rng.integers(0, 70, size=400)
     features = np.log1p(np.stack([totals, totals * 0.5, totals * 0.2, totals * 0.3], axis=1))
     grader = save_grader(CountGrader.fit(features, np.digitize(totals, HAYASHI_COUNT_BINS)), weights_dir)
-    write_manifest(weights_dir, {
+    models = {
         "segmenter": {**segmenter, "version": TINY_VERSION},
         "grader": {**grader, "version": TINY_VERSION},
-    })
+    }
+    if hf_use:  # also install a tiny Hugging Face classifier, as the grader or a second opinion
+        build_tiny_vit(weights_dir / "hf-grader")
+        models["hf_grader"] = {"name": "tiny-vit", "file": "hf-grader", "version": "tiny-vit",
+                               "use": hf_use}
+    write_manifest(weights_dir, models)
     return weights_dir

@@ -4,6 +4,7 @@ import pytest
 
 from core.errors import WeightsError
 from core.hf_grader import HFGrader, label_to_grade
+from tests.model_factory import build_tiny_vit
 
 
 @pytest.mark.parametrize("label,grade", [
@@ -21,19 +22,7 @@ def test_unknown_label_is_refused_with_the_label_named():
 
 @pytest.fixture(scope="module")
 def tiny_vit(tmp_path_factory):
-    import torch
-    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
-
-    torch.manual_seed(0)
-    labels = ["level -1", "level 0", "level 1", "level 2", "level 3"]
-    config = ViTConfig(image_size=32, patch_size=8, hidden_size=16, num_hidden_layers=1,
-                       num_attention_heads=2, intermediate_size=32, num_labels=len(labels),
-                       id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)})
-    folder = tmp_path_factory.mktemp("hf") / "tiny-vit"
-    ViTForImageClassification(config).save_pretrained(folder)
-    ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.5] * 3,
-                      image_std=[0.5] * 3).save_pretrained(folder)
-    return folder
+    return build_tiny_vit(tmp_path_factory.mktemp("hf") / "tiny-vit")
 
 
 def test_tiny_vit_loads_offline_and_grades(tiny_vit, monkeypatch):

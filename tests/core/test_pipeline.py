@@ -75,3 +75,16 @@ def test_installed_models_lists_versions(tmp_path):
     roles = {m["role"]: m for m in installed_models(weights)}
     assert set(roles) == {"segmenter", "grader"}
     assert roles["segmenter"]["version"] == TINY_VERSION and len(roles["segmenter"]["sha256"]) == 64
+
+
+@pytest.mark.parametrize("use", ["second_opinion", "grader"])
+def test_hugging_face_classifier_serves_as_second_opinion_or_grader(tmp_path, use):
+    analyzer = load_analyzer(build_tiny_weights(tmp_path / "w", hf_use=use))
+    analysis = analyzer.analyze(data.astronaut())
+    assert analysis.model_version.endswith("+tiny-vit")
+    if use == "grader":
+        assert analysis.grade.source == "hf:hf-grader" and analysis.second_opinion is None
+    else:
+        assert analysis.grade.source == "learned"
+        assert analysis.second_opinion.source == "hf:hf-grader"
+        assert analysis.to_dict()["second_opinion"]["value"] in range(4)
