@@ -1,7 +1,7 @@
 """Face detection with five landmarks (MTCNN from facenet-pytorch, CPU, weights in the wheel).
 
-The detector runs on a copy downscaled to at most `DETECT_MAX_SIDE` pixels on its long side
-(a 12 MP phone photo would otherwise take seconds) and maps the box and landmarks back to the
+The detector runs on a copy downscaled by a whole factor to at most `DETECT_MAX_SIDE` pixels on
+its long side (a 12 MP phone photo would otherwise take seconds) and maps the box and landmarks back to the
 full-resolution photo. The largest face is the patient; other faces are only reported.
 """
 from __future__ import annotations
@@ -118,10 +118,13 @@ class FaceDetector:
         """Find the largest face in an RGB uint8 photo; FaceResult(found=False) when none."""
         _check_image(image)
         height, width = image.shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(height, width))
-        if scale < 1.0:
-            small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
+        # A whole-number factor: OpenCV's area filter has a fast path for it (12 MP: ~14 ms, not
+        # ~50 ms). Up to factor-1 pixels at the right and bottom edge are left out of the copy.
+        factor = int(np.ceil(max(height, width) / DETECT_MAX_SIDE))
+        if factor > 1:
+            cropped = image[: height - height % factor, : width - width % factor]
+            small_size = (cropped.shape[1] // factor, cropped.shape[0] // factor)
+            small = cv2.resize(cropped, small_size, interpolation=cv2.INTER_AREA)
         else:
             small = np.ascontiguousarray(image)
         boxes, scores, points = self._run(small)
@@ -138,7 +141,7 @@ class FaceDetector:
             landmarks = self._refine(small, boxes[main], landmarks)
 
         # Back to full resolution: boxes are pixel edges, landmarks pixel centres.
-        factors = np.array([width / small.shape[1], height / small.shape[0]])
+        factors = float(factor)
         full_boxes = (boxes.reshape(-1, 2, 2) * factors).reshape(-1, 4)
         full_landmarks = (landmarks + 0.5) * factors - 0.5
         landmark_tuple = tuple((float(x), float(y)) for x, y in full_landmarks)
