@@ -22,7 +22,10 @@ if TYPE_CHECKING:  # imported lazily at run time so a page import stays cheap
     from sqlmodel import Session
 
     from core.pipeline import Analyzer
-    from db.models import Account, Patient
+    import numpy as np
+
+    from db.models import Account, Patient, Photo
+    from db.models import Analysis as AnalysisRow
     from db.photos import PhotoStore
 
 NOT_A_DIAGNOSIS = (
@@ -267,3 +270,27 @@ def error_message(error: Exception) -> str:
 def show_notice() -> None:
     """The 'not a diagnosis' notice, shown wherever results are shown."""
     st.caption(f"⚠️ {NOT_A_DIAGNOSIS}")
+
+
+def stored_photo_with_mask(photo: "Photo", analysis: "AnalysisRow | None") -> "tuple[np.ndarray, np.ndarray | None] | None":
+    """The stored photo's pixels and its analysis' lesion-type mask (None when absent or not
+    the photo's size); None when the photo file cannot be read. Not cached on purpose: a
+    deleted patient's photo must not live on in a cache."""
+    from core.errors import PhotoError
+    from core.imaging import decode_photo
+    from db.repository import load_masks, load_photo_bytes
+
+    store = get_photo_store()
+    try:
+        image = decode_photo(load_photo_bytes(photo_store=store, photo=photo), filename=photo.filename).image
+    except (OSError, PhotoError):
+        return None
+    kind_mask = None
+    if analysis is not None:
+        try:
+            kind_mask, _ = load_masks(photo_store=store, analysis=analysis)
+        except OSError:
+            kind_mask = None  # a missing mask file is reported by the integrity check
+    if kind_mask is not None and kind_mask.shape != image.shape[:2]:
+        kind_mask = None
+    return image, kind_mask

@@ -11,8 +11,6 @@ import streamlit as st
 
 from core.alignment import warp_to_canonical
 from core.change import MATCH_DISTANCE_IOD, compare_lesions
-from core.errors import PhotoError
-from core.imaging import decode_photo
 from core.overlay import aligned_pair, blend, draw_boxes, legend_items, overlay_kinds, side_by_side
 from core.trends import count_noise_threshold
 from core.types import VIEWS
@@ -21,8 +19,6 @@ from db.repository import (
     get_analysis,
     get_photo,
     list_lesions,
-    load_masks,
-    load_photo_bytes,
     patient_timeline,
 )
 
@@ -41,15 +37,10 @@ def load_side(actor, photo_id: int, analysis_id: int):  # noqa: ANN001, ANN201
         )
         session.expunge(photo)
         session.expunge(analysis)
-    store = state.get_photo_store()
-    try:
-        image = decode_photo(load_photo_bytes(photo_store=store, photo=photo),
-                             filename=photo.filename).image
-        kind_mask, _ = load_masks(photo_store=store, analysis=analysis)
-    except (OSError, PhotoError):
+    loaded = state.stored_photo_with_mask(photo, analysis)
+    if loaded is None:
         return None
-    if kind_mask is not None and kind_mask.shape != image.shape[:2]:
-        kind_mask = None
+    image, kind_mask = loaded
     return image, analysis, lesions, kind_mask
 
 

@@ -12,8 +12,6 @@ import pandas as pd
 import streamlit as st
 
 from core.alignment import warp_to_canonical
-from core.errors import PhotoError
-from core.imaging import decode_photo
 from core.overlay import overlay_kinds
 from core.report import PatientReport, ReportVisit, build_patient_report
 from core.types import GRADE_LABELS, VIEWS
@@ -21,8 +19,6 @@ from dashboard import charts, state
 from db.repository import (
     get_analysis,
     get_photo,
-    load_masks,
-    load_photo_bytes,
     patient_timeline,
     record_audit,
 )
@@ -67,14 +63,11 @@ def overlay_in_face_frame(actor, photo_id: int, analysis_id: int):  # noqa: ANN0
             return None
         session.expunge(photo)
         session.expunge(analysis)
-    store = state.get_photo_store()
-    try:
-        image = decode_photo(load_photo_bytes(photo_store=store, photo=photo),
-                             filename=photo.filename).image
-        kind_mask, _ = load_masks(photo_store=store, analysis=analysis)
-    except (OSError, PhotoError):
+    loaded = state.stored_photo_with_mask(photo, analysis)
+    if loaded is None:
         return None
-    if kind_mask is not None and kind_mask.shape == image.shape[:2]:
+    image, kind_mask = loaded
+    if kind_mask is not None:
         image = overlay_kinds(image, kind_mask)
     if analysis.alignment:
         image = warp_to_canonical(image, analysis.alignment)

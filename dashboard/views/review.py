@@ -9,8 +9,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.errors import PhotoError
-from core.imaging import decode_photo
 from core.overlay import legend_items, overlay_kinds
 from core.trends import iga_success
 from core.types import GRADE_LABELS
@@ -22,8 +20,6 @@ from db.repository import (
     get_patient,
     get_photo,
     list_reviews,
-    load_masks,
-    load_photo_bytes,
     patient_timeline,
     review_queue_entries,
 )
@@ -38,19 +34,11 @@ def grade_text(grade: int | None) -> str:
 
 def photo_with_overlay(photo, analysis):  # noqa: ANN001, ANN201 - db rows; an RGB array or None
     """The stored photo with its lesion-type overlay (the photo alone when no mask is stored)."""
-    store = state.get_photo_store()
-    try:
-        image = decode_photo(load_photo_bytes(photo_store=store, photo=photo),
-                             filename=photo.filename).image
-    except (OSError, PhotoError):
+    loaded = state.stored_photo_with_mask(photo, analysis)
+    if loaded is None:
         return None
-    try:
-        kind_mask, _ = load_masks(photo_store=store, analysis=analysis)
-    except OSError:
-        kind_mask = None
-    if kind_mask is not None and kind_mask.shape == image.shape[:2]:
-        return overlay_kinds(image, kind_mask)
-    return image
+    image, kind_mask = loaded
+    return overlay_kinds(image, kind_mask) if kind_mask is not None else image
 
 
 def patient_reviews(actor, patient_id: int) -> tuple[str, pd.DataFrame] | None:  # noqa: ANN001
