@@ -16,7 +16,7 @@ import torch
 
 from core.types import LESION_KINDS
 
-ENCODERS: tuple[str, ...] = ("mobilenet_v2", "resnet34", "tu-tf_efficientnet_lite0")
+ENCODERS: tuple[str, ...] = ("mobilenet_v2", "resnet34")
 ARCHITECTURES: tuple[str, ...] = ("unet",)
 N_OUTPUTS = 2 + len(LESION_KINDS)
 
