@@ -1,8 +1,6 @@
 """Pixel checks for the drawings: lesions get their kind colour, background stays untouched."""
 from __future__ import annotations
 
-import sys
-import types
 
 import cv2
 import numpy as np
@@ -151,32 +149,17 @@ def test_blend_cross_fades():
         blend(a, b, 1.5)
 
 
-def _stand_in_alignment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until core/alignment.py lands, stand in for its contract with cv2.warpAffine."""
-    try:
-        import core.alignment  # noqa: F401
-    except ModuleNotFoundError:
-        module = types.ModuleType("core.alignment")
-
-        def warp_to_canonical(image, matrix, size=512):
-            affine = np.asarray(matrix, np.float64).reshape(2, 3)
-            return cv2.warpAffine(image, affine, (size, size), flags=cv2.INTER_LINEAR)
-
-        module.warp_to_canonical = warp_to_canonical
-        monkeypatch.setitem(sys.modules, "core.alignment", module)
-
-
-def test_aligned_pair_warps_both_photos_into_the_canonical_frame(monkeypatch):
-    _stand_in_alignment(monkeypatch)
-    face = data.astronaut()
+def test_aligned_pair_warps_both_photos_into_the_canonical_frame():
+    face = data.astronaut()  # 512 x 512, the canonical frame's size
     # A pure whole-pixel shift: photo (x, y) -> canonical (x - 10, y - 20), the same with any
-    # interpolation, and the 256 px canonical frame lies inside the photo.
+    # interpolation; what falls outside the photo is black.
     shift = (1.0, 0.0, -10.0, 0.0, 1.0, -20.0)
-    out = aligned_pair(face, shift, face, (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), size=256, gap=8)
-    assert out.shape == (256, 256 + 8 + 256, 3)
-    assert np.array_equal(out[:, :256], face[20:276, 10:266])
-    assert np.array_equal(out[:, 264:], face[:256, :256])
-    assert (out[:, 256:264] == 255).all()
+    out = aligned_pair(face, shift, face, (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), size=512, gap=8)
+    assert out.shape == (512, 512 + 8 + 512, 3)
+    assert np.array_equal(out[:492, :502], face[20:, 10:])
+    assert (out[492:, :512] == 0).all()
+    assert np.array_equal(out[:, 520:], face)
+    assert (out[:, 512:520] == 255).all()
 
 
 def test_aligned_pair_needs_an_alignment():

@@ -24,45 +24,62 @@ PATIENT_CODE = "P-E2E001"
 # The baseline visit lies in the past so the two visits have distinct dates on every chart.
 FIRST_VISIT = date.today() - timedelta(days=28)
 SECOND_VISIT = date.today()
+MODEL_LOAD_TIMEOUT_MS = 600_000
+ANALYSIS_TIMEOUT_MS = 300_000
 
 
-def wait_for_run(page) -> None:  # noqa: ANN001 - playwright Page
+def wait_for_run(page, timeout_ms: int = STEP_TIMEOUT_MS) -> None:  # noqa: ANN001 - Page
     """Wait until Streamlit has finished the script run the last action started."""
     # A rerun starts a moment after the click; give it the chance to begin before checking.
     page.wait_for_timeout(500)
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
-        timeout=STEP_TIMEOUT_MS
+        timeout=timeout_ms
     )
     page.wait_for_timeout(300)
 
 
 def shoot(page, folder: Path, name: str) -> None:  # noqa: ANN001
-    """A full-page screenshot once the page is idle (fonts and images loaded)."""
+    """A screenshot of the whole page once it is idle.
+
+    Streamlit scrolls its main area inside the window, so a 'full page' screenshot would stop
+    at the window's height: the window is made as tall as the content for the picture.
+    """
     wait_for_run(page)
-    page.screenshot(path=str(folder / name), full_page=True, animations="disabled")
+    viewport = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+        "[data-testid=\"stSidebarContent\"]')].map(e => e.scrollHeight), 0)"
+    )
+    page.set_viewport_size({"width": viewport["width"], "height": max(viewport["height"], height)})
+    page.wait_for_timeout(1000)  # let images and charts re-lay out at the new size
+    try:
+        page.screenshot(path=str(folder / name), full_page=True, animations="disabled")
+    finally:
+        page.set_viewport_size(viewport)
 
 
-def open_page(page, title: str) -> None:  # noqa: ANN001
-    """Open a page through the sidebar navigation (a new URL would start a new, signed-out session)."""
+def open_page(page, title: str, timeout_ms: int = STEP_TIMEOUT_MS) -> None:  # noqa: ANN001
+    """Open a page through the sidebar (a new URL would start a new, signed-out session)."""
     nav = page.locator('[data-testid="stSidebarNav"]')
     nav.get_by_role("link", name=title, exact=True).click()
-    wait_for_run(page)
+    wait_for_run(page, timeout_ms)
 
 
 def fill(page, label: str, value: str) -> None:  # noqa: ANN001
-    field = page.get_by_label(label, exact=True)
-    field.fill(value)
+    page.get_by_label(label, exact=True).fill(value)
 
 
 def set_date(page, label: str, day: date) -> None:  # noqa: ANN001
-    """Type a date into a Streamlit date input (its mask is YYYY/MM/DD)."""
-    field = page.get_by_label(label, exact=True)
-    field.click()
-    field.press("Control+a")
-    field.type(day.strftime("%Y/%m/%d"), delay=30)
-    field.press("Enter")
-    field.press("Escape")
+    """Type a date into a Streamlit date field: its segments (year/month/day) take digits."""
+    page.get_by_role("spinbutton", name=f"year, {label}", exact=True).click()
+    page.keyboard.type(day.strftime("%Y%m%d"), delay=50)
+    page.keyboard.press("Tab")  # leaving the field commits the value
     wait_for_run(page)
+    shown = [
+        page.get_by_role("spinbutton", name=f"{part}, {label}", exact=True).inner_text()
+        for part in ("year", "month", "day")
+    ]
+    assert shown == day.strftime("%Y/%m/%d").split("/"), shown
 
 
 def tick(page, label: str) -> None:  # noqa: ANN001
@@ -74,11 +91,12 @@ def tick(page, label: str) -> None:  # noqa: ANN001
 
 
 def choose(page, label: str, option: str) -> None:  # noqa: ANN001
-    """Pick `option` in the Streamlit selectbox labelled `label`."""
-    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label)
-    box.locator('[data-baseweb="select"]').click()
-    page.get_by_role("option", name=option).first.click()
+    """Pick `option` in the Streamlit selectbox labelled `label` (a react-aria combobox)."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    box.get_by_role("button", name="Open").click()
+    page.get_by_role("option", name=option, exact=True).first.click()
     wait_for_run(page)
+    assert box.get_by_role("combobox").input_value() == option
 
 
 def upload_and_save(page, photo: Path, visit_day: date) -> None:  # noqa: ANN001
@@ -87,8 +105,8 @@ def upload_and_save(page, photo: Path, visit_day: date) -> None:  # noqa: ANN001
     fill(page, "Treatment notes", f"e2e visit of {visit_day:%d %b %Y}")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
     # The photo is decoded and analysed once by the tiny model, then previewed with its verdict.
-    page.locator('[data-testid="stImage"]').first.wait_for()
-    page.get_by_text("lesions:", exact=False).first.wait_for()
+    page.locator('[data-testid="stImage"]').first.wait_for(timeout=ANALYSIS_TIMEOUT_MS)
+    page.get_by_text(" lesions: ", exact=False).first.wait_for(timeout=ANALYSIS_TIMEOUT_MS)
     wait_for_run(page)
     if page.get_by_text("Store it anyway", exact=True).count():
         # The quality gate may object to a random model's view of the photo; this test is about
@@ -157,7 +175,8 @@ def test_first_start_to_trends(page, e2e_app: E2EApp, screenshots: Path) -> None
     lap("patient")
 
     # --- first visit: one photo, analysed before the save --------------------------------
-    open_page(page, "New visit")
+    # The first page that needs the model loads it (torch, face detector): minutes when busy.
+    open_page(page, "New visit", timeout_ms=MODEL_LOAD_TIMEOUT_MS)
     page.get_by_role("heading", name=f"New visit for {PATIENT_CODE}", exact=True).wait_for()
     assert page.get_by_text("No model is installed").count() == 0, e2e_app.log_tail()
     upload_and_save(page, e2e_app.first_photo, FIRST_VISIT)
