@@ -115,7 +115,8 @@ class Analyzer:
 
 def load_segmenter(weights_dir: Path | str):
     """(model, config, version) of the installed segmenter, checked against the manifest."""
-    import torch
+    import json
+
     from safetensors.torch import load_file
 
     entry = read_manifest(weights_dir).get("segmenter")
@@ -124,8 +125,6 @@ def load_segmenter(weights_dir: Path | str):
     path = verified_path(entry)
     if entry.config_path is None or not entry.config_path.is_file():
         raise WeightsError(f"segmenter config {entry.config_path} named in the manifest is missing")
-    import json
-
     config = SegmenterConfig.from_dict(json.loads(entry.config_path.read_text()))
     model = build_model(config)
     try:
@@ -133,7 +132,6 @@ def load_segmenter(weights_dir: Path | str):
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise WeightsError(f"weight file {path} cannot be loaded: {exc}") from exc
-    torch.set_grad_enabled(False)
     return model.eval(), config, entry.version
 
 
