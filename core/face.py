@@ -43,6 +43,7 @@ REFINE_SCALES: tuple[float, ...] = (0.96, 1.04)
 # Face size (px) at which the refinement crops are cut, before the network's 48 px resize.
 REFINE_WORK_PX = 96
 _ONET_INPUT = 48
+_MIN_DETECT_SIDE = 12  # MTCNN's smallest window
 _MIRROR_ORDER = [1, 0, 2, 4, 3]  # landmark order after a horizontal flip
 
 LANDMARK_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
@@ -84,8 +85,6 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError(f"expected an RGB image array H x W x 3, got shape {shape}")
     if image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 RGB image, got dtype {image.dtype}")
-    if min(image.shape[:2]) < 12:
-        raise ValueError(f"image {image.shape[1]}x{image.shape[0]} is too small to hold a face")
 
 
 def _order_landmarks(points: np.ndarray) -> np.ndarray:
@@ -127,6 +126,8 @@ class FaceDetector:
             small = cv2.resize(cropped, small_size, interpolation=cv2.INTER_AREA)
         else:
             small = np.ascontiguousarray(image)
+        if min(small.shape[:2]) < _MIN_DETECT_SIDE:  # MTCNN cannot even look at it
+            return FaceResult(found=False)
         boxes, scores, points = self._run(small)
         keep = scores >= MIN_FACE_SCORE
         boxes, scores, points = boxes[keep], scores[keep], points[keep]

@@ -115,7 +115,6 @@ def test_warp_puts_the_landmarks_on_the_template(photo_scale, size):
     np.testing.assert_allclose(found, expected, atol=0.5)
 
 
-@pytest.mark.slow
 def test_detected_landmarks_register_rotated_rescaled_shifted_copies():
     """The README's registration numbers: canonical -> copy -> original -> canonical."""
     detector = get_face_detector()

@@ -139,6 +139,7 @@ def test_bad_inputs_are_rejected_with_the_bad_value():
     with pytest.raises(ValueError, match="float32"):
         detector.detect(np.zeros((64, 64, 3), np.float32))
     assert detector._mtcnn is None
+    assert not detector.detect(np.zeros((8, 2000, 3), np.uint8)).found  # too thin to hold a face
 
 
 def test_detector_is_shared_process_wide():
