@@ -84,7 +84,8 @@ def _wait_for_health(url: str, process: subprocess.Popen, log_file: Path) -> Non
 
 def _write_photos(folder: Path) -> tuple[Path, Path]:
     """Two JPEGs of the public-domain astronaut face: as shipped, then slightly turned and
-    smaller, as a second visit's photo would be (never ACNE04 photos)."""
+    closer, as a second visit's photo would be (never ACNE04 photos). Both stay above the
+    quality gate's minimum size (480 px), so both are analysed as good photos."""
     from PIL import Image
     from skimage import data
 
@@ -93,7 +94,7 @@ def _write_photos(folder: Path) -> tuple[Path, Path]:
     first = folder / "astronaut_visit1.jpg"
     face.save(first, format="JPEG", quality=92)
     turned = face.rotate(4.0, resample=Image.Resampling.BICUBIC, fillcolor=(0, 0, 0))
-    turned = turned.resize((448, 448), Image.Resampling.LANCZOS)
+    turned = turned.resize((560, 560), Image.Resampling.LANCZOS)
     second = folder / "astronaut_visit2.jpg"
     turned.save(second, format="JPEG", quality=92)
     return first, second
@@ -115,7 +116,15 @@ def e2e_app(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
     base = tmp_path_factory.mktemp("e2e")
     data_dir = base / "data"
-    weights_dir = build_tiny_weights(base / "weights")
+    # The tiny model is fast and deterministic; ACNE_E2E_WEIGHTS_DIR (for example weights/)
+    # runs the same flow with a trained model, for screenshots with real lesions.
+    chosen = os.environ.get("ACNE_E2E_WEIGHTS_DIR")
+    if chosen:
+        weights_dir = Path(chosen).resolve()
+        if not (weights_dir / "manifest.json").is_file():
+            pytest.fail(f"ACNE_E2E_WEIGHTS_DIR={chosen} has no manifest.json")
+    else:
+        weights_dir = build_tiny_weights(base / "weights")
     database_url = f"sqlite:///{data_dir / 'acne.db'}"
     first_photo, second_photo = _write_photos(base / "uploads")
     env = {
