@@ -78,7 +78,7 @@ def show_quality(item: Prepared, key: str) -> bool:
     if quality.passed:
         st.success("Quality checks passed.")
     else:
-        st.warning("Quality problems: " + "; ".join(quality.reasons))
+        st.warning("Quality problems: " + " ".join(quality.reasons))  # each reason is a sentence
         if not st.checkbox("Store it anyway", value=False, key=f"{key}_keep"):
             return False
     counts = item.analysis.counts

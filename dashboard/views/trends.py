@@ -33,7 +33,8 @@ def change_metric(column, name: str, visits: pd.DataFrame, baseline: int) -> Non
     delta = after - before
     percent = "" if before == 0 else f" ({100.0 * delta / before:+.0f}%)"
     column.metric(
-        METRIC_LABELS[name], after, f"{delta:+d}{percent}", delta_color="inverse",
+        # No arrow for no change: Streamlit would draw "+0" as a worsening.
+        METRIC_LABELS[name], after, f"{delta:+d}{percent}" if delta else None, delta_color="inverse",
         help=f"Latest visit against baseline ({before}). Changes smaller than "
         f"{count_noise_threshold(before):g} lesions are within counting noise.",
     )

@@ -80,8 +80,8 @@ def show_results(analysis, actor) -> None:  # noqa: ANN001
     if analysis.quality_passed:
         st.success("Photo quality checks passed.")
     else:
-        reasons = "; ".join(analysis.quality_reasons or []) or "no reason recorded"
-        st.warning(f"Photo quality problems: {reasons}. Compare these results with care.")
+        reasons = " ".join(analysis.quality_reasons or []) or "No reason was recorded."
+        st.warning(f"Photo quality problems: {reasons} Compare these results with care.")
     if analysis.region_counts:
         table = pd.DataFrame(analysis.region_counts).T.fillna(0).astype(int)
         table.index.name = "region"
