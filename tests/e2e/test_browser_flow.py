@@ -3,7 +3,8 @@
 First start -> create the first administrator -> sign out and sign in -> create a patient and
 pick it -> a first visit with a photo (analysed by a tiny real model) -> a second visit with a
 turned, smaller photo -> the visit page with its overlay switched -> both visits compared ->
-the trends chart. Screenshots of the key steps go to docs/screenshots/.
+the trends chart. Screenshots of the key steps go to docs/screenshots/ when
+ACNE_E2E_SCREENSHOTS=1 (see the README).
 """
 from __future__ import annotations
 
