@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from core.alignment import compose_alignments, estimate_alignment
+from core.errors import ModelNotInstalledError, WeightsError
 from core.face import FaceDetector, get_face_detector
 from core.grading import CountGrader
 from core.hf_grader import HFGrader
@@ -22,7 +23,6 @@ from core.regions import count_by_region, facial_skin_mask, gags_estimate, regio
 from core.scale import WorkingFrame, working_frame
 from core.segmentation import LesionMaps, SegmenterConfig, build_model, predict_maps
 from core.types import Analysis, DecodedPhoto, FaceResult, Lesion, LesionCounts
-from core.errors import WeightsError
 
 
 def _face_in_frame(face: FaceResult, frame: WorkingFrame) -> FaceResult:
@@ -157,8 +157,6 @@ def load_analyzer(weights_dir: Path | str) -> Analyzer:
 
 def installed_models(weights_dir: Path | str) -> list[dict]:
     """What the manifest lists (for the Models page); [] when nothing is installed."""
-    from core.errors import ModelNotInstalledError
-
     try:
         entries = read_manifest(weights_dir)
     except ModelNotInstalledError:
