@@ -149,8 +149,6 @@ def current_actor() -> "Account | None":
 
     with db_session() as session:
         account = get_account(session=session, account_id=account_id)
-        if account is not None:
-            session.expunge(account)
     if account is None or not account.is_active:
         sign_out()
         return None
@@ -226,8 +224,6 @@ def require_patient(actor: "Account") -> "Patient":
 
     with db_session() as session:
         patient = get_patient(session=session, actor=actor, patient_id=patient_id)
-        if patient is not None:
-            session.expunge(patient)
     if patient is None:
         st.session_state.pop(PATIENT_KEY, None)
         st.error(NO_ACCESS)

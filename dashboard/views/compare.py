@@ -35,8 +35,6 @@ def load_side(actor, photo_id: int, analysis_id: int):  # noqa: ANN001, ANN201
         lesions = charts.lesions_from_records(
             list_lesions(session=session, actor=actor, analysis_id=analysis_id)
         )
-        session.expunge(photo)
-        session.expunge(analysis)
     loaded = state.stored_photo_with_mask(photo, analysis)
     if loaded is None:
         return None

@@ -87,8 +87,6 @@ state.show_flash()
 search = st.text_input("Search by code or name", key="patient_search")
 with state.db_session() as session:
     patients = list_patients(session=session, actor=actor, search=search.strip() or None)
-    for patient in patients:
-        session.expunge(patient)
 
 if patients:
     st.dataframe(patients_table(patients), hide_index=True, width="stretch")

@@ -61,8 +61,6 @@ def overlay_in_face_frame(actor, photo_id: int, analysis_id: int):  # noqa: ANN0
         analysis = get_analysis(session=session, actor=actor, analysis_id=analysis_id)
         if photo is None or analysis is None:
             return None
-        session.expunge(photo)
-        session.expunge(analysis)
     loaded = state.stored_photo_with_mask(photo, analysis)
     if loaded is None:
         return None

@@ -111,8 +111,6 @@ state.show_flash()
 
 with state.db_session() as session:
     entries = review_queue_entries(session=session, actor=actor, limit=QUEUE_LIMIT)
-    for entry in entries:
-        session.expunge(entry.analysis)
 
 if not entries:
     st.success("Nothing to review: every latest analysis has a clinician review.")
@@ -151,8 +149,6 @@ analysis = entry.analysis
 
 with state.db_session() as session:
     photo = get_photo(session=session, actor=actor, photo_id=entry.photo_id)
-    if photo is not None:
-        session.expunge(photo)
 
 left, right = st.columns([3, 2])
 with left:

@@ -177,8 +177,6 @@ with state.db_session() as session:
     enrolments = list_enrolments(session=session, actor=actor, study_id=study_id)
     current_members = list_study_members(session=session, actor=actor, study_id=study_id)
     measurements = study_measurements(session=session, actor=actor, study_id=study_id)
-    for row in (*arms, *enrolments, *current_members):
-        session.expunge(row)
 
 if description:
     st.write(description)

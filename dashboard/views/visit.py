@@ -118,8 +118,6 @@ state.show_flash()
 
 with state.db_session() as session:
     visits = list_visits(session=session, actor=actor, patient_id=patient.id)
-    for visit in visits:
-        session.expunge(visit)
 if not visits:
     st.info("No visit recorded for this patient yet.")
     st.stop()
@@ -150,8 +148,6 @@ if visit.id not in viewed:
 
 with state.db_session() as session:
     photos = list_photos(session=session, actor=actor, visit_id=visit.id)
-    for photo in photos:
-        session.expunge(photo)
 if not photos:
     st.info("This visit has no photo.")
     st.stop()
@@ -165,8 +161,6 @@ photo = photo_ids[photo_id]
 with state.db_session() as session:
     analysis = latest_analysis(session=session, actor=actor, photo_id=photo.id)
     history = list_analyses(session=session, actor=actor, photo_id=photo.id)
-    if analysis is not None:
-        session.expunge(analysis)
     history_rows = [
         {"analysed": a.created_at, "model version": a.model_version, "total": a.total,
          "inflammatory": a.inflammatory, "grade": a.grade_label}
