@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from core.segmentation import LesionMaps
+from core.segmentation import LesionMaps, SegmenterConfig
 from core.types import LESION_KINDS, Lesion
 
 # A mask blob with no centre peak is still counted when it is at least this big (working pixels);
@@ -70,6 +70,13 @@ def extract_lesions(
                               score=score, area_px=area))
         final[slc][region] = len(lesions)
     return lesions, final
+
+
+def lesions_from_maps(maps: LesionMaps, config: SegmenterConfig) -> tuple[list[Lesion], np.ndarray]:
+    """`extract_lesions` with the thresholds the segmenter was shipped with."""
+    return extract_lesions(maps, lesion_threshold=config.lesion_threshold,
+                           peak_threshold=config.peak_threshold,
+                           min_peak_distance=config.min_peak_distance_px)
 
 
 def kind_mask_from_labels(labels: np.ndarray, lesions: list[Lesion]) -> np.ndarray:

@@ -16,7 +16,7 @@ from core.errors import ModelNotInstalledError, WeightsError
 from core.face import FaceDetector, get_face_detector
 from core.grading import CountGrader
 from core.hf_grader import HFGrader
-from core.lesions import extract_lesions, kind_mask_from_labels
+from core.lesions import kind_mask_from_labels, lesions_from_maps
 from core.manifest import read_manifest, verified_path
 from core.quality import assess_quality
 from core.regions import count_by_region, facial_skin_mask, gags_estimate, region_masks, region_of
@@ -72,10 +72,7 @@ class Analyzer:
         alignment = estimate_alignment(face.landmarks) if face.found and face.landmarks else None
 
         frame, work, maps = self.segment(image, face)
-        cfg = self.config
-        work_lesions, labels = extract_lesions(maps, lesion_threshold=cfg.lesion_threshold,
-                                               peak_threshold=cfg.peak_threshold,
-                                               min_peak_distance=cfg.min_peak_distance_px)
+        work_lesions, labels = lesions_from_maps(maps, self.config)
         # Skin and regions at working resolution: the same geometry, far fewer pixels.
         work_to_photo = (1 / frame.scale, 0.0, float(frame.x0), 0.0, 1 / frame.scale, float(frame.y0))
         work_alignment = compose_alignments(work_to_photo, alignment) if alignment else None

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from core.face import get_face_detector
 from core.grading import FEATURES, CountGrader, grade_features, hayashi_grade
-from core.lesions import extract_lesions
+from core.lesions import extract_lesions, lesions_from_maps
 from core.manifest import write_manifest
 from core.pipeline import Analyzer
 from core.segmentation import build_model
@@ -63,9 +63,7 @@ def score_thresholds(cache, lesion_t: float, peak_t: float, min_dist: int) -> di
 def count_features(cache, config) -> tuple[np.ndarray, list[LesionCounts]]:
     feats, counts = [], []
     for _, frame, maps in cache:
-        lesions, labels = extract_lesions(maps, lesion_threshold=config.lesion_threshold,
-                                          peak_threshold=config.peak_threshold,
-                                          min_peak_distance=config.min_peak_distance_px)
+        lesions, labels = lesions_from_maps(maps, config)
         c = LesionCounts.from_lesions(lesions)
         feats.append(grade_features(c))
         counts.append(c)

@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from core.segmentation import SegmenterConfig, build_model, load_imagenet_encoder, predict_maps
-from core.lesions import extract_lesions
+from core.lesions import lesions_from_maps
 from core.training.checkpoint import load_checkpoint, save_atomic
 from core.training.data import SegmentationDataset, read_rgb, read_split, render_targets, scaled_sample
 from core.training.losses import segmenter_loss
@@ -82,9 +82,7 @@ def validate(model, samples, config: SegmenterConfig, device: str) -> dict[str, 
         image = read_rgb(sample.image_path)
         small, _ = scaled_sample(sample, config.work_scale)
         maps = predict_maps(model, small, config)
-        lesions, labels = extract_lesions(maps, lesion_threshold=config.lesion_threshold,
-                                          peak_threshold=config.peak_threshold,
-                                          min_peak_distance=config.min_peak_distance_px)
+        lesions, labels = lesions_from_maps(maps, config)
         true_boxes = [l.bbox for l in sample.lesions]
         back = 1.0 / config.work_scale
         pred_boxes = [tuple(v * back for v in l.bbox) for l in lesions]
