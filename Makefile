@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast e2e bench migrate
+.PHONY: run test test-fast test-postgres e2e bench migrate
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -26,6 +26,11 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not e2e"
+
+# The data-layer and page tests against PostgreSQL: a throw-away server on 127.0.0.1 unless
+# ACNE_TEST_POSTGRES_URL already names one.
+test-postgres: $(STAMP)
+	ACNE_TEST_POSTGRES_URL=$${ACNE_TEST_POSTGRES_URL:-$$(.ci/start-postgres)} $(PY) -m pytest tests/db tests/dashboard
 
 e2e: $(STAMP)
 	$(PY) -m pytest -m e2e

@@ -25,6 +25,21 @@ _engines: dict[tuple[int, str], Engine] = {}
 _lock = threading.Lock()
 
 
+def database_url(url: str) -> str:
+    """`url` with the PostgreSQL driver this project installs (psycopg 3) when none is named.
+
+    SQLAlchemy reads a bare `postgresql://` as psycopg2, which is not installed.
+    """
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
+def is_postgresql(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
 def sqlite_file(url: str) -> Path | None:
     """The database file of a SQLite URL, or None (other databases, in-memory SQLite)."""
     parsed = make_url(url)
@@ -60,9 +75,12 @@ def _on_sqlite_begin(connection: Any) -> None:
 
 
 def _build_engine(url: str) -> Engine:
+    url = database_url(url)
     database_file = sqlite_file(url)
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # READ COMMITTED (PostgreSQL's default); pre-ping replaces connections a server restart
+        # or an idle timeout has closed.
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     if database_file is not None:
         ensure_private_dir(database_file.resolve().parent)
     engine = create_engine(

@@ -20,12 +20,14 @@ if config.config_file_name is not None and "url" not in config.attributes:
 
 
 def _url() -> str:
+    from db.engine import database_url
+
     url = config.attributes.get("url")
     if url:
-        return url
+        return database_url(url)
     from core.settings import load_settings
 
-    return load_settings().resolved_database_url
+    return database_url(load_settings().resolved_database_url)
 
 
 def _configure(**kwargs: object) -> None:

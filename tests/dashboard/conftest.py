@@ -40,14 +40,15 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    """A migrated, empty database and empty weights folder, wired through the app's env vars."""
-    from db.migrate import upgrade_database
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, databases) -> Iterator[Env]:  # noqa: ANN001
+    """A migrated, empty database and empty weights folder, wired through the app's env vars.
 
+    The database is SQLite, or PostgreSQL when ACNE_TEST_POSTGRES_URL is set (tests/conftest.py).
+    """
     data_dir = tmp_path / "data"
     weights_dir = tmp_path / "weights"
     weights_dir.mkdir()
-    url = f"sqlite:///{data_dir / 'acne.db'}"
+    url = databases.new(data_dir)
     monkeypatch.setenv("ACNE_DATA_DIR", str(data_dir))
     monkeypatch.setenv("ACNE_WEIGHTS_DIR", str(weights_dir))
     monkeypatch.setenv("DATABASE_URL", url)
@@ -57,13 +58,10 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     # st.cache_resource lives for the whole process: forget the previous test's settings/engine.
     st.cache_resource.clear()
     st.cache_data.clear()
-    upgrade_database(url)
     yield Env(url=url, data_dir=data_dir, weights_dir=weights_dir)
     st.cache_resource.clear()
     st.cache_data.clear()
-    from db.engine import dispose_engines
-
-    dispose_engines()
+    databases.drop(url)  # also disposes this process's engines
 
 
 class Dash:

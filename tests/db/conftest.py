@@ -1,9 +1,9 @@
-"""Fixtures for the data layer: a fresh migrated SQLite database and photo store per test,
+"""Fixtures for the data layer: a fresh migrated database (SQLite, or PostgreSQL: see
+tests/conftest.py) and photo store per test,
 and accounts of each role. Builders of rows and inputs live in db_factories.py.
 """
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +12,7 @@ from db_factories import make_account
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from db.engine import dispose_engines, get_engine, new_session
-from db.migrate import upgrade_database
+from db.engine import get_engine, new_session
 from db.models import Account
 from db.photos import PhotoStore
 from db.repository import accounts as accounts_module
@@ -25,21 +24,12 @@ def _fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(accounts_module, "BCRYPT_ROUNDS", 4)
 
 
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One database migrated to head, copied for every test (a migration per test is slow)."""
-    path = tmp_path_factory.mktemp("template") / "acne.db"
-    upgrade_database(f"sqlite:///{path}")
-    return path
-
-
 @pytest.fixture
-def db_url(tmp_path: Path, migrated_template: Path) -> Iterator[str]:
-    path = tmp_path / "data" / "acne.db"
-    path.parent.mkdir()
-    shutil.copyfile(migrated_template, path)
-    yield f"sqlite:///{path}"
-    dispose_engines()
+def db_url(databases, tmp_path: Path) -> Iterator[str]:  # noqa: ANN001 - tests/conftest.py
+    """A fresh database migrated to head (SQLite file under tmp_path/data, or PostgreSQL)."""
+    url = databases.new(tmp_path / "data")
+    yield url
+    databases.drop(url)  # also disposes this process's engines
 
 
 @pytest.fixture

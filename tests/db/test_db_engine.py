@@ -10,10 +10,18 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from db.engine import dispose_engines, get_engine, new_session, sqlite_file
+from db.engine import (
+    database_url,
+    dispose_engines,
+    get_engine,
+    is_postgresql,
+    new_session,
+    sqlite_file,
+)
 from db.models import Account, Visit
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(engine: Engine) -> None:
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -35,6 +43,13 @@ def test_the_database_folder_is_created_private(tmp_path: Path) -> None:
     finally:
         dispose_engines()
     assert stat.S_IMODE((tmp_path / "deep" / "er").stat().st_mode) == 0o700
+
+
+def test_bare_postgresql_urls_get_the_installed_driver() -> None:
+    assert database_url("postgresql://u:p@db:5432/acne") == "postgresql+psycopg://u:p@db:5432/acne"
+    assert database_url("postgresql+psycopg://u@db/acne") == "postgresql+psycopg://u@db/acne"
+    assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert is_postgresql("postgresql://u@db/acne") and not is_postgresql("sqlite:///x.db")
 
 
 def test_sqlite_file_recognises_urls(tmp_path: Path) -> None:
