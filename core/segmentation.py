@@ -39,6 +39,9 @@ class SegmenterConfig:
     lesion_threshold: float = 0.5
     peak_threshold: float = 0.3
     min_peak_distance_px: int = 6
+    # Average the maps of the photo and its mirror image (one batch of two): steadier peaks for
+    # about 1.6x the segmentation time. Chosen on valid by core.training.calibrate.
+    flip_tta: bool = False
     kinds: tuple[str, ...] = field(default=LESION_KINDS)
 
     def to_json(self) -> str:
@@ -109,7 +112,12 @@ def predict_maps(model: torch.nn.Module, image: np.ndarray, config: SegmenterCon
     pad_h, pad_w = (-h) % 32, (-w) % 32
     padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else image
     device = next(model.parameters()).device  # CPU in the product; a GPU while training
-    out = model(to_tensor(padded, config).to(device))[0, :, :h, :w].float().cpu()
+    batch = to_tensor(padded, config).to(device)
+    if config.flip_tta:
+        both = model(torch.cat([batch, torch.flip(batch, dims=[3])]))
+        out = ((both[0] + torch.flip(both[1], dims=[2])) / 2)[:, :h, :w].float().cpu()
+    else:
+        out = model(batch)[0, :, :h, :w].float().cpu()
     return LesionMaps(
         lesion=torch.sigmoid(out[0]).numpy(),
         centre=torch.sigmoid(out[1]).numpy(),

@@ -31,7 +31,7 @@ from core.types import LesionCounts
 
 log = logging.getLogger("calibrate")
 LESION_THRESHOLDS = (0.4, 0.5, 0.6)
-PEAK_THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+PEAK_THRESHOLDS = (0.15, 0.18, 0.2, 0.22, 0.25, 0.28, 0.3, 0.35, 0.4)
 
 
 def cached_maps(analyzer: Analyzer, samples, desc: str) -> list:
@@ -87,17 +87,27 @@ def main(argv: list[str] | None = None) -> None:
     model.load_state_dict(best["model"])
     model.eval()
 
-    analyzer = Analyzer(model, config, grader=None, model_version="calibration", face_detector=get_face_detector())
-    valid = cached_maps(analyzer, read_split(args.data, "valid"), "valid")
-    results = []
-    for lt in LESION_THRESHOLDS:
-        for pt in PEAK_THRESHOLDS:
-            m = score_thresholds(valid, lt, pt, config.min_peak_distance_px)
-            results.append({"lesion_threshold": lt, "peak_threshold": pt, **m})
-            log.info("lesion %.2f peak %.2f -> %s", lt, pt, json.dumps({k: round(v, 4) for k, v in m.items()}))
+    detector = get_face_detector()
+    valid_samples = read_split(args.data, "valid")
+    caches, results = {}, []
+    # Both with and without mirror-image averaging: it costs segmentation time, so it ships
+    # only where it measures better on valid.
+    for flip_tta in (False, True):
+        analyzer = Analyzer(model, replace(config, flip_tta=flip_tta), grader=None,
+                            model_version="calibration", face_detector=detector)
+        caches[flip_tta] = cached_maps(analyzer, valid_samples, f"valid flip_tta={flip_tta}")
+        for lt in LESION_THRESHOLDS:
+            for pt in PEAK_THRESHOLDS:
+                m = score_thresholds(caches[flip_tta], lt, pt, config.min_peak_distance_px)
+                results.append({"flip_tta": flip_tta, "lesion_threshold": lt, "peak_threshold": pt, **m})
+                log.info("flip %s lesion %.2f peak %.2f -> %s", flip_tta, lt, pt,
+                         json.dumps({k: round(v, 4) for k, v in m.items()}))
     chosen = max(results, key=lambda r: r["f1"])
-    config = replace(config, lesion_threshold=chosen["lesion_threshold"], peak_threshold=chosen["peak_threshold"])
+    config = replace(config, lesion_threshold=chosen["lesion_threshold"],
+                     peak_threshold=chosen["peak_threshold"], flip_tta=chosen["flip_tta"])
     log.info("chosen on valid: %s", chosen)
+    valid = caches[config.flip_tta]
+    analyzer = Analyzer(model, config, grader=None, model_version="calibration", face_detector=detector)
 
     train = read_split(args.data, "train")[:: args.train_every]
     train_cache = cached_maps(analyzer, train, "train")
@@ -114,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     seg = save_segmenter(model, config, args.out)
     grd = save_grader(grader, args.out)
-    valid_metrics = {**{k: round(v, 4) for k, v in chosen.items()},
+    valid_metrics = {**{k: round(v, 4) if isinstance(v, float) else v for k, v in chosen.items()},
                      "grade_accuracy_learned": round(learned["grade_accuracy"], 4),
                      "grade_accuracy_hayashi_bins": round(bins["grade_accuracy"], 4)}
     write_manifest(args.out, {

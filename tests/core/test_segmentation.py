@@ -32,3 +32,21 @@ def test_maps_cover_any_image_size():
     assert maps.lesion.shape == (50, 77) and maps.centre.shape == (50, 77)
     assert maps.kind.shape == (N_OUTPUTS - 2, 50, 77)
     assert np.allclose(maps.kind.sum(axis=0), 1, atol=1e-5)
+
+
+def test_mirror_averaging_is_mirror_symmetric_and_differs_from_one_pass():
+    torch.manual_seed(0)
+    plain = SegmenterConfig(decoder_channels=(16, 8, 8, 8, 8))
+    tta = SegmenterConfig(decoder_channels=(16, 8, 8, 8, 8), flip_tta=True)
+    model = build_model(plain).eval()
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)  # a multiple of 32: no padding
+    with torch.no_grad():
+        maps = predict_maps(model, image, tta)
+        mirrored = predict_maps(model, image[:, ::-1], tta)
+        one_pass = predict_maps(model, image, plain)
+    # The averaged maps of the mirrored photo are the mirrored maps of the photo.
+    assert np.allclose(mirrored.lesion, maps.lesion[:, ::-1], atol=1e-5)
+    assert np.allclose(mirrored.kind, maps.kind[:, :, ::-1], atol=1e-5)
+    assert maps.lesion.shape == one_pass.lesion.shape == (64, 96)
+    assert not np.allclose(maps.lesion, one_pass.lesion, atol=1e-4)
