@@ -80,12 +80,14 @@ def _build_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() != "sqlite":
         # READ COMMITTED (PostgreSQL's default); pre-ping replaces connections a server restart
         # or an idle timeout has closed.
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                             hide_parameters=True)
     if database_file is not None:
         ensure_private_dir(database_file.resolve().parent)
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
+        hide_parameters=True,  # SQL logs and errors never show values: names are patient data
     )
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)

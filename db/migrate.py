@@ -40,16 +40,31 @@ def downgrade_database(url: str, revision: str = "base") -> None:
 
 
 def main() -> int:
+    """Upgrade the configured database, then check the photo folder against it (start-up).
+
+    Orphan files older than the age limit (left by a crash) are removed; missing files are
+    reported on the same line but do not stop the app from starting.
+    """
     from core.settings import load_settings
 
+    from db.check import plural, summary_line
+    from db.engine import get_engine, new_session
     from db.photos import PhotoStore
+    from db.repository.integrity import repair_store
 
     settings = load_settings()
     ensure_private_dir(settings.data_dir)
-    PhotoStore(settings.photo_dir)  # creates the private photo folder
+    store = PhotoStore(settings.photo_dir)  # creates the private photo folder
     url = settings.resolved_database_url
     upgrade_database(url)
     print(f"database is up to date: {_redacted(url)}")
+    with new_session(get_engine(url)) as session:
+        result = repair_store(session=session, photo_store=store)
+    line = f"photo files: {summary_line(result.report, verified=False)}; "
+    line += f"removed {plural(len(result.removed_orphans), 'old orphan file')}"
+    if result.report.missing_files:
+        line += " - run `python -m db.check` to see which files are missing"
+    print(line)
     return 0
 
 

@@ -1,0 +1,119 @@
+"""Start-up check of rows against photo files: `python -m db.check [--repair] [--verify]`.
+
+Prints a short report (files checked, orphan, missing and, with --verify, damaged files) and
+exits 1 when a file is missing or damaged: those need a backup (`python -m db.backup`).
+Orphan files (left by a crash between writing a file and committing its rows) are harmless;
+`--repair` removes those older than `--min-age-s`, and stale temporary files.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy import inspect
+
+from db.engine import get_engine, new_session
+from db.photos import PhotoStore
+from db.repository.integrity import (
+    DEFAULT_MIN_AGE_S,
+    IntegrityReport,
+    RepairResult,
+    check_integrity,
+    repair_store,
+)
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 file", "2 files"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def summary_line(report: IntegrityReport, *, verified: bool) -> str:
+    """One line: how many files were checked and what is wrong with them."""
+    parts = [
+        plural(len(report.orphan_files), "orphan file"),
+        plural(len(report.missing_files), "missing file"),
+    ]
+    if verified:
+        parts.append(plural(len(report.damaged_files), "damaged file"))
+    return f"{plural(report.checked_files, 'file')} checked: " + ", ".join(parts)
+
+
+def detail_lines(report: IntegrityReport) -> list[str]:
+    """One line per missing or damaged file (row ids and digests only, never patient data)."""
+    lines = [
+        f"missing: {m.table} {m.row_id} points to {m.sha256}{m.extension}"
+        for m in report.missing_files
+    ]
+    lines += [f"damaged: {sha}{ext} no longer matches its SHA-256" for sha, ext in report.damaged_files]
+    return lines
+
+
+def repair_line(result: RepairResult) -> str:
+    return (
+        f"repaired: removed {plural(len(result.removed_orphans), 'orphan file')} and "
+        f"{plural(result.removed_temp_files, 'stale temporary file')}"
+    )
+
+
+def database_is_migrated(url: str) -> bool:
+    """True when the schema exists (the photo table is there)."""
+    return inspect(get_engine(url)).has_table("photo")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m db.check",
+        description="Check that every photo and mask row has its file, and the other way round.",
+    )
+    parser.add_argument("--repair", action="store_true",
+                        help="delete orphan files and stale temporary files")
+    parser.add_argument("--verify", action="store_true",
+                        help="also re-hash every file to find damaged ones (reads every byte)")
+    parser.add_argument("--min-age-s", type=float, default=DEFAULT_MIN_AGE_S,
+                        help="--repair spares orphan files younger than this "
+                        f"(default {DEFAULT_MIN_AGE_S:.0f}: a store may still be under way)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from core.settings import load_settings
+
+    args = _parser().parse_args(argv)
+    if args.min_age_s < 0:
+        print(f"error: --min-age-s {args.min_age_s} must not be negative", file=sys.stderr)
+        return EXIT_PROBLEM
+    settings = load_settings()
+    url = settings.resolved_database_url
+    if not database_is_migrated(url):
+        print("error: the database has no tables yet: run `python -m db.migrate` first",
+              file=sys.stderr)
+        return EXIT_PROBLEM
+    store = PhotoStore(settings.photo_dir)
+    with new_session(get_engine(url)) as session:
+        # Re-hashing every file takes long: done outside the repair's write lock, so the
+        # running app can keep storing photos meanwhile.
+        report = check_integrity(session=session, photo_store=store, verify_content=args.verify)
+        session.commit()  # ends the read transaction
+        repaired = (
+            repair_store(session=session, photo_store=store, min_age_s=args.min_age_s)
+            if args.repair else None
+        )
+    print(f"photo folder {store.root}: {summary_line(report, verified=args.verify)}")
+    for line in detail_lines(report):
+        print(line)
+    if repaired is not None:
+        print(repair_line(repaired))
+    if report.missing_files or report.damaged_files:
+        print("some files are missing or damaged: restore them from a backup "
+              "(python -m db.backup)", file=sys.stderr)
+        return EXIT_PROBLEM
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
