@@ -201,8 +201,11 @@ class VisitCreate(VisitBase):
 
 
 class Visit(VisitBase, table=True):
+    # A patient's visits by date (visit list, timelines); also serves lookups by patient alone.
+    __table_args__ = (sa.Index("ix_visit_patient_id_visit_date", "patient_id", "visit_date"),)
+
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     created_by_id: int = Field(foreign_key="account.id", index=True)
     created_at: datetime = _created_at()
 
@@ -258,15 +261,29 @@ class AnalysisBase(SQLModel):
     alignment: list[float] | None = _json()  # 2x3 affine, row-major
     region_counts: dict[str, dict[str, int]] = _json(dict)
     gags_estimate: int | None = None
+    # The optional second grader's verdict (core.types.Analysis.second_opinion); None: none ran.
+    second_opinion_grade: int | None = None  # ACNE04 / Hayashi 0-3
+    second_opinion_label: str | None = Field(default=None, max_length=40)
+    second_opinion_confidence: float | None = None
+    second_opinion_source: str | None = Field(default=None, max_length=200)  # "hf:<model>"
 
 
 class Analysis(AnalysisBase, table=True):
     """One analysis of one photo. Re-analysis adds a row; rows are never overwritten."""
 
-    __table_args__ = (sa.CheckConstraint("grade >= 0 AND grade <= 3", name="grade"),)
+    __table_args__ = (
+        sa.CheckConstraint("grade >= 0 AND grade <= 3", name="grade"),
+        sa.CheckConstraint(
+            "second_opinion_grade IS NULL "
+            "OR (second_opinion_grade >= 0 AND second_opinion_grade <= 3)",
+            name="second_opinion_grade",
+        ),
+        # "Latest analysis of each photo" is max(id) per photo_id: answered from the index alone.
+        sa.Index("ix_analysis_photo_id_id", "photo_id", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    photo_id: int = Field(foreign_key="photo.id", index=True)
+    photo_id: int = Field(foreign_key="photo.id")
     kind_mask_sha256: str | None = Field(default=None, index=True, max_length=64)
     probability_sha256: str | None = Field(default=None, index=True, max_length=64)
     created_at: datetime = _created_at()
@@ -308,10 +325,12 @@ class Review(ReviewBase, table=True):
             "grade_override IS NULL OR (grade_override >= 0 AND grade_override <= 3)",
             name="grade_override",
         ),
+        # "Latest review of each analysis" is max(id) per analysis_id, as for analyses.
+        sa.Index("ix_review_analysis_id_id", "analysis_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    analysis_id: int = Field(foreign_key="analysis.id", index=True)
+    analysis_id: int = Field(foreign_key="analysis.id")
     reviewer_id: int = Field(foreign_key="account.id", index=True)
     created_at: datetime = _created_at()
 
@@ -328,9 +347,13 @@ class TreatmentEventCreate(TreatmentEventBase):
 
 class TreatmentEvent(TreatmentEventBase, table=True):
     __tablename__ = "treatment_event"
+    # A patient's treatment events by date (trends page).
+    __table_args__ = (
+        sa.Index("ix_treatment_event_patient_id_event_date", "patient_id", "event_date"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     created_at: datetime = _created_at()
 
 

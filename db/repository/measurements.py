@@ -9,6 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy import func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from db.access import load_principal, visible_patients
@@ -38,6 +39,11 @@ class TimelineRow:
     review_iga: int | None
     review_grade_override: int | None
     model_version: str | None
+    # The optional second grader's verdict on the same analysis (None when none ran).
+    second_opinion_grade: int | None = None
+    second_opinion_label: str | None = None
+    second_opinion_confidence: float | None = None
+    second_opinion_source: str | None = None
 
 
 # Labelled so that callers read rows by name (row.analysis_id), in TimelineRow's order.
@@ -57,6 +63,10 @@ MEASURE_COLUMNS = (
     col(Review.iga).label("review_iga"),
     col(Review.grade_override).label("review_grade_override"),
     col(Analysis.model_version).label("model_version"),
+    col(Analysis.second_opinion_grade).label("second_opinion_grade"),
+    col(Analysis.second_opinion_label).label("second_opinion_label"),
+    col(Analysis.second_opinion_confidence).label("second_opinion_confidence"),
+    col(Analysis.second_opinion_source).label("second_opinion_source"),
 )
 
 
@@ -64,21 +74,26 @@ def photo_measure_rows(
     patient_ids: sa.Select, *, include_visits_without_photos: bool = False
 ) -> sa.Select:
     """Rows (patient_id, visit_id, visit_date, photo_id, view, *MEASURE_COLUMNS) for every
-    photo of the given patients, with the latest analysis and latest review joined in."""
+    photo of the given patients, with the latest analysis and latest review joined in.
+
+    The latest rows are looked up per photo (max id via the (photo_id, id) and
+    (analysis_id, id) indexes) rather than joined from grouped subqueries: PostgreSQL
+    misjudged the size of those and re-ran them per row (seconds for 150 photos).
+    """
     scope = col(Visit.patient_id).in_(patient_ids)
-    latest_analysis = (
-        select(Analysis.photo_id, func.max(Analysis.id).label("analysis_id"))
-        .join(Photo, col(Photo.id) == col(Analysis.photo_id))
-        .join(Visit, col(Visit.id) == col(Photo.visit_id))
-        .where(scope)
-        .group_by(col(Analysis.photo_id))
-        .subquery("latest_analysis")
+    newer_analysis = aliased(Analysis)
+    newer_review = aliased(Review)
+    latest_analysis_id = (
+        select(func.max(newer_analysis.id))
+        .where(newer_analysis.photo_id == col(Photo.id))
+        .correlate(Photo)
+        .scalar_subquery()
     )
-    latest_review = (
-        select(Review.analysis_id, func.max(Review.id).label("review_id"))
-        .where(col(Review.analysis_id).in_(select(latest_analysis.c.analysis_id)))
-        .group_by(col(Review.analysis_id))
-        .subquery("latest_review")
+    latest_review_id = (
+        select(func.max(newer_review.id))
+        .where(newer_review.analysis_id == col(Analysis.id))
+        .correlate(Analysis)
+        .scalar_subquery()
     )
     photo_join = col(Photo.visit_id) == col(Visit.id)
     statement = select(
@@ -94,10 +109,8 @@ def photo_measure_rows(
     else:
         statement = statement.join(Photo, photo_join)
     return (
-        statement.outerjoin(latest_analysis, latest_analysis.c.photo_id == col(Photo.id))
-        .outerjoin(Analysis, col(Analysis.id) == latest_analysis.c.analysis_id)
-        .outerjoin(latest_review, latest_review.c.analysis_id == col(Analysis.id))
-        .outerjoin(Review, col(Review.id) == latest_review.c.review_id)
+        statement.outerjoin(Analysis, col(Analysis.id) == latest_analysis_id)
+        .outerjoin(Review, col(Review.id) == latest_review_id)
         .where(scope)
         .order_by(col(Visit.visit_date), col(Visit.id), col(Photo.id))
     )

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from core import types as core_types
 from core.imaging import decode_png, encode_png
 from db.access import load_principal, visible_patients
+from db.errors import DuplicateError
 from db.models import (
     Account,
     Analysis,
@@ -67,6 +68,14 @@ def _check_analysis(analysis: core_types.Analysis, width: int, height: int) -> N
         raise ValueError("analysis has no model version")
     if analysis.grade.value not in range(4):
         raise ValueError(f"grade {analysis.grade.value!r} is outside the 0-3 scale")
+    second = analysis.second_opinion
+    if second is not None:
+        if second.value not in range(4):
+            raise ValueError(f"second-opinion grade {second.value!r} is outside the 0-3 scale")
+        if len(second.label) > 40:
+            raise ValueError(f"second-opinion label {second.label[:20]!r}... is over 40 characters")
+        if len(second.source) > 200:
+            raise ValueError(f"second-opinion source {second.source[:20]!r}... is over 200 characters")
     for lesion in analysis.lesions:
         if lesion.kind not in core_types.LESION_KINDS:
             raise ValueError(f"lesion kind {lesion.kind!r} is not one of {core_types.LESION_KINDS}")
@@ -84,6 +93,7 @@ def _analysis_row(
     probability_sha256: str | None,
 ) -> Analysis:
     counts, face, grade, quality = analysis.counts, analysis.face, analysis.grade, analysis.quality
+    second = analysis.second_opinion
     return Analysis(
         photo_id=photo_id,
         model_version=analysis.model_version,
@@ -114,6 +124,10 @@ def _analysis_row(
             for region, tally in analysis.region_counts.items()
         },
         gags_estimate=int(analysis.gags_estimate) if analysis.gags_estimate is not None else None,
+        second_opinion_grade=int(second.value) if second is not None else None,
+        second_opinion_label=second.label if second is not None else None,
+        second_opinion_confidence=_finite(second.confidence) if second is not None else None,
+        second_opinion_source=second.source if second is not None else None,
         kind_mask_sha256=kind_mask_sha256,
         probability_sha256=probability_sha256,
     )
@@ -177,6 +191,26 @@ def _insert_analysis(
     return row
 
 
+def _refuse_duplicate(session: Session, patient_id: int, photo: core_types.DecodedPhoto) -> None:
+    """Raise DuplicateError if the patient already has a photo uploaded from the same bytes."""
+    # Locking the patient row makes concurrent stores for one patient take turns on PostgreSQL
+    # (READ COMMITTED), so the check below sees the other's commit. SQLite renders no FOR UPDATE:
+    # the write transaction already holds the database's only write lock.
+    session.exec(select(Patient.id).where(Patient.id == patient_id).with_for_update()).one()
+    existing = session.exec(
+        select(Photo.id)
+        .join(Visit, col(Visit.id) == col(Photo.visit_id))
+        .where(Visit.patient_id == patient_id, Photo.upload_sha256 == photo.upload_sha256)
+        .order_by(col(Photo.id))
+        .limit(1)
+    ).first()
+    if existing is not None:
+        raise DuplicateError(
+            f"photo {photo.filename!r} is already stored for patient {patient_id} "
+            f"(photo #{existing})"
+        )
+
+
 # ------------------------------------------------------------------------------ writes
 def store_photo(
     *,
@@ -189,8 +223,15 @@ def store_photo(
     view: str = "front",
     makeup: bool | None = None,
     lighting: str | None = None,
+    refuse_duplicate: bool = False,
 ) -> Photo:
-    """Store a decoded photo, its analysis, lesions and masks in one unit; return the photo row."""
+    """Store a decoded photo, its analysis, lesions and masks in one unit; return the photo row.
+
+    The same bytes stored twice give two photo rows sharing one file, unless `refuse_duplicate`:
+    then DuplicateError is raised when the visit's patient already has a photo uploaded from
+    the same bytes, checked inside the write transaction (two sessions saving one upload at
+    once store it once).
+    """
     _check_view(view)
     lighting = lighting.strip() if lighting and lighting.strip() else None
     if lighting is not None and len(lighting) > 100:
@@ -211,7 +252,9 @@ def store_photo(
     try:
         with write_transaction(session):
             principal = load_principal(session, actor)
-            writable_visit(session, principal, visit_id, "add photos")
+            visit = writable_visit(session, principal, visit_id, "add photos")
+            if refuse_duplicate:
+                _refuse_duplicate(session, visit.patient_id, photo)
             file_sha = writer.put(photo.stored_bytes, extension)
             row = Photo(
                 visit_id=visit_id,

@@ -1,15 +1,19 @@
 """store_photo, the one way to store a photo: files and rows together, or nothing."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 import numpy as np
 import pytest
 from db_factories import LesionSpec, make_analysis, make_patient, make_photo, make_visit
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
+from core import types as core_types
 from db import repository as repo
-from db.models import Account, Analysis, AuditEvent, LesionRecord, Photo, Visit
+from db.errors import DuplicateError
+from db.models import Account, Analysis, AuditEvent, LesionRecord, Patient, Photo, Visit
 from db.photos import PhotoStore
 from db.repository import photos as photos_module
 
@@ -92,8 +96,6 @@ def test_photo_without_analysis_and_without_masks(
 def test_captured_at_keeps_the_cameras_clock(
     session: Session, store: PhotoStore, clinician: Account, visit: Visit
 ) -> None:
-    from dataclasses import replace
-
     decoded = replace(make_photo(6), captured_at=datetime(2024, 5, 2, 9, 30))
     photo = repo.store_photo(
         session=session, actor=clinician, photo_store=store, visit_id=visit.id,
@@ -236,3 +238,111 @@ def test_delete_photo_removes_its_rows_and_files(
     remaining = set(store.iter_files())
     assert (dropped.file_sha256, ".png") not in remaining
     assert (kept.file_sha256, ".png") in remaining and len(remaining) == 3
+
+
+def _second_opinion(value: int = 3, source: str = "hf:acne-vit") -> core_types.Grade:
+    """A Hugging Face classifier's grade, as core.hf_grader reports it."""
+    label = core_types.GRADE_LABELS[min(value, 3)]
+    return core_types.Grade(value=value, label=label, confidence=0.61,
+                            probabilities=(0.1, 0.1, 0.19, 0.61), source=source)
+
+
+def test_second_opinion_is_stored_and_shown_in_the_timeline(
+    session: Session, store: PhotoStore, clinician: Account, visit: Visit
+) -> None:
+    with_second, without = make_photo(20), make_photo(21)
+    first = repo.store_photo(
+        session=session, actor=clinician, photo_store=store, visit_id=visit.id,
+        photo=with_second,
+        analysis=replace(make_analysis(with_second, grade=1), second_opinion=_second_opinion()),
+    )
+    second = repo.store_photo(
+        session=session, actor=clinician, photo_store=store, visit_id=visit.id,
+        photo=without, analysis=make_analysis(without, grade=1),
+    )
+    session.expire_all()
+    row = repo.latest_analysis(session=session, actor=clinician, photo_id=first.id)
+    assert (row.grade, row.grade_source) == (1, "counts")  # the main grade is untouched
+    assert (row.second_opinion_grade, row.second_opinion_label, row.second_opinion_source) == (
+        3, core_types.GRADE_LABELS[3], "hf:acne-vit"
+    )
+    assert row.second_opinion_confidence == pytest.approx(0.61)
+    plain = repo.latest_analysis(session=session, actor=clinician, photo_id=second.id)
+    assert (plain.second_opinion_grade, plain.second_opinion_label,
+            plain.second_opinion_confidence, plain.second_opinion_source) == (None,) * 4
+
+    timeline = {r.photo_id: r for r in repo.patient_timeline(
+        session=session, actor=clinician, patient_id=visit.patient_id)}
+    assert (timeline[first.id].second_opinion_grade, timeline[first.id].second_opinion_source) == (
+        3, "hf:acne-vit"
+    )
+    assert timeline[first.id].second_opinion_confidence == pytest.approx(0.61)
+    assert timeline[second.id].second_opinion_grade is None
+    assert timeline[second.id].second_opinion_label is None
+
+    # A re-analysis carries its own second opinion (or none): history keeps both.
+    again = repo.add_analysis(
+        session=session, actor=clinician, photo_store=store, photo_id=first.id,
+        analysis=replace(make_analysis(with_second), second_opinion=_second_opinion(0, "hf:v2")),
+    )
+    assert (again.second_opinion_grade, again.second_opinion_source) == (0, "hf:v2")
+    history = repo.list_analyses(session=session, actor=clinician, photo_id=first.id)
+    assert [a.second_opinion_grade for a in history] == [3, 0]
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (_second_opinion(4), "second-opinion grade 4"),
+        (replace(_second_opinion(), source="hf:" + "m" * 200), "second-opinion source"),
+        (replace(_second_opinion(), label="x" * 41), "second-opinion label"),
+    ],
+)
+def test_a_bad_second_opinion_is_refused_before_anything_is_written(
+    session: Session, store: PhotoStore, clinician: Account, visit: Visit,
+    second: core_types.Grade, message: str,
+) -> None:
+    decoded = make_photo(22)
+    with pytest.raises(ValueError, match=message):
+        repo.store_photo(
+            session=session, actor=clinician, photo_store=store, visit_id=visit.id,
+            photo=decoded, analysis=replace(make_analysis(decoded), second_opinion=second),
+        )
+    assert list(store.iter_files()) == [] and _count(session, Photo) == 0
+
+
+def test_the_database_refuses_a_second_opinion_grade_outside_0_to_3(
+    session: Session, store: PhotoStore, clinician: Account, visit: Visit
+) -> None:
+    decoded = make_photo(23)
+    photo = repo.store_photo(session=session, actor=clinician, photo_store=store,
+                             visit_id=visit.id, photo=decoded, analysis=make_analysis(decoded))
+    row = repo.latest_analysis(session=session, actor=clinician, photo_id=photo.id)
+    row.second_opinion_grade = 5
+    session.add(row)
+    with pytest.raises(IntegrityError, match="second_opinion_grade"):
+        session.commit()
+    session.rollback()
+
+
+def test_same_bytes_give_two_rows_and_one_file_unless_duplicates_are_refused(
+    session: Session, store: PhotoStore, clinician: Account, visit: Visit
+) -> None:
+    decoded = make_photo(24)
+    first = repo.store_photo(session=session, actor=clinician, photo_store=store,
+                             visit_id=visit.id, photo=decoded, analysis=None)
+    second = repo.store_photo(session=session, actor=clinician, photo_store=store,
+                              visit_id=visit.id, photo=decoded, analysis=None)
+    assert first.id != second.id and first.file_sha256 == second.file_sha256
+    assert len(list(store.iter_files())) == 1
+
+    later = make_visit(session, clinician, session.get(Patient, visit.patient_id), date(2024, 6, 1))
+    with pytest.raises(DuplicateError, match=rf"photo_24.png.*photo #{first.id}"):
+        repo.store_photo(session=session, actor=clinician, photo_store=store, visit_id=later.id,
+                         photo=decoded, analysis=None, refuse_duplicate=True)
+    assert _count(session, Photo) == 2
+    # Another patient may hold the same bytes (the check is per patient).
+    other = make_visit(session, clinician, make_patient(session, clinician, "P-9"), date(2024, 6, 1))
+    repo.store_photo(session=session, actor=clinician, photo_store=store, visit_id=other.id,
+                     photo=decoded, analysis=None, refuse_duplicate=True)
+    assert _count(session, Photo) == 3 and len(list(store.iter_files())) == 1
