@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--weights", type=Path, default=Path("weights"))
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--output", type=Path, default=RESULTS / "analyze.json")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     from core.imaging import decode_photo
@@ -93,8 +94,8 @@ def main(argv: list[str] | None = None) -> None:
         row["demo_design"] = timings(lambda: demo(upload), args.repeats)
         row["speedup_vs_demo"] = round(row["demo_design"]["median_s"] / row["ours"]["median_s"], 2)
         print(name, json.dumps(row), flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "analyze.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -1,0 +1,282 @@
+"""`python -m dashboard.batch_import`: a folder of photos into patients, visits and analysed photos,
+resumable without analysing anything twice. Photos are scikit-image's public-domain astronaut."""
+from __future__ import annotations
+
+import io
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dashboard import batch_import
+
+BAD = b"these bytes are a note, not a photo"
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.model_factory import build_tiny_weights
+
+    return build_tiny_weights(tmp_path_factory.mktemp("tiny-weights"))
+
+
+_LOADED: dict[Path, object] = {}  # the tiny analyzer, loaded once per weights folder
+
+
+class CountingAnalyzer:
+    """The real tiny analyzer (loaded on the first call), counting its calls; raises
+    KeyboardInterrupt on call `stop_at`."""
+
+    def __init__(self, load, stop_at: int | None = None) -> None:  # noqa: ANN001
+        self.load, self.stop_at, self.calls = load, stop_at, 0
+
+    def analyze(self, photo):  # noqa: ANN001, ANN201
+        self.calls += 1
+        if self.stop_at is not None and self.calls >= self.stop_at:
+            raise KeyboardInterrupt
+        return self.load().analyze(photo)
+
+
+@pytest.fixture
+def use_analyzer(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):  # noqa: ANN201
+    """Make the command's model loader hand out a CountingAnalyzer; returns the installer.
+    Tests that must analyse nothing never build or load the tiny model."""
+    import core.pipeline
+
+    real_load = core.pipeline.load_analyzer  # before any patch: the patched one returns the counter
+
+    def load_tiny():  # noqa: ANN202 - core.pipeline.Analyzer
+        weights = request.getfixturevalue("tiny_weights")
+        if weights not in _LOADED:
+            _LOADED[weights] = real_load(weights)
+        return _LOADED[weights]
+
+    def install(stop_at: int | None = None) -> CountingAnalyzer:
+        counting = CountingAnalyzer(load_tiny, stop_at)
+        monkeypatch.setattr("core.pipeline.load_analyzer", lambda weights_dir: counting)
+        return counting
+    return install
+
+
+def face_file(path: Path, brightness: int, fmt: str = "PNG") -> None:
+    """The astronaut at 256 px, brightened by `brightness` (distinct bytes per file)."""
+    from skimage import data
+
+    image = np.asarray(Image.fromarray(data.astronaut()).resize((256, 256)), np.int16)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(image + brightness, 0, 255).astype(np.uint8)).save(buffer, format=fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+
+
+def clinic_folder(root: Path) -> Path:
+    """Two patients, three visits, four photos, one bad file and a file the importer ignores."""
+    face_file(root / "P001" / "2024-01-10" / "a.png", 0)
+    face_file(root / "P001" / "2024-01-10" / "b.jpg", 20, "JPEG")
+    face_file(root / "P001" / "2024-02-10" / "DCIM" / "c.jpg", -20, "JPEG")  # a camera's subfolder
+    face_file(root / "P002" / "2024-01-12" / "d.png", 10)
+    (root / "P002" / "2024-01-12" / "bad.jpg").write_bytes(BAD)
+    (root / "P002" / "2024-01-12" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    return root
+
+
+def run(folder: Path, account: str, weights: Path, *extra: str) -> int:
+    return batch_import.main([str(folder), "--account", account, "--weights", str(weights),
+                              "--no-progress", *extra])
+
+
+def stored(dash) -> dict[str, dict[date, list[str]]]:  # noqa: ANN001
+    """code -> visit date -> names of the photos with at least one analysis."""
+    from db.repository import get_account_by_username, list_analyses, list_patients, list_photos, list_visits
+
+    with dash.env.session() as session:
+        admin = get_account_by_username(session=session, username="boss")
+        result: dict[str, dict[date, list[str]]] = {}
+        for patient in list_patients(session=session, actor=admin):
+            visits = result.setdefault(patient.code, {})
+            for visit in list_visits(session=session, actor=admin, patient_id=patient.id):
+                photos = list_photos(session=session, actor=admin, visit_id=visit.id)
+                assert all(list_analyses(session=session, actor=admin, photo_id=p.id) for p in photos)
+                visits[visit.visit_date] = sorted(p.filename for p in photos)
+        return result
+
+
+def upload_hashes(dash) -> Counter:  # noqa: ANN001
+    from sqlmodel import select
+
+    from db.models import Photo
+
+    with dash.env.session() as session:
+        return Counter(session.exec(select(Photo.upload_sha256)).all())
+
+
+EXPECTED = {
+    "P001": {date(2024, 1, 10): ["a.png", "b.jpg"], date(2024, 2, 10): ["c.jpg"]},
+    "P002": {date(2024, 1, 12): ["d.png"]},
+}
+
+
+@pytest.mark.slow
+def test_import_creates_patients_visits_and_analysed_photos(dash, tmp_path, tiny_weights, capsys) -> None:  # noqa: ANN001
+    dash.make_account("boss", role="admin")
+    dash.make_account("dr_a", team="north")
+    folder = clinic_folder(tmp_path / "export")
+
+    code = run(folder, "dr_a", tiny_weights)  # the real model loader on the tiny weights
+
+    out = capsys.readouterr().out
+    assert code == batch_import.EXIT_REFUSED  # the bad file
+    assert stored(dash) == EXPECTED
+    assert "refused P002/2024-01-12/bad.jpg: " in out
+    from core.errors import PhotoError
+    from core.imaging import decode_photo
+
+    with pytest.raises(PhotoError) as sentence:
+        decode_photo(BAD, filename="bad.jpg")
+    assert str(sentence.value) in out  # the decoder's own sentence, not a traceback
+    assert out.strip().splitlines()[-1].startswith("Stored 4 photo(s)")
+    assert "skipped 0 already imported, refused 1" in out
+    with dash.env.session() as session:  # the patients belong to the importing clinician's team
+        from db.repository import get_account_by_username, list_patients
+
+        mine = list_patients(session=session, actor=get_account_by_username(session=session, username="dr_a"))
+        assert {p.code: p.team for p in mine} == {"P001": "north", "P002": "north"}
+
+
+@pytest.mark.slow
+def test_second_run_stores_and_analyses_nothing(dash, tmp_path, tiny_weights, use_analyzer, capsys) -> None:  # noqa: ANN001
+    dash.make_account("boss", role="admin")
+    folder = clinic_folder(tmp_path / "export")
+    first = use_analyzer()
+    assert run(folder, "boss", tiny_weights) == batch_import.EXIT_REFUSED
+    assert first.calls == 4
+    capsys.readouterr()
+
+    second = use_analyzer()
+    assert run(folder, "boss", tiny_weights) == batch_import.EXIT_REFUSED  # bad.jpg is still bad
+
+    assert second.calls == 0
+    assert stored(dash) == EXPECTED
+    assert set(upload_hashes(dash).values()) == {1}
+    assert "Stored 0 photo(s) (0 with quality problems), skipped 4 already imported, refused 1" in (
+        capsys.readouterr().out)
+
+
+@pytest.mark.slow
+def test_interrupted_import_resumes_storing_each_photo_once(dash, tmp_path, tiny_weights, use_analyzer) -> None:  # noqa: ANN001
+    dash.make_account("boss", role="admin")
+    folder = clinic_folder(tmp_path / "export")
+    interrupted = use_analyzer(stop_at=3)  # Ctrl-C while the third photo is analysed
+
+    assert run(folder, "boss", tiny_weights) == batch_import.EXIT_INTERRUPTED
+    assert interrupted.calls == 3
+    assert sum(upload_hashes(dash).values()) == 2  # the two analysed photos were stored
+
+    resumed = use_analyzer()
+    assert run(folder, "boss", tiny_weights) == batch_import.EXIT_REFUSED
+    assert resumed.calls == 2  # only the two photos not stored yet
+    assert stored(dash) == EXPECTED
+    assert set(upload_hashes(dash).values()) == {1}
+
+
+@pytest.mark.slow
+def test_limit_and_single_patient_folder(dash, tmp_path, tiny_weights, use_analyzer, capsys) -> None:  # noqa: ANN001
+    dash.make_account("boss", role="admin")
+    patient = tmp_path / "P009"  # exported for one patient: the folder's name is the code
+    face_file(patient / "2024-03-01" / "a.png", 0)
+    face_file(patient / "2024-03-01" / "b.png", 30)
+    face_file(patient / "2024-03-01" / "copy_of_a.png", 0)  # the same bytes as a.png
+    counting = use_analyzer()
+
+    assert run(patient, "boss", tiny_weights, "--limit", "1") == batch_import.EXIT_OK
+    assert counting.calls == 1
+    assert sum(upload_hashes(dash).values()) == 1
+    assert run(patient, "boss", tiny_weights) == batch_import.EXIT_OK
+    assert counting.calls == 2
+    assert stored(dash) == {"P009": {date(2024, 3, 1): ["a.png", "b.png"]}}
+    assert "skipped 2 already imported" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_account_that_may_not_add_patients_gets_a_clear_error(dash, tmp_path, use_analyzer, capsys) -> None:  # noqa: ANN001
+    dash.make_account("boss", role="admin")
+    dash.make_account("res", role="researcher")
+    folder = clinic_folder(tmp_path / "export")
+    counting = use_analyzer()
+
+    assert run(folder, "res", tmp_path) == batch_import.EXIT_USAGE
+    assert run(folder, "nobody", tmp_path) == batch_import.EXIT_USAGE
+
+    err = capsys.readouterr().err
+    assert "The account 'res' (researcher) may not add patients or photos" in err
+    assert "There is no account named 'nobody'." in err
+    assert counting.calls == 0
+    assert stored(dash) == {}
+
+
+def test_without_a_model_nothing_is_created(dash, tmp_path, capsys) -> None:  # noqa: ANN001
+    dash.make_account("boss", role="admin")
+    folder = clinic_folder(tmp_path / "export")
+
+    assert run(folder, "boss", dash.env.weights_dir) == batch_import.EXIT_MODEL  # an empty folder
+
+    assert f"No usable model in {dash.env.weights_dir}" in capsys.readouterr().err
+    assert stored(dash) == {}  # not even the patients
+
+
+def test_patient_code_of_another_team_is_refused_before_analysis(dash, tmp_path, use_analyzer,
+                                                                 capsys) -> None:  # noqa: ANN001
+    dash.make_account("boss", role="admin")
+    south = dash.make_account("dr_b", team="south")
+    dash.make_patient(south, "P002", team="south")
+    dash.make_account("dr_a", team="north")
+    folder = tmp_path / "export"
+    face_file(folder / "P002" / "2024-01-12" / "d.png", 10)
+    counting = use_analyzer()
+
+    assert run(folder, "dr_a", tmp_path) == batch_import.EXIT_REFUSED
+
+    out = capsys.readouterr().out
+    assert "refused P002/2024-01-12/d.png: patient P002 cannot be created" in out
+    assert "may not see" in out
+    assert counting.calls == 0
+    assert stored(dash) == {"P002": {}}  # dr_b's patient, untouched
+
+
+def test_plan_folder_refuses_misplaced_files_with_reasons(tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    for name in ("P001/2024-01-10/a.jpg", "P001/2024-01-10/DCIM/100CANON/b.jpg", "P001/notes.txt",
+                 "P001/holiday/c.jpg", "P001/2024-13-01/d.jpg", "bad code/2024-01-10/e.jpg",
+                 "loose.jpg", "P002/2999-01-01/f.jpg", "P002/.hidden/g.jpg", "P002/Thumbs.db"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x")
+
+    planned, refused = batch_import.plan_folder(root)
+
+    assert [(p.name, p.patient_code, p.visit_date) for p in planned] == [
+        ("P001/2024-01-10/DCIM/100CANON/b.jpg", "P001", date(2024, 1, 10)),
+        ("P001/2024-01-10/a.jpg", "P001", date(2024, 1, 10)),
+    ]
+    reasons = {outcome.name: outcome.reason for outcome in refused}
+    assert set(reasons) == {"P001/notes.txt", "P001/holiday/c.jpg", "P001/2024-13-01/d.jpg",
+                            "bad code/2024-01-10/e.jpg", "loose.jpg", "P002/2999-01-01/f.jpg"}
+    assert "YYYY-MM-DD" in reasons["P001/holiday/c.jpg"]
+    assert "YYYY-MM-DD" in reasons["P001/2024-13-01/d.jpg"]  # no 13th month
+    assert "patient code 'bad code'" in reasons["bad code/2024-01-10/e.jpg"]
+    assert "patient folder" in reasons["loose.jpg"]
+    assert "in the future" in reasons["P002/2999-01-01/f.jpg"]
+    with pytest.raises(batch_import.BatchImportError, match="is not a folder"):
+        batch_import.plan_folder(root / "missing")
+
+
+@pytest.mark.slow  # a fresh interpreter importing core and db
+def test_batch_import_never_imports_streamlit() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, dashboard.batch_import; print('streamlit' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.strip() == "False"

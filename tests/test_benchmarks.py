@@ -1,0 +1,131 @@
+"""Smoke tests of the benchmark code paths at tiny sizes (the real runs: `make bench`)."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks import bench_import
+from benchmarks import run as bench_run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_synthetic_photos_are_distinct_jpegs_of_the_asked_size() -> None:
+    first = bench_import.synthetic_photo(0, (2448, 1632))
+    assert bench_import.synthetic_photo(1, (612, 408)) != bench_import.synthetic_photo(2, (612, 408))
+    assert bench_import.synthetic_photo(1, (612, 408)) == bench_import.synthetic_photo(1, (612, 408))
+    with Image.open(io.BytesIO(first)) as image:
+        assert (image.format, image.size) == ("JPEG", (2448, 1632))
+        pixels = np.asarray(image, np.float32)
+    # The noisy wall is not flat (a flat one would compress far smaller than a camera's JPEG).
+    assert pixels[:, :50].std() > 3
+
+
+def test_build_folder_uses_the_import_layout(tmp_path: Path) -> None:
+    from dashboard.batch_import import plan_folder
+
+    bench_import.build_folder(tmp_path, 21, (96, 64))
+
+    planned, refused = plan_folder(tmp_path)
+    assert refused == []
+    assert len(planned) == 21
+    by_patient: dict[str, set[date]] = {}
+    for item in planned:
+        by_patient.setdefault(item.patient_code, set()).add(item.visit_date)
+    assert {code: len(days) for code, days in by_patient.items()} == {"B001": 5, "B002": 1}
+
+
+def test_last_json_object_reads_a_benchmarks_final_print() -> None:
+    printed = 'loading\n640x640 {"ours": 1}\n' + json.dumps({"a": {"b": [1, 2]}}, indent=2) + "\n"
+    assert bench_run.last_json_object(printed) == {"a": {"b": [1, 2]}}
+    with pytest.raises(ValueError, match="no JSON object"):
+        bench_run.last_json_object("only words\n{ not json\n")
+
+
+def test_summary_rows_compare_numbers_with_their_targets() -> None:
+    analyze = {"sizes": {"4MP": {"ours": {"median_s": 0.34}, "speedup_vs_demo": 3.0},
+                         "12MP": {"ours": {"median_s": 1.2}, "speedup_vs_demo": 0.9}}}
+    rows = {row.what: row for row in bench_run.summary_rows("analyze", analyze)}
+    assert rows["whole analysis, 4MP photo, median"].passed is None  # no target at 4 MP
+    assert rows["whole analysis, 12MP photo, median"].number == "1.20 s"
+    assert rows["whole analysis, 12MP photo, median"].passed is False
+    assert rows["speed-up over the original demo's design, 4MP"].passed is True
+    assert rows["speed-up over the original demo's design, 12MP"].passed is False
+
+    face = {"per_photo": {"12MP": {"median_ms": 128.0}},
+            "alignment_error": [{"found": True, "landmarks_max": 0.014}, {"found": False}]}
+    rows = {row.what: row for row in bench_run.summary_rows("face", face)}
+    assert rows["face + quality + alignment, 12MP, median"].passed is True
+    assert rows["landmark error on rotated/scaled copies, worst"].number == "1.40% of eye distance"
+    assert rows["transformed copies where no face was found"].passed is False
+
+    pages = {"targets_s": {"trends": 1.0}, "apptest": {"trends": {"median_s": 1.5}, "compare": {"median_s": 0.2}},
+             "browser": None}
+    rows = {row.what: row for row in bench_run.summary_rows("pages", pages)}
+    assert rows["trends page (apptest), median"].passed is False
+    assert rows["compare page (apptest), median"].passed is None
+    pages["apptest"]["studies_researcher"] = {"median_s": 0.5}
+    pages["targets_s"]["studies"] = 2.0
+    rows = {row.what: row for row in bench_run.summary_rows("pages", pages)}
+    assert rows["studies_researcher page (apptest), median"].passed is True
+
+    failed = bench_run.summary_rows("import", {"error": "exit code 1"})
+    assert [(row.number, row.passed) for row in failed] == [("did not finish", False)]
+
+
+def test_run_reports_a_failing_or_missing_benchmark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench_run, "BENCHMARKS", (
+        # bench_import refuses a single photo at once: a benchmark that exits with an error.
+        bench_run.Benchmark("import", "benchmarks.bench_import", ("--photos", "1"), (), True, False),
+        bench_run.Benchmark("ghost", "benchmarks.bench_ghost", (), (), True, False),
+    ))
+
+    assert bench_run.main(["--results", str(tmp_path)]) == 1
+
+    result = json.loads((tmp_path / "import.json").read_text())
+    assert result["error"] == "exit code 2"
+    assert result["run"]["exit_code"] == 2 and result["run"]["peak_rss_mb"] > 0
+    summary = (tmp_path / "SUMMARY.md").read_text()
+    assert "| import benchmark | did not finish |  | **miss** |" in summary
+    assert "ghost" not in summary and not (tmp_path / "ghost.json").exists()
+
+
+def test_run_refuses_unknown_benchmark_names(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench_run.main(["--only", "import,nonsense"])
+    assert exit_.value.code == 2
+    assert "unknown benchmark(s) nonsense" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_quick_import_benchmark_end_to_end(tmp_path: Path) -> None:
+    from tests.model_factory import build_tiny_weights
+
+    weights = build_tiny_weights(tmp_path / "weights")
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--only", "import", "--results", str(results),
+         "--weights", str(weights)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    result = json.loads((results / "import.json").read_text())
+    assert result["photos"] == 3 and result["size"] == "640x480"
+    assert result["import"]["stored"] == 3 and result["import"]["refused"] == []
+    assert result["import"]["photos_per_s_median"] > 0
+    # The resumed run is the real command: every photo skipped, nothing stored, exit code 0.
+    assert (result["resume"]["exit_code"], result["resume"]["skipped"], result["resume"]["stored"]) == (0, 3, 0)
+    assert result["run"]["quick"] is True and result["run"]["peak_rss_mb"] > 100
+    summary = (results / "SUMMARY.md").read_text()
+    assert "| batch import, 3 photos of 0.3 MP, photos/s (median) |" in summary
+    assert "resumed import, 3 photos of 0.3 MP: all skipped, none analysed" in summary
+    assert "(--quick: tiny sizes)" in summary and "n/a (quick)" in summary and "**miss**" not in summary
