@@ -173,6 +173,12 @@ def can_edit(actor: "Account") -> bool:
     return actor.role in ("admin", "clinician")
 
 
+def hides_identity(actor: "Account") -> bool:
+    """Researchers see study subjects by label, never a patient's code, name or photo file
+    name (the repository already gives them labels instead of codes)."""
+    return actor.role == "researcher"
+
+
 # ---- the current patient ----------------------------------------------------------------------
 
 

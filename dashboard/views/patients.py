@@ -2,6 +2,8 @@
 
 A patient is named by a pseudonymous code; the real name is optional. Every read goes through
 the repository with the signed-in account, which returns only the patients it may see.
+Researchers see study subjects by their subject label ("S-0001") only: the repository gives
+them no code, name or notes.
 """
 from __future__ import annotations
 
@@ -29,7 +31,13 @@ def skin_label(value: str | None) -> str:
     return "not recorded" if value is None else f"Fitzpatrick {value}"
 
 
-def patients_table(patients) -> pd.DataFrame:  # noqa: ANN001 - list[db.models.Patient]
+def patients_table(patients, subjects: bool = False) -> pd.DataFrame:  # noqa: ANN001 - list[db.models.Patient]
+    """The list of patients; for researchers (`subjects`) the subject label and no name."""
+    if subjects:
+        return pd.DataFrame(
+            [{"subject": p.code, "skin type": p.skin_type or "", "consent": p.consent_date}
+             for p in patients]
+        )
     return pd.DataFrame(
         [
             {
@@ -81,15 +89,17 @@ def patient_fields(prefix: str, patient=None) -> dict[str, object]:  # noqa: ANN
 
 actor = state.require_actor()
 editable = state.can_edit(actor)
+subjects = state.hides_identity(actor)
 st.title("Patients")
 state.show_flash()
 
-search = st.text_input("Search by code or name", key="patient_search")
+search = st.text_input("Search by subject label" if subjects else "Search by code or name",
+                       key="patient_search")
 with state.db_session() as session:
     patients = list_patients(session=session, actor=actor, search=search.strip() or None)
 
 if patients:
-    st.dataframe(patients_table(patients), hide_index=True, width="stretch")
+    st.dataframe(patients_table(patients, subjects), hide_index=True, width="stretch")
 else:
     st.info("No patient found." if search.strip() else "No patient yet.")
 
@@ -113,7 +123,7 @@ st.selectbox(
 
 if current_id is not None:
     patient = state.require_patient(actor)
-    st.subheader(f"Patient {patient.code}")
+    st.subheader(f"{'Subject' if subjects else 'Patient'} {patient.code}")
     cols = st.columns(3)
     cols[0].metric("Skin type", patient.skin_type or "—")
     cols[1].metric("Consent", str(patient.consent_date) if patient.consent_date else "not recorded")
@@ -173,6 +183,8 @@ if current_id is not None:
                 except PermissionDenied as error:
                     st.error(str(error))
                 else:
+                    # Cached tables (study results) must not keep the person's numbers either.
+                    st.cache_data.clear()
                     state.select_patient(None)
                     state.flash(f"Patient {patient.code} and all their photos were deleted.")
                     st.rerun()

@@ -16,10 +16,9 @@ from dashboard import charts, state
 from db.errors import NotFound, PermissionDenied
 from db.repository import (
     add_review,
-    get_account,
     get_patient,
     get_photo,
-    list_reviews,
+    latest_reviews,
     patient_timeline,
     review_queue_entries,
 )
@@ -52,17 +51,14 @@ def patient_reviews(actor, patient_id: int) -> tuple[str, pd.DataFrame] | None: 
         timeline = charts.timeline_frame(
             patient_timeline(session=session, actor=actor, patient_id=patient_id)
         )
-        reviewed = timeline[timeline["review_iga"].notna()]
-        names: dict[int, str] = {}
-        rows = []
-        for item in reviewed.itertuples():
-            review = list_reviews(session=session, actor=actor, analysis_id=int(item.analysis_id))[-1]
-            if review.reviewer_id not in names:
-                reviewer = get_account(session=session, account_id=review.reviewer_id)
-                names[review.reviewer_id] = (
-                    reviewer.full_name or reviewer.username if reviewer else "unknown"
-                )
-            rows.append((item, review, names[review.reviewer_id]))
+        # One query for every review and reviewer, not one per reviewed photo.
+        reviews = latest_reviews(session=session, actor=actor, patient_id=patient_id)
+    reviewed = timeline[timeline["review_iga"].notna()]
+    rows = [
+        (item, reviews[int(item.analysis_id)].review, reviews[int(item.analysis_id)].reviewer)
+        for item in reviewed.itertuples()
+        if int(item.analysis_id) in reviews
+    ]
     # IGA success is judged against the first visit's IGA (the baseline of a treatment course).
     first_visit = timeline["visit_id"].iloc[0] if not timeline.empty else None
     baseline = timeline.loc[timeline["visit_id"] == first_visit, "review_iga"].dropna()

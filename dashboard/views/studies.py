@@ -2,21 +2,30 @@
 
 Per arm and study week: mean percent change in inflammatory and non-inflammatory counts with a
 95% confidence interval, responder rate and IGA success rate (core.trends.arm_summary over the
-stored measurements). Researchers read the studies they are members of; they change nothing.
+stored measurements). Researchers read the studies they are members of; they change nothing,
+and see subjects by their subject label ("S-0001"), never by a patient's code or name.
+
+Speed: the measurements and their summaries are computed once per study, account and data
+version (`get_data_version` changes with every committed change) and cached; only the open tab
+is drawn, and the CSV is made when it is downloaded.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import TypedDict
 
+import pandas as pd
 import streamlit as st
 
-from core.trends import arm_summary
+from core.trends import ArmWeekSummary, arm_summary
 from dashboard import charts, state
 from db.errors import DuplicateError, NotFound, PermissionDenied
 from db.repository import (
     add_study_member,
     create_study,
     enrol_patient,
+    get_account,
+    get_data_version,
     get_study,
     list_accounts,
     list_arms,
@@ -30,7 +39,52 @@ from db.repository import (
 )
 
 STUDY_KEY = "study_id"
+TAB_KEY = "study_tab"
 WRITE_ERRORS = (PermissionDenied, DuplicateError, NotFound, ValueError)
+CACHE_TTL_S = 600  # a backstop: the data version already changes with every change
+
+
+class StudyData(TypedDict):
+    """What the page shows of one study, as one account may see it (a plain dict, so that
+    st.cache_data can pickle it: a class defined in a page script cannot be)."""
+
+    arms: dict[int, str]
+    # (patient id, arm id, chosen baseline visit id or None, enrolled at)
+    enrolments: tuple[tuple[int, int, int | None, datetime], ...]
+    baselines: dict[int, date]  # patient id -> date of the baseline visit, once measured
+    table: pd.DataFrame  # every measurement, as in the CSV
+    summaries: tuple[ArmWeekSummary, ...]
+
+
+@st.cache_data(show_spinner="Computing the study results ...", max_entries=16, ttl=CACHE_TTL_S)
+def study_data(study_id: int, actor_id: int, role: str, team: str | None,
+               version: tuple[int, int], database: str) -> StudyData | None:
+    """The study's arms, enrolments, measurements and per-arm summaries (None when the account
+    may not see the study). Keyed by the account (and its role and team, so a changed right is
+    never served from the cache) and by the data version: a change made anywhere gives a new
+    key. The repository checks the account's rights inside, as on every call."""
+    with state.db_session() as session:
+        actor = get_account(session=session, account_id=actor_id)
+        if actor is None or get_study(session=session, actor=actor, study_id=study_id) is None:
+            return None
+        arms = {a.id: a.name for a in list_arms(session=session, actor=actor, study_id=study_id)}
+        enrolments = tuple(
+            (e.patient_id, e.arm_id, e.baseline_visit_id, e.enrolled_at)
+            for e in list_enrolments(session=session, actor=actor, study_id=study_id)
+        )
+        measurements = study_measurements(session=session, actor=actor, study_id=study_id)
+    trial = charts.trial_rows(measurements)
+    table = charts.measurement_frame(measurements, trial)
+    if role == "researcher" and not table.empty:
+        # The subject label is their key; the clinic's patient id stays in the clinic.
+        table = table.drop(columns="patient_id").rename(columns={"patient_code": "subject"})
+    return StudyData(
+        arms=arms,
+        enrolments=enrolments,
+        baselines={m.patient_id: m.visit_date for m in measurements if m.is_baseline},
+        table=table,
+        summaries=tuple(arm_summary(trial)),
+    )
 
 
 def audit_export(actor_id: int, study_id: int, rows: int) -> None:
@@ -62,8 +116,7 @@ def create_form(actor) -> None:  # noqa: ANN001
                     st.rerun()
 
 
-def results(measurements) -> None:  # noqa: ANN001
-    summaries = arm_summary(charts.trial_rows(measurements))
+def results(summaries: tuple[ArmWeekSummary, ...]) -> None:
     if not summaries:
         st.info("No measured visit of an enrolled patient yet: results appear after the "
                 "baseline visit is analysed.")
@@ -82,20 +135,20 @@ def results(measurements) -> None:  # noqa: ANN001
     )
 
 
-def enrolment(actor, study_id: int, arms, enrolments, measurements) -> None:  # noqa: ANN001
-    baselines = {m.patient_id: m.visit_date for m in measurements if m.is_baseline}
+def enrolment(actor, study_id: int, data: StudyData) -> None:  # noqa: ANN001
     with state.db_session() as session:
         patients = list_patients(session=session, actor=actor)
         choices = {p.id: p.code for p in patients}
-    enrolled = {e.patient_id for e in enrolments}
-    arm_names = {a.id: a.name for a in arms}
-    if enrolments:
+    enrolled = {patient_id for patient_id, _, _, _ in data["enrolments"]}
+    arm_names = data["arms"]
+    if data["enrolments"]:
         st.dataframe(
-            [{"patient": choices.get(e.patient_id, f"#{e.patient_id}"), "arm": arm_names[e.arm_id],
-              "baseline visit": baselines.get(e.patient_id) or (
-                  "chosen visit not measured yet" if e.baseline_visit_id
+            [{"patient": choices.get(patient_id, f"#{patient_id}"), "arm": arm_names[arm_id],
+              "baseline visit": data["baselines"].get(patient_id) or (
+                  "chosen visit not measured yet" if baseline_visit_id
                   else "first measured visit"),
-              "enrolled": e.enrolled_at} for e in enrolments],
+              "enrolled": enrolled_at}
+             for patient_id, arm_id, baseline_visit_id, enrolled_at in data["enrolments"]],
             hide_index=True, width="stretch",
         )
     candidates = [pid for pid in choices if pid not in enrolled]
@@ -173,41 +226,53 @@ with state.db_session() as session:
         st.stop()
     manages = state.can_edit(actor) and (actor.role == "admin" or study.created_by_id == actor.id)
     description = study.description
-    arms = list_arms(session=session, actor=actor, study_id=study_id)
-    enrolments = list_enrolments(session=session, actor=actor, study_id=study_id)
     current_members = list_study_members(session=session, actor=actor, study_id=study_id)
-    measurements = study_measurements(session=session, actor=actor, study_id=study_id)
+    version = get_data_version(session=session)
+data = study_data(study_id, actor.id, actor.role, actor.team, version,
+                  state.get_settings().resolved_database_url)
+if data is None:
+    st.error("No such study or no access.")
+    st.stop()
 
 if description:
     st.write(description)
-st.caption(f"Arms: {', '.join(a.name for a in arms)}; {len(enrolments)} patients enrolled"
+arm_list = ", ".join(data["arms"].values())
+st.caption(f"Arms: {arm_list}; {len(data['enrolments'])} patients enrolled"
            + ("" if state.can_edit(actor) else " (read-only)") + ".")
 
 tab_names = ["Results", "Measurements"] + (["Enrolment", "Members"] if state.can_edit(actor) else [])
-tabs = st.tabs(tab_names)
-with tabs[0]:
-    results(measurements)
-    state.show_notice()
-with tabs[1]:
-    table = charts.measurement_frame(measurements)
-    if table.empty:
-        st.info("No measurement yet.")
-    else:
-        st.dataframe(table, hide_index=True, width="stretch")
-        st.download_button(
-            "Download every measurement (CSV)", table.to_csv(index=False).encode("utf-8"),
-            file_name=f"study_{study_id}_measurements_{date.today():%Y%m%d}.csv",
-            mime="text/csv", key="download_csv", on_click=audit_export,
-            args=(actor.id, study_id, len(table)),
-        )
+# Only the open tab is drawn (a 5,000-row table or four charts nobody looks at cost seconds).
+tabs = st.tabs(tab_names, key=TAB_KEY, on_change="rerun")
+if tabs[0].open:
+    with tabs[0]:
+        results(data["summaries"])
+        state.show_notice()
+if tabs[1].open:
+    with tabs[1]:
+        table = data["table"]
+        if table.empty:
+            st.info("No measurement yet.")
+        else:
+            st.dataframe(table, hide_index=True, width="stretch")
+            st.download_button(
+                "Download every measurement (CSV)",
+                # Made on the click, not on every run of the page.
+                lambda: table.to_csv(index=False).encode("utf-8"),
+                file_name=f"study_{study_id}_measurements_{date.today():%Y%m%d}.csv",
+                mime="text/csv", key="download_csv", on_click=audit_export,
+                args=(actor.id, study_id, len(table)),
+            )
 if state.can_edit(actor):
-    with tabs[2]:
-        if manages or actor.id in {m.id for m in current_members}:
-            enrolment(actor, study_id, arms, enrolments, measurements)
-        else:
-            st.caption("Only the study's creator, an administrator or a member enrols patients.")
-    with tabs[3]:
-        if manages:
-            members(actor, study_id, current_members)
-        else:
-            st.caption("Only the study's creator or an administrator adds members.")
+    if tabs[2].open:
+        with tabs[2]:
+            if manages or actor.id in {m.id for m in current_members}:
+                enrolment(actor, study_id, data)
+            else:
+                st.caption("Only the study's creator, an administrator or a member enrols "
+                           "patients.")
+    if tabs[3].open:
+        with tabs[3]:
+            if manages:
+                members(actor, study_id, current_members)
+            else:
+                st.caption("Only the study's creator or an administrator adds members.")

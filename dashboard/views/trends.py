@@ -108,26 +108,33 @@ for column, name in zip(metrics, ("inflammatory", "non_inflammatory", "total")):
     change_metric(column, name, visits, baseline)
 
 options = {"mode": mode, "baseline_visit_id": baseline_id, "smoothing": smoothing, "events": events}
-tabs = st.tabs(["Inflammatory / non-inflammatory", "By lesion type", "Lesion area", "Grade",
-                "Clinician IGA"])
-with tabs[0]:
-    st.plotly_chart(charts.groups_figure(visits, **options), key="chart_groups")
-with tabs[1]:
-    st.plotly_chart(charts.kinds_figure(visits, **options), key="chart_kinds")
-with tabs[2]:
-    st.plotly_chart(charts.area_figure(visits, **options), key="chart_area")
-with tabs[3]:
-    st.plotly_chart(charts.grade_figure(visits, events=events), key="chart_grade")
-    st.caption("The band widens as the model is less sure of its grade (1 - confidence).")
-with tabs[4]:
-    if visits["iga"].notna().any():
-        st.plotly_chart(
-            charts.iga_figure(visits, baseline_visit_id=baseline_id, events=events),
-            key="chart_iga",
-        )
-        st.caption("IGA success: IGA 0 or 1 and at least 2 grades better than at baseline.")
-    else:
-        st.info("No clinician has recorded an IGA for these visits yet (Review queue).")
+TABS = ("Inflammatory / non-inflammatory", "By lesion type", "Lesion area", "Grade",
+        "Clinician IGA")
+# Only the open tab's chart is built and sent: five charts at once cost the browser seconds.
+tabs = dict(zip(TABS, st.tabs(TABS, key="trend_tab", on_change="rerun")))
+if tabs[TABS[0]].open:
+    with tabs[TABS[0]]:
+        st.plotly_chart(charts.groups_figure(visits, **options), key="chart_groups")
+if tabs[TABS[1]].open:
+    with tabs[TABS[1]]:
+        st.plotly_chart(charts.kinds_figure(visits, **options), key="chart_kinds")
+if tabs[TABS[2]].open:
+    with tabs[TABS[2]]:
+        st.plotly_chart(charts.area_figure(visits, **options), key="chart_area")
+if tabs[TABS[3]].open:
+    with tabs[TABS[3]]:
+        st.plotly_chart(charts.grade_figure(visits, events=events), key="chart_grade")
+        st.caption("The band widens as the model is less sure of its grade (1 - confidence).")
+if tabs[TABS[4]].open:
+    with tabs[TABS[4]]:
+        if visits["iga"].notna().any():
+            st.plotly_chart(
+                charts.iga_figure(visits, baseline_visit_id=baseline_id, events=events),
+                key="chart_iga",
+            )
+            st.caption("IGA success: IGA 0 or 1 and at least 2 grades better than at baseline.")
+        else:
+            st.info("No clinician has recorded an IGA for these visits yet (Review queue).")
 
 table = visits.assign(
     lesion_area_percent=(visits["lesion_area_fraction"].astype(float) * 100).round(2),

@@ -153,9 +153,12 @@ if not photos:
     st.stop()
 
 photo_ids = {p.id: p for p in photos}
+# A file name may carry a person's name: researchers see the photo's number instead.
+names = {i: f"photo #{i}" if state.hides_identity(actor) else p.filename
+         for i, p in photo_ids.items()}
 photo_id = st.radio(
     "Photo", list(photo_ids), horizontal=True, key=f"photo_of_visit_{visit.id}",
-    format_func=lambda i: f"{photo_ids[i].view} — {photo_ids[i].filename}",
+    format_func=lambda i: f"{photo_ids[i].view} — {names[i]}",
 )
 photo = photo_ids[photo_id]
 with state.db_session() as session:
@@ -184,7 +187,7 @@ with left:
     if drawn is None:
         st.info(f"No {overlay} data is stored for this analysis; showing the photo alone.")
         drawn = decoded.image
-    st.image(drawn, caption=f"{photo.filename} ({photo.width} x {photo.height})", width="stretch")
+    st.image(drawn, caption=f"{names[photo.id]} ({photo.width} x {photo.height})", width="stretch")
     if analysis is not None and overlay in ("lesion types", "boxes"):
         st.markdown(" ".join(
             f"<span style='color:{item.hex}'>■</span> {item.label}" for item in legend_items()

@@ -16,12 +16,15 @@ from db.repository.accounts import (
     update_account,
     verify_password,
 )
+from db.repository._common import get_data_version
 from db.repository.audit import list_audit, record_audit
 from db.repository.integrity import (
     IntegrityReport,
     MissingFile,
     check_integrity,
+    RepairResult,
     repair_integrity,
+    repair_store,
 )
 from db.repository.measurements import TimelineRow, patient_timeline
 from db.repository.patients import (
@@ -46,8 +49,10 @@ from db.repository.photos import (
     store_photo,
 )
 from db.repository.reviews import (
+    ReviewBy,
     ReviewQueueEntry,
     add_review,
+    latest_reviews,
     list_review_queue,
     list_reviews,
     review_queue_entries,
@@ -70,6 +75,7 @@ from db.repository.visits import create_visit, get_visit, list_visits
 __all__ = [
     "IntegrityReport",
     "MissingFile",
+    "ReviewBy",
     "ReviewQueueEntry",
     "StudyMeasurement",
     "TimelineRow",
@@ -92,12 +98,14 @@ __all__ = [
     "get_account",
     "get_account_by_username",
     "get_analysis",
+    "get_data_version",
     "get_patient",
     "get_photo",
     "get_study",
     "get_visit",
     "hash_password",
     "latest_analysis",
+    "latest_reviews",
     "list_accounts",
     "list_analyses",
     "list_arms",
@@ -117,6 +125,8 @@ __all__ = [
     "patient_timeline",
     "record_audit",
     "repair_integrity",
+    "repair_store",
+    "RepairResult",
     "review_queue_entries",
     "store_photo",
     "study_measurements",

@@ -1,18 +1,25 @@
-"""Helpers shared by the repository modules: write transactions, audit rows, row lookups."""
+"""Helpers shared by the repository modules: write transactions, audit rows, row lookups,
+the data version, and the subject labels researchers see instead of patient codes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 
 from db.access import Principal, require_write
 from db.engine import begin_write
 from db.errors import NotFound
-from db.models import AUDIT_ACTIONS, AuditEvent, Patient, Photo, Visit
+from db.models import AUDIT_ACTIONS, AuditEvent, Enrolment, Patient, Photo, StudyMember, Visit
 
 RowT = TypeVar("RowT", bound=SQLModel)
+
+# Audit ids are handed out at insert time, so on PostgreSQL a transaction can commit an id
+# below the highest one already visible; counting the rows of the last ids catches that.
+VERSION_WINDOW = 10_000
 
 
 class _Unset:
@@ -98,3 +105,70 @@ def writable_photo(session: Session, principal: Principal, photo_id: int, what: 
     photo, patient = row
     require_write(principal, patient, what)
     return photo
+
+
+def get_data_version(*, session: Session) -> tuple[int, int]:
+    """A value that changes whenever a change is committed: (highest audit id, audit rows among
+    the last VERSION_WINDOW ids). Every repository write adds its audit row in the same
+    transaction, so pages key cached results on this. One indexed query, whatever the size."""
+    latest = select(func.coalesce(func.max(AuditEvent.id), 0)).scalar_subquery()
+    recent = (
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(col(AuditEvent.id) > latest - VERSION_WINDOW)
+        .scalar_subquery()
+    )
+    highest, count = session.exec(select(latest, recent)).one()
+    return int(highest), int(count)
+
+
+# ------------------------------------------------------------------ researchers see subjects
+def subject_label(enrolment_id: int) -> str:
+    """How a researcher sees an enrolled patient: S- and the enrolment's number (it says
+    nothing about the person, unlike a clinic's patient code)."""
+    return f"S-{enrolment_id:04d}"
+
+
+def hides_identity(principal: Principal) -> bool:
+    """Researchers never see a patient's code, name or notes."""
+    return principal.role == "researcher"
+
+
+def first_enrolments(principal: Principal) -> sa.Subquery:
+    """(patient_id, enrolment_id): each patient's first enrolment in a study the principal is a
+    member of, the enrolment that names them for that researcher."""
+    return (
+        select(
+            col(Enrolment.patient_id).label("patient_id"),
+            func.min(Enrolment.id).label("enrolment_id"),
+        )
+        .join(StudyMember, col(StudyMember.study_id) == col(Enrolment.study_id))
+        .where(StudyMember.account_id == principal.id)
+        .group_by(col(Enrolment.patient_id))
+        .subquery("first_enrolment")
+    )
+
+
+def subject_labels(session: Session, principal: Principal, patient_ids: sa.Select) -> dict[int, str]:
+    """The subject label of each of these patients for this researcher (one query)."""
+    first = first_enrolments(principal)
+    rows = session.exec(
+        select(first.c.patient_id, first.c.enrolment_id).where(first.c.patient_id.in_(patient_ids))
+    ).all()
+    return {patient_id: subject_label(enrolment_id) for patient_id, enrolment_id in rows}
+
+
+def as_subject(patient: Patient, label: str) -> Patient:
+    """A detached copy of the patient that identifies nobody: the subject label for the code,
+    no name and no free-text notes (they may name the person). Never added to a session."""
+    return Patient(
+        id=patient.id,
+        code=label,
+        name=None,
+        consent_date=patient.consent_date,
+        skin_type=patient.skin_type,
+        notes="",
+        team=patient.team,
+        owner_id=patient.owner_id,
+        created_at=patient.created_at,
+    )

@@ -1,6 +1,7 @@
 """Patients: create, find, change, and delete with every row and file they own."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy import delete, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -21,7 +22,16 @@ from db.models import (
     Visit,
 )
 from db.photos import PhotoStore
-from db.repository._common import add_audit, get_or_raise, writable_patient, write_transaction
+from db.repository._common import (
+    add_audit,
+    as_subject,
+    first_enrolments,
+    get_or_raise,
+    hides_identity,
+    subject_label,
+    writable_patient,
+    write_transaction,
+)
 from db.repository.files import delete_unreferenced_files
 
 
@@ -75,14 +85,38 @@ def create_patient(*, session: Session, actor: Account, data: PatientCreate) -> 
     return patient
 
 
+def _subjects(
+    session: Session, principal: Principal, where: list[sa.ColumnElement[bool]]
+) -> list[Patient]:
+    """The patients matching `where` as a researcher sees them: labelled by their first
+    enrolment in the researcher's studies, with nothing that identifies the person."""
+    first = first_enrolments(principal)
+    statement = (
+        select(Patient, first.c.enrolment_id)
+        .join(first, first.c.patient_id == col(Patient.id))
+        .where(visible_patients(principal), *where)
+        .order_by(first.c.enrolment_id)
+    )
+    return [as_subject(patient, subject_label(enrolment_id))
+            for patient, enrolment_id in session.exec(statement).all()]
+
+
 def list_patients(
     *, session: Session, actor: Account, search: str | None = None
 ) -> list[Patient]:
-    """The patients the actor may see, by code; `search` matches part of the code or name."""
+    """The patients the actor may see, by code; `search` matches part of the code or name.
+
+    Researchers get subjects instead (see `get_patient`), searched by subject label only.
+    """
     principal = load_principal(session, actor)
+    needle = search.strip() if search is not None else ""
+    if hides_identity(principal):
+        subjects = _subjects(session, principal, [])
+        # Matched in Python on the label: a search in names would tell who is enrolled.
+        return [s for s in subjects if needle.casefold() in s.code.casefold()]
     statement = select(Patient).where(visible_patients(principal)).order_by(col(Patient.code))
-    if search is not None and search.strip():
-        pattern = f"%{_escape_like(search.strip())}%"
+    if needle:
+        pattern = f"%{_escape_like(needle)}%"
         statement = statement.where(
             or_(
                 col(Patient.code).ilike(pattern, escape="\\"),
@@ -93,7 +127,15 @@ def list_patients(
 
 
 def get_patient(*, session: Session, actor: Account, patient_id: int) -> Patient | None:
+    """The patient, or None when the actor may not see them.
+
+    For a researcher: a detached copy labelled "S-0001" (their first enrolment in one of the
+    researcher's studies) with no name, code or notes.
+    """
     principal = load_principal(session, actor)
+    if hides_identity(principal):
+        found = _subjects(session, principal, [col(Patient.id) == patient_id])
+        return found[0] if found else None
     statement = select(Patient).where(Patient.id == patient_id, visible_patients(principal))
     return session.exec(statement).one_or_none()
 

@@ -10,7 +10,12 @@ from sqlmodel import Session, col, select
 from db.access import load_principal, require_write, visible_patients
 from db.errors import NotFound
 from db.models import Account, Analysis, Patient, Photo, Review, ReviewCreate, Visit
-from db.repository._common import add_audit, write_transaction
+from db.repository._common import (
+    add_audit,
+    hides_identity,
+    subject_labels,
+    write_transaction,
+)
 
 
 @dataclass(frozen=True)
@@ -49,9 +54,15 @@ def review_queue_entries(
     )
     if limit is not None:
         statement = statement.limit(limit)
+    rows = session.exec(statement).all()
+    if hides_identity(principal) and rows:
+        # Researchers see subject labels, never codes (one more query, not one per row).
+        labels = subject_labels(session, principal, select(Patient.id).where(
+            col(Patient.id).in_(sorted({row[4] for row in rows}))))
+        rows = [(*row[:5], labels.get(row[4], "")) for row in rows]
     return [
         ReviewQueueEntry(analysis, photo_id, visit_id, visit_date, patient_id, code)
-        for analysis, photo_id, visit_id, visit_date, patient_id, code in session.exec(statement)
+        for analysis, photo_id, visit_id, visit_date, patient_id, code in rows
     ]
 
 
@@ -94,6 +105,34 @@ def add_review(
             detail=f"analysis={analysis_id} iga={data.iga} grade_override={data.grade_override}",
         )
     return review
+
+
+@dataclass(frozen=True)
+class ReviewBy:
+    """A review with the name of the clinician who made it."""
+
+    review: Review
+    reviewer: str
+
+
+def latest_reviews(*, session: Session, actor: Account, patient_id: int) -> dict[int, ReviewBy]:
+    """The latest review of each reviewed analysis of the patient, by analysis id, with the
+    reviewer's name ({} when the actor may not see the patient). One query in all."""
+    principal = load_principal(session, actor)
+    statement = (
+        select(Review, Account.full_name, Account.username)
+        .join(Account, col(Account.id) == col(Review.reviewer_id))
+        .join(Analysis, col(Analysis.id) == col(Review.analysis_id))
+        .join(Photo, col(Photo.id) == col(Analysis.photo_id))
+        .join(Visit, col(Visit.id) == col(Photo.visit_id))
+        .join(Patient, col(Patient.id) == col(Visit.patient_id))
+        .where(Visit.patient_id == patient_id, visible_patients(principal))
+        .order_by(col(Review.id))
+    )
+    latest: dict[int, ReviewBy] = {}
+    for review, full_name, username in session.exec(statement):
+        latest[review.analysis_id] = ReviewBy(review, full_name or username)  # later ids win
+    return latest
 
 
 def list_reviews(*, session: Session, actor: Account, analysis_id: int) -> list[Review]:

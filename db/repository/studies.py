@@ -28,7 +28,13 @@ from db.models import (
     StudyMember,
     Visit,
 )
-from db.repository._common import add_audit, get_or_raise, write_transaction
+from db.repository._common import (
+    add_audit,
+    get_or_raise,
+    hides_identity,
+    subject_label,
+    write_transaction,
+)
 from db.repository.measurements import photo_measure_rows
 
 
@@ -215,6 +221,8 @@ class StudyMeasurement:
     The visit's measurement comes from its front photo when there is one (views are not
     comparable), preferring photos that passed the quality gate, then the newest photo.
     `grade` is the model's; `grade_override` a reviewer's correction (None: not corrected).
+    `patient_code` is the clinic's pseudonymous code, or for a researcher the subject label of
+    this enrolment ("S-0001"): researchers never see a patient's code or name.
     """
 
     arm: str
@@ -264,7 +272,11 @@ def study_measurements(*, session: Session, actor: Account, study_id: int) -> li
     ).all()
     if not enrolled:
         return []
-    by_patient = {enrolment.patient_id: (enrolment, arm, code) for enrolment, arm, code in enrolled}
+    hide = hides_identity(principal)
+    by_patient = {
+        enrolment.patient_id: (enrolment, arm, subject_label(enrolment.id) if hide else code)
+        for enrolment, arm, code in enrolled
+    }
     patient_ids = select(Patient.id).where(col(Patient.id).in_(list(by_patient)))
     rows = session.exec(photo_measure_rows(patient_ids, include_visits_without_photos=True)).all()
 

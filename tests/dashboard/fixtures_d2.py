@@ -175,3 +175,56 @@ def spec_titled(at, words: str) -> dict:  # noqa: ANN001 - an AppTest
     found = [s for s in plotly_specs(at) if words in s["layout"].get("title", {}).get("text", "")]
     assert len(found) == 1, f"expected one figure titled {words!r}, found {len(found)}"
     return found[0]
+
+
+def add_measured_visits(dash, owner_id: int, seeded: Seeded, visits: list[tuple[date, list[Lesion]]],
+                        *, reviewed: bool = False) -> Seeded:  # noqa: ANN001
+    """More visits of an already seeded patient, each with one analysed front photo (distinct
+    files: the brightness goes on from the visits already there); `reviewed` adds an IGA 2
+    review to each new analysis. Returns `seeded`, grown."""
+    from db.photos import PhotoStore
+    from db.repository import create_visit, latest_analysis, store_photo
+
+    owner = dash.get_account(owner_id)
+    store = PhotoStore(dash.env.data_dir / "photos")
+    for when, lesions in visits:
+        photo = face_photo(brightness=len(seeded.visit_ids))
+        with dash.env.session() as session:
+            visit = create_visit(session=session, actor=owner, patient_id=seeded.patient_id,
+                                 visit_date=when)
+            stored = store_photo(session=session, actor=owner, photo_store=store,
+                                 visit_id=visit.id, photo=photo,
+                                 analysis=make_analysis(photo, lesions))
+            row = latest_analysis(session=session, actor=owner, photo_id=stored.id)
+        seeded.visit_ids.append(visit.id)
+        seeded.photo_ids.append(stored.id)
+        seeded.analysis_ids.append(row.id)
+        if reviewed:
+            add_review(dash, owner_id, row.id, iga=2)
+    return seeded
+
+
+class StatementCounter:
+    """Counts every SQL statement sent to the engine while active (before_cursor_execute)."""
+
+    def __init__(self, engine) -> None:  # noqa: ANN001 - a sqlalchemy Engine
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _on_execute(self, _conn, _cursor, statement: str, *_args) -> None:  # noqa: ANN001
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def __enter__(self) -> "StatementCounter":
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._on_execute)

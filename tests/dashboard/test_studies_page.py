@@ -60,7 +60,8 @@ def trial(dash):  # noqa: ANN001, ANN201
         _enrol(dash, doctor, study_id, arms[arm], seeded.patient_id)
     add_review(dash, doctor, p1.analysis_ids[0], iga=3)
     add_review(dash, doctor, p1.analysis_ids[1], iga=1)
-    return {"doctor": doctor, "researcher": researcher, "study_id": study_id, "arms": arms}
+    return {"doctor": doctor, "researcher": researcher, "study_id": study_id, "arms": arms,
+            "p2_analyses": p2.analysis_ids}
 
 
 def test_results_per_arm_and_week(dash, trial):
@@ -84,8 +85,8 @@ def test_csv_download_holds_every_measurement_and_is_audited(dash, trial):
     from db.models import AuditEvent
     from sqlmodel import select
 
-    at = open_as(dash, trial["doctor"], "studies")
-    table = at.dataframe[1].value
+    at = open_as(dash, trial["doctor"], "studies", state={"study_tab": "Measurements"})
+    (table,) = [frame.value for frame in at.dataframe]  # only the open tab is drawn
     assert len(table) == 6
     button = at.get("download_button")[0]
     assert button.label == "Download every measurement (CSV)"
@@ -109,7 +110,7 @@ def test_create_study_add_member_and_enrol(dash):
     researcher = dash.make_account("res", role="researcher")
     seeded = seed_patient(dash, doctor, "ACN-001", [(date(2024, 1, 1), papules(4)),
                                                     (date(2024, 2, 1), papules(2))])
-    at = open_as(dash, doctor, "studies")
+    at = open_as(dash, doctor, "studies", state={"study_tab": "Enrolment"})
     dash.widget(at.text_input, "Study name").input("Pilot")
     dash.widget(at.text_area, "Arms (one per line)").input("drug\nvehicle")
     dash.widget(at.button, "Create study").click().run()
@@ -128,6 +129,8 @@ def test_create_study_add_member_and_enrol(dash):
     assert not at.exception
     assert "ACN-001 enrolled in arm vehicle." in dash.texts(at.success)
 
+    at.session_state["study_tab"] = "Members"
+    at.run()
     at.selectbox(key="member_pick").set_value(researcher).run()
     dash.widget(at.button, "Add member").click().run()
     assert not at.exception
@@ -164,3 +167,46 @@ def test_researcher_sees_only_member_studies_read_only(dash, trial):
     assert not at.exception
     assert at.selectbox(key="study_id").options == ["Adapalene trial"]
     assert "Other trial" not in dash.page_text(at)
+
+
+def test_researcher_sees_subject_labels_and_no_patient_ids_in_the_measurements(dash, trial):
+    from db.models import Enrolment
+    from sqlmodel import select
+
+    _member(dash, trial["doctor"], trial["study_id"], trial["researcher"])
+    with dash.env.session() as session:
+        labels = {f"S-{e.id:04d}" for e in session.exec(select(Enrolment)).all()}
+    at = open_as(dash, trial["researcher"], "studies", state={"study_tab": "Measurements"})
+    assert not at.exception
+    (table,) = [frame.value for frame in at.dataframe]
+    assert set(table["subject"]) == labels
+    assert "patient_code" not in table and "patient_id" not in table
+    csv = table.to_csv(index=False)
+    assert not {"P1", "P2", "P3"} & set(csv.replace(",", "\n").splitlines())
+    # Same numbers as the clinician's table, only the subject is named differently.
+    assert sorted(table["inflammatory"]) == [6, 8, 10, 20, 30, 40]
+
+
+def test_results_are_cached_until_the_data_changes(dash, trial, monkeypatch):
+    """A rerun reuses the computed results; a new review is shown at the next run."""
+    import db.repository as repository
+
+    at = open_as(dash, trial["doctor"], "studies")
+    assert trace(spec_titled(at, "IGA success"), "drug")["y"] == [0.0, 100.0]
+    calls = []
+    original = repository.study_measurements
+
+    def counted(**kwargs):  # noqa: ANN003, ANN202
+        calls.append(kwargs["study_id"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(repository, "study_measurements", counted)
+    at.run()
+    assert calls == []  # served from the cache: nothing changed
+    # P2: IGA 3 at baseline, 2 at week 4 (no success): the drug arm's rate halves.
+    add_review(dash, trial["doctor"], trial["p2_analyses"][0], iga=3)
+    add_review(dash, trial["doctor"], trial["p2_analyses"][1], iga=2)
+    at.run()
+    assert not at.exception
+    assert calls == [trial["study_id"]]  # the data changed: computed again
+    assert trace(spec_titled(at, "IGA success"), "drug")["y"] == [0.0, 50.0]

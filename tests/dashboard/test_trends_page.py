@@ -27,8 +27,24 @@ def _history(dash, owner: int, code: str = "ACN-001"):  # noqa: ANN001, ANN202
     ], grades=[1, 1, 0])
 
 
+TABS = ("Inflammatory / non-inflammatory", "By lesion type", "Lesion area", "Grade",
+        "Clinician IGA")
+
+
 def _dates(trace_spec: dict) -> list[str]:
     return [str(pd.Timestamp(x).date()) for x in trace_spec["x"]]
+
+
+def _every_tab(at) -> list[dict]:  # noqa: ANN001 - an AppTest
+    """The one chart of each tab, opening the tabs in turn (only the open tab is drawn)."""
+    specs = []
+    for tab in TABS:
+        at.session_state["trend_tab"] = tab
+        at.run()
+        assert not at.exception
+        (spec,) = plotly_specs(at)
+        specs.append(spec)
+    return specs
 
 
 def test_trend_charts_show_the_stored_counts(dash):
@@ -41,7 +57,8 @@ def test_trend_charts_show_the_stored_counts(dash):
     assert not at.exception
     assert "Trends of ACN-001" in dash.texts(at.title)
 
-    groups, kinds, area, grade, iga = plotly_specs(at)
+    assert len(plotly_specs(at)) == 1  # the first tab's chart only
+    groups, kinds, area, grade, iga = _every_tab(at)
     inflammatory = trace(groups, "inflammatory")
     assert inflammatory["y"] == [10, 6, 2]
     assert _dates(inflammatory) == ["2024-01-10", "2024-02-10", "2024-03-10"]
@@ -135,10 +152,13 @@ def test_researcher_sees_trends_read_only(dash):
     with dash.env.session() as session:
         study = create_study(session=session, actor=owner, name="S1", arms=["drug"])
         arm = list_arms(session=session, actor=owner, study_id=study.id)[0]
-        enrol_patient(session=session, actor=owner, study_id=study.id, arm_id=arm.id,
-                      patient_id=seeded.patient_id)
+        enrolment = enrol_patient(session=session, actor=owner, study_id=study.id, arm_id=arm.id,
+                                  patient_id=seeded.patient_id)
         add_study_member(session=session, actor=owner, study_id=study.id, account_id=researcher)
     at = open_as(dash, researcher, "trends", patient_id=seeded.patient_id)
     assert not at.exception
     assert trace(plotly_specs(at)[0], "inflammatory")["y"] == [10, 6, 2]
+    # The subject label, never the clinic's code.
+    assert dash.texts(at.title) == [f"Trends of S-{enrolment.id:04d}"]
+    assert "ACN-001" not in dash.page_text(at)
     assert not [b for b in at.button if b.label == "Add to the timeline"]

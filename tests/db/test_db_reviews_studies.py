@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from db import repository as repo
 from db.errors import DuplicateError, NotFound, PermissionDenied
-from db.models import Account, Patient, Photo
+from db.models import Account, Patient, PatientUpdate, Photo
 from db.photos import PhotoStore
 
 
@@ -195,3 +195,107 @@ def test_members_and_enrolment_rules(
     repo.enrol_patient(session=session, actor=other_clinician, study_id=study.id,
                        arm_id=arm_a.id, patient_id=other_patient.id)
     assert len(repo.list_enrolments(session=session, actor=admin, study_id=study.id)) == 2
+
+
+# ------------------------------------------------------- researchers see subjects, not people
+def _enrolled_world(session: Session, store: PhotoStore, clinician: Account, researcher: Account):  # noqa: ANN202
+    """A named patient with notes, one analysed photo, enrolled in a study the researcher is a
+    member of; returns (patient, study id, enrolment)."""
+    patient = make_patient(session, clinician, "PA-SECRET", name="Jane Quill",
+                           notes="Jane's sister is also a patient")
+    _photo(session, store, clinician, patient, 11, date(2024, 1, 1))
+    study = repo.create_study(session=session, actor=clinician, name="Privacy trial", arms=["a"])
+    arm = repo.list_arms(session=session, actor=clinician, study_id=study.id)[0]
+    enrolment = repo.enrol_patient(session=session, actor=clinician, study_id=study.id,
+                                   arm_id=arm.id, patient_id=patient.id)
+    repo.add_study_member(session=session, actor=clinician, study_id=study.id,
+                          account_id=researcher.id)
+    return patient, study.id, enrolment
+
+
+def test_researchers_get_subject_labels_never_a_code_name_or_notes(
+    session: Session, store: PhotoStore, clinician: Account, researcher: Account
+) -> None:
+    patient, study_id, enrolment = _enrolled_world(session, store, clinician, researcher)
+    label = f"S-{enrolment.id:04d}"
+
+    seen = repo.get_patient(session=session, actor=researcher, patient_id=patient.id)
+    assert (seen.id, seen.code, seen.name, seen.notes) == (patient.id, label, None, "")
+    (listed,) = repo.list_patients(session=session, actor=researcher)
+    assert (listed.code, listed.name, listed.notes) == (label, None, "")
+    # A search must not tell a researcher who is enrolled: names and codes match nothing.
+    for search in ("Jane", "Quill", "PA-SECRET", "SECRET"):
+        assert repo.list_patients(session=session, actor=researcher, search=search) == []
+    assert [p.code for p in repo.list_patients(session=session, actor=researcher,
+                                               search=label.lower())] == [label]
+    (measurement,) = repo.study_measurements(session=session, actor=researcher, study_id=study_id)
+    assert measurement.patient_code == label
+    assert repo.review_queue_entries(session=session, actor=researcher)[0].patient_code == label
+
+    # The clinician still sees the patient as recorded, and the label never reached the row.
+    session.expire_all()
+    mine = repo.get_patient(session=session, actor=clinician, patient_id=patient.id)
+    assert (mine.code, mine.name) == ("PA-SECRET", "Jane Quill")
+    assert repo.study_measurements(session=session, actor=clinician,
+                                   study_id=study_id)[0].patient_code == "PA-SECRET"
+    assert repo.review_queue_entries(session=session, actor=clinician)[0].patient_code == "PA-SECRET"
+
+
+def test_a_subject_keeps_the_label_of_their_first_enrolment_the_researcher_may_see(
+    session: Session, store: PhotoStore, admin: Account, clinician: Account,
+    researcher: Account,
+) -> None:
+    patient, first_study, first = _enrolled_world(session, store, clinician, researcher)
+    other_researcher = make_account(session, "res2", role="researcher")
+    second_study = repo.create_study(session=session, actor=clinician, name="Second", arms=["b"])
+    arm = repo.list_arms(session=session, actor=clinician, study_id=second_study.id)[0]
+    second = repo.enrol_patient(session=session, actor=clinician, study_id=second_study.id,
+                                arm_id=arm.id, patient_id=patient.id)
+    repo.add_study_member(session=session, actor=clinician, study_id=second_study.id,
+                          account_id=other_researcher.id)
+    repo.add_study_member(session=session, actor=clinician, study_id=second_study.id,
+                          account_id=researcher.id)
+    # Member of both studies: the first enrolment names the subject on patient pages; each
+    # study's table uses its own enrolment.
+    assert repo.get_patient(session=session, actor=researcher,
+                            patient_id=patient.id).code == f"S-{first.id:04d}"
+    assert repo.study_measurements(session=session, actor=researcher,
+                                   study_id=second_study.id)[0].patient_code == f"S-{second.id:04d}"
+    # Member of the second study only: its enrolment, nothing from the first study.
+    assert repo.get_patient(session=session, actor=other_researcher,
+                            patient_id=patient.id).code == f"S-{second.id:04d}"
+    assert repo.get_study(session=session, actor=other_researcher, study_id=first_study) is None
+
+
+def test_data_version_changes_with_every_committed_change_only(
+    session: Session, store: PhotoStore, clinician: Account, researcher: Account
+) -> None:
+    before = repo.get_data_version(session=session)
+    patient, study_id, _ = _enrolled_world(session, store, clinician, researcher)
+    after_writes = repo.get_data_version(session=session)
+    assert after_writes > before
+    repo.list_patients(session=session, actor=clinician)
+    repo.study_measurements(session=session, actor=researcher, study_id=study_id)
+    assert repo.get_data_version(session=session) == after_writes  # reads change nothing
+    repo.update_patient(session=session, actor=clinician, patient_id=patient.id,
+                        data=PatientUpdate(notes="changed"))
+    assert repo.get_data_version(session=session) != after_writes
+
+
+def test_latest_reviews_one_per_analysis_with_the_reviewers_name(
+    session: Session, store: PhotoStore, clinician: Account, other_clinician: Account,
+    admin: Account,
+) -> None:
+    patient = make_patient(session, clinician, "R-1")
+    first = _photo(session, store, clinician, patient, 21, date(2024, 1, 1))
+    second = _photo(session, store, clinician, patient, 22, date(2024, 2, 1))
+    a1 = repo.latest_analysis(session=session, actor=clinician, photo_id=first.id)
+    a2 = repo.latest_analysis(session=session, actor=clinician, photo_id=second.id)
+    repo.add_review(session=session, actor=clinician, analysis_id=a1.id, iga=3)
+    later = repo.add_review(session=session, actor=admin, analysis_id=a1.id, iga=2,
+                            grade_override=1)
+    only = repo.add_review(session=session, actor=clinician, analysis_id=a2.id, iga=1)
+    latest = repo.latest_reviews(session=session, actor=clinician, patient_id=patient.id)
+    assert {aid: (r.review.id, r.reviewer) for aid, r in latest.items()} == {
+        a1.id: (later.id, "admin"), a2.id: (only.id, "dr_a")}
+    assert repo.latest_reviews(session=session, actor=other_clinician, patient_id=patient.id) == {}
