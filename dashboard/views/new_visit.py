@@ -15,7 +15,7 @@ from core.errors import PhotoError
 from core.imaging import decode_photo
 from core.types import VIEWS, Analysis, DecodedPhoto
 from dashboard import state
-from db.errors import PermissionDenied
+from db.errors import DuplicateError, PermissionDenied
 from db.repository import create_visit, find_duplicate_photo, store_photo
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "tif", "tiff"]
@@ -131,16 +131,15 @@ def save_visit(actor, patient_id: int, visit_date: date, notes: str, ready: list
     for index, (item, details) in enumerate(ready, start=1):
         try:
             with state.db_session() as session:
-                # Checked again: a double click or a second tab may have stored it meanwhile.
-                if find_duplicate_photo(
-                    session=session, actor=actor, patient_id=patient_id,
-                    upload_sha256=details["photo"].upload_sha256,
-                ) is None:
-                    store_photo(
-                        session=session, actor=actor, photo_store=store, visit_id=visit_id,
-                        analysis=item.analysis, **details,
-                    )
-                    stored += 1
+                # Checked again inside the write: a double click or a second tab may have
+                # stored the same photo for this patient meanwhile.
+                store_photo(
+                    session=session, actor=actor, photo_store=store, visit_id=visit_id,
+                    analysis=item.analysis, refuse_duplicate=True, **details,
+                )
+                stored += 1
+        except DuplicateError:
+            pass  # already stored by the other click or tab: nothing to do
         except (PermissionDenied, ValueError, OSError) as error:
             st.error(f"{item.filename}: not stored ({error})")
         progress.progress(index / len(ready), text=f"Saved {index} of {len(ready)}")
