@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--run", type=Path, default=Path("runs/segmenter"))
     p.add_argument("--out", type=Path, default=Path("weights"))
+    p.add_argument("--checkpoint", default="best.pt",
+                   help="best.pt (best F1 on the run's valid subset) or last.pt (end of schedule)")
     p.add_argument("--train-every", type=int, default=3, help="use every n-th train photo for the grader")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
 
     config = read_run_config(args.run)
     model = build_model(config)
-    best = torch.load(args.run / "best.pt", map_location="cpu", weights_only=False)
+    best = torch.load(args.run / args.checkpoint, map_location="cpu", weights_only=False)
     model.load_state_dict(best["model"])
     model.eval()
 
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         "segmenter": {**seg, "version": f"seg-{version}", "metrics": {"valid": valid_metrics}},
         "grader": {**grd, "version": f"grader-{version}", "metrics": {"valid": learned}},
     })
-    (args.run / "calibration.json").write_text(json.dumps(
+    (args.run / f"calibration-{Path(args.checkpoint).stem}.json").write_text(json.dumps(
         {"thresholds": results, "chosen": chosen, "grade_valid_learned": learned,
          "grade_valid_bins": bins, "features": list(FEATURES)}, indent=2))
     log.info("wrote %s", args.out)
