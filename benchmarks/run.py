@@ -139,7 +139,7 @@ def analyze_rows(r: dict) -> list[Row]:
         if "speedup_vs_demo" in timing:
             speedup = timing["speedup_vs_demo"]
             rows.append(Row(f"speed-up over the original demo's design, {size}", f"{speedup:.2f}x",
-                            "> 1x", speedup > 1))
+                            ">= 2x", speedup >= 2))
     return rows
 
 
