@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine
 
 from db.engine import ensure_private_dir, get_engine
 from db.migrate import alembic_config, downgrade_database, upgrade_database
-from db.photos import PhotoStore, normalise_extension, sha256_hex
+from db.photos import PhotoStore, fsync_dir, normalise_extension, sha256_hex
 from db.repository.files import MASK_EXTENSION, StoredFile
 
 FORMAT = "acne-tracker-backup"
@@ -100,14 +100,6 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -------------------------------------------------------------------- row <-> JSON values
@@ -310,9 +302,9 @@ def create_backup(*, database_url: str, photo_store: PhotoStore, destination: Pa
         "sha256": dict(sorted(dump.digests.items())),
     }
     _write_private(temp / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
-    _fsync_dir(temp)
+    fsync_dir(temp)
     os.rename(temp, destination)
-    _fsync_dir(destination.parent)
+    fsync_dir(destination.parent)
     return BackupSummary(destination, dump.revision, dump.rows, len(dump.files), file_bytes)
 
 

@@ -37,7 +37,7 @@ def normalise_extension(extension: str) -> str:
     return normalised
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     # Makes the new directory entry itself durable, not only the file's bytes.
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -81,7 +81,7 @@ class PhotoStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             created = self._link_into_place(temp_path, target)
-            _fsync_dir(folder)
+            fsync_dir(folder)
         finally:
             temp_path.unlink(missing_ok=True)
         return sha256, created
