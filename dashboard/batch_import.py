@@ -26,7 +26,6 @@ Exit codes: 0 all photos stored or skipped, 1 some photo refused, 2 bad folder /
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 import sys
 import time
@@ -43,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import ModelNotInstalledError, PhotoError, WeightsError
 from core.imaging import decode_photo
+from core.manifest import sha256_of
 from core.types import VIEWS, Analysis, DecodedPhoto
 from db.access import load_principal
 from db.engine import new_session
@@ -252,14 +252,6 @@ class _Records:
                                         upload_sha256=sha256) is not None
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _decode(item: PlannedPhoto) -> DecodedPhoto | str:
     """The decoded photo, or the sentence saying why it cannot be used."""
     try:
@@ -306,7 +298,7 @@ class _Importer:
         seen: dict[tuple[str, str], str] = {}
         for item in self._bar(planned, "checking"):
             try:
-                sha = _sha256_of(item.path)
+                sha = sha256_of(item.path)
             except OSError as error:
                 self.report.outcomes.append(
                     Outcome(item.name, "refused", f"'{item.name}' could not be read ({error.strerror or error})."))

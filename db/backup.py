@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
+from core.manifest import sha256_of
 from db.engine import ensure_private_dir, get_engine
 from db.migrate import alembic_config, downgrade_database, upgrade_database
 from db.photos import PhotoStore, fsync_dir, normalise_extension, sha256_hex
@@ -83,14 +84,6 @@ def _file_references(table: str, row: dict[str, Any]) -> list[StoredFile]:
 
 def _relative_file_path(sha256: str, extension: str) -> str:
     return f"files/{sha256[:2]}/{sha256}{extension}"
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -334,7 +327,7 @@ def read_manifest(source: Path) -> dict[str, Any]:
             raise BackupError(f"backup file {relative!r} lies outside the backup folder")
         if not path.is_file():
             raise BackupError(f"backup file {relative} is missing: the backup is incomplete")
-        if _file_sha256(path) != expected:
+        if sha256_of(path) != expected:
             raise BackupError(
                 f"backup file {relative} does not match its checksum: the backup was changed "
                 "or damaged, and is refused"
