@@ -22,6 +22,12 @@ def find_peaks(centre: np.ndarray, threshold: float, min_distance: int) -> np.nd
     return peaks
 
 
+def peak_heights(centre: np.ndarray, floor: float, min_distance: int) -> tuple[float, ...]:
+    """Heights of the centre heatmap's local maxima at or above `floor`, highest first."""
+    peaks = find_peaks(centre, floor, min_distance)
+    return tuple(sorted((float(centre[r, c]) for r, c in peaks), reverse=True))
+
+
 def extract_lesions(
     maps: LesionMaps,
     *,

@@ -14,9 +14,9 @@ import numpy as np
 from core.alignment import compose_alignments, estimate_alignment
 from core.errors import ModelNotInstalledError, WeightsError
 from core.face import FaceDetector, get_face_detector
-from core.grading import CountGrader
+from core.grading import SOFT_PEAK_FLOOR, CountGrader, GradeEvidence
 from core.hf_grader import HFGrader
-from core.lesions import kind_mask_from_labels, lesions_from_maps
+from core.lesions import kind_mask_from_labels, lesions_from_maps, peak_heights
 from core.manifest import read_manifest, verified_path
 from core.quality import assess_quality
 from core.regions import count_by_region, facial_skin_mask, gags_estimate, region_masks, region_of
@@ -94,7 +94,9 @@ class Analyzer:
         if image_grade and self.image_grader_use == "grader":
             grade, second_opinion = image_grade, None
         else:
-            grade, second_opinion = self.grader.grade(counts), image_grade
+            evidence = GradeEvidence(counts, peak_heights(maps.centre, SOFT_PEAK_FLOOR,
+                                                          self.config.min_peak_distance_px))
+            grade, second_opinion = self.grader.grade(evidence), image_grade
         kind_mask = kind_mask_from_labels(labels, work_lesions)
         probability = np.round(maps.lesion * 255).astype(np.uint8)
         return Analysis(

@@ -1,5 +1,5 @@
 """Turn a training run into shipped weights: choose thresholds on valid, fit the grader on
-train, write weights/ and the manifest.
+train (one per candidate feature set, the best on valid ships), write weights/ and the manifest.
 
     python -m core.training.calibrate --data ../shared/data/acne04 --run runs/segmenter --out weights
 
@@ -19,8 +19,9 @@ import torch
 from tqdm import tqdm
 
 from core.face import get_face_detector
-from core.grading import FEATURES, CountGrader, grade_features, hayashi_grade
-from core.lesions import extract_lesions, lesions_from_maps
+from core.grading import (FEATURE_SETS, SOFT_PEAK_FLOOR, CountGrader, GradeEvidence, grade_features,
+                          hayashi_grade)
+from core.lesions import extract_lesions, lesions_from_maps, peak_heights
 from core.manifest import write_manifest
 from core.pipeline import Analyzer
 from core.segmentation import build_model
@@ -30,8 +31,12 @@ from core.training.metrics import count_summary, detection_summary, grade_summar
 from core.types import LesionCounts
 
 log = logging.getLogger("calibrate")
-LESION_THRESHOLDS = (0.4, 0.5, 0.6)
-PEAK_THRESHOLDS = (0.15, 0.18, 0.2, 0.22, 0.25, 0.28, 0.3, 0.35, 0.4)
+LESION_THRESHOLDS = (0.5, 0.6)
+PEAK_THRESHOLDS = (0.15, 0.18, 0.2, 0.22, 0.25, 0.28, 0.3)
+# Closer peaks split dense clusters of lesions (very severe photos are under-counted); farther
+# ones merge a lesion's double peak.
+PEAK_DISTANCES = (4, 6, 8)
+GRADER_L2 = (1e-4, 1e-3, 1e-2)
 
 
 def cached_maps(analyzer: Analyzer, samples, desc: str) -> list:
@@ -60,14 +65,41 @@ def score_thresholds(cache, lesion_t: float, peak_t: float, min_dist: int) -> di
     return {**detection_summary(tp, n_pred, n_true), **count_summary(pred_counts, true_counts)}
 
 
-def count_features(cache, config) -> tuple[np.ndarray, list[LesionCounts]]:
-    feats, counts = [], []
-    for _, frame, maps in cache:
-        lesions, labels = lesions_from_maps(maps, config)
-        c = LesionCounts.from_lesions(lesions)
-        feats.append(grade_features(c))
-        counts.append(c)
-    return np.array(feats), counts
+def grade_evidence(maps, config) -> GradeEvidence:
+    """The grader's input for one photo, exactly as `Analyzer.analyze` builds it."""
+    lesions, _ = lesions_from_maps(maps, config)
+    return GradeEvidence(LesionCounts.from_lesions(lesions),
+                         peak_heights(maps.centre, SOFT_PEAK_FLOOR, config.min_peak_distance_px))
+
+
+def train_evidence(analyzer: Analyzer, samples) -> list[tuple[GradeEvidence, int]]:
+    """(evidence, true grade) of training photos, without keeping their maps."""
+    out = []
+    for sample in tqdm(samples, desc="train", mininterval=10):
+        image = read_rgb(sample.image_path)
+        _, _, maps = analyzer.segment(image, analyzer.face_detector.detect(image))
+        out.append((grade_evidence(maps, analyzer.config), sample.grade))
+    return out
+
+
+def choose_grader(train: list[tuple[GradeEvidence, int]], valid: list[tuple[GradeEvidence, int]]
+                  ) -> tuple[CountGrader, dict, list[dict]]:
+    """Fit one grader per candidate feature set and L2 penalty on train; the most accurate on
+    valid wins (ties go to the smaller set, then the stronger penalty). Returns it, its valid
+    scores and every candidate's."""
+    y_train = np.array([g for _, g in train])
+    y_valid = [g for _, g in valid]
+    candidates = []
+    for name, names in FEATURE_SETS.items():
+        x_train = np.array([grade_features(e, names) for e, _ in train])
+        x_valid = np.array([grade_features(e, names) for e, _ in valid])
+        for l2 in GRADER_L2:
+            grader = CountGrader.fit(x_train, y_train, names, l2=l2)
+            scores = grade_summary(grader.probabilities(x_valid).argmax(axis=1), y_valid)
+            candidates.append((grader, {"features": name, "l2": l2, **scores}))
+            log.info("grader %s l2=%g: valid accuracy %.4f", name, l2, scores["grade_accuracy"])
+    best = max(candidates, key=lambda c: (c[1]["grade_accuracy"], -len(c[0].features), c[1]["l2"]))
+    return best[0], best[1], [scores for _, scores in candidates]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,27 +132,28 @@ def main(argv: list[str] | None = None) -> None:
         caches[flip_tta] = cached_maps(analyzer, valid_samples, f"valid flip_tta={flip_tta}")
         for lt in LESION_THRESHOLDS:
             for pt in PEAK_THRESHOLDS:
-                m = score_thresholds(caches[flip_tta], lt, pt, config.min_peak_distance_px)
-                results.append({"flip_tta": flip_tta, "lesion_threshold": lt, "peak_threshold": pt, **m})
-                log.info("flip %s lesion %.2f peak %.2f -> %s", flip_tta, lt, pt,
-                         json.dumps({k: round(v, 4) for k, v in m.items()}))
+                for dist in PEAK_DISTANCES:
+                    m = score_thresholds(caches[flip_tta], lt, pt, dist)
+                    results.append({"flip_tta": flip_tta, "lesion_threshold": lt, "peak_threshold": pt,
+                                    "min_peak_distance_px": dist, **m})
+                    log.info("flip %s lesion %.2f peak %.2f distance %d -> %s", flip_tta, lt, pt, dist,
+                             json.dumps({k: round(v, 4) for k, v in m.items()}))
     chosen = max(results, key=lambda r: r["f1"])
     config = replace(config, lesion_threshold=chosen["lesion_threshold"],
-                     peak_threshold=chosen["peak_threshold"], flip_tta=chosen["flip_tta"])
+                     peak_threshold=chosen["peak_threshold"], flip_tta=chosen["flip_tta"],
+                     min_peak_distance_px=chosen["min_peak_distance_px"])
     log.info("chosen on valid: %s", chosen)
     valid = caches[config.flip_tta]
     analyzer = Analyzer(model, config, grader=None, model_version="calibration", face_detector=detector)
 
-    train = read_split(args.data, "train")[:: args.train_every]
-    train_cache = cached_maps(analyzer, train, "train")
-    x_train, _ = count_features(train_cache, config)
-    grader = CountGrader.fit(x_train, np.array([s.grade for s, _, _ in train_cache]))
-    x_valid, valid_counts = count_features(valid, config)
-    valid_grades = [s.grade for s, _, _ in valid]
-    learned = grade_summary(grader.probabilities(x_valid).argmax(axis=1), valid_grades)
-    bins = grade_summary([hayashi_grade(c) for c in valid_counts], valid_grades)
-    log.info("valid grade accuracy: learned %.4f, Hayashi count bins %.4f",
-             learned["grade_accuracy"], bins["grade_accuracy"])
+    train = train_evidence(analyzer, read_split(args.data, "train")[:: args.train_every])
+    valid_evidence = [(grade_evidence(maps, config), s.grade) for s, _, maps in valid]
+    grader, learned, grader_scores = choose_grader(train, valid_evidence)
+    feature_set = learned["features"]
+    bins = grade_summary([hayashi_grade(e.counts) for e, _ in valid_evidence],
+                         [g for _, g in valid_evidence])
+    log.info("valid grade accuracy: learned (%s) %.4f, Hayashi count bins %.4f",
+             feature_set, learned["grade_accuracy"], bins["grade_accuracy"])
 
     version = f"{date.today():%Y.%m.%d}-{config.encoder}"
     args.out.mkdir(parents=True, exist_ok=True)
@@ -128,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     grd = save_grader(grader, args.out)
     valid_metrics = {**{k: round(v, 4) if isinstance(v, float) else v for k, v in chosen.items()},
                      "grade_accuracy_learned": round(learned["grade_accuracy"], 4),
+                     "grader_features": feature_set,
                      "grade_accuracy_hayashi_bins": round(bins["grade_accuracy"], 4)}
     write_manifest(args.out, {
         "segmenter": {**seg, "version": f"seg-{version}", "metrics": {"valid": valid_metrics}},
@@ -135,7 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     })
     (args.run / f"calibration-{Path(args.checkpoint).stem}.json").write_text(json.dumps(
         {"thresholds": results, "chosen": chosen, "grade_valid_learned": learned,
-         "grade_valid_bins": bins, "features": list(FEATURES)}, indent=2))
+         "grade_valid_bins": bins, "grader_feature_set": feature_set,
+         "grader_candidates_valid": grader_scores}, indent=2))
     log.info("wrote %s", args.out)
 
 

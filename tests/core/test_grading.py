@@ -1,7 +1,10 @@
+import json
+
 import numpy as np
 import pytest
 
-from core.grading import HAYASHI_COUNT_BINS, CountGrader, grade_features, hayashi_grade
+from core.grading import (COUNT_FEATURES, FEATURE_SETS, HAYASHI_COUNT_BINS, SOFT_FEATURES, CountGrader,
+                          GradeEvidence, grade_features, hayashi_grade)
 from core.types import LesionCounts
 
 
@@ -14,22 +17,22 @@ def _fitted(seed=0):
     rng = np.random.default_rng(seed)
     totals = rng.integers(0, 80, size=600)
     counts = [LesionCounts(papule=int(t // 2), pustule=int(t - t // 2)) for t in totals]
-    x = np.array([grade_features(c) for c in counts])
+    x = np.array([grade_features(GradeEvidence(c)) for c in counts])
     return CountGrader.fit(x, np.digitize(totals, HAYASHI_COUNT_BINS)), counts, totals
 
 
 def test_fitted_grader_learns_count_bins_and_is_confident_far_from_edges():
     grader, counts, totals = _fitted()
-    predicted = np.array([grader.grade(c).value for c in counts])
+    predicted = np.array([grader.grade(GradeEvidence(c)).value for c in counts])
     assert (predicted == np.digitize(totals, HAYASHI_COUNT_BINS)).mean() > 0.9
-    far = grader.grade(LesionCounts(papule=40, pustule=40))
+    far = grader.grade(GradeEvidence(LesionCounts(papule=40, pustule=40)))
     assert far.value == 3 and far.confidence > 0.8
     assert abs(sum(far.probabilities) - 1) < 1e-6
 
 
 def test_no_lesion_is_labelled_clear():
     grader, _, _ = _fitted()
-    grade = grader.grade(LesionCounts())
+    grade = grader.grade(GradeEvidence(LesionCounts()))
     assert grade.value == 0 and grade.label == "clear"
 
 
@@ -38,10 +41,51 @@ def test_grader_round_trips_through_json(tmp_path):
     path = tmp_path / "grader.json"
     path.write_text(grader.to_json())
     loaded = CountGrader.load(path)
-    c = LesionCounts(comedone=3, papule=9, nodule=2)
-    assert loaded.grade(c) == grader.grade(c)
+    e = GradeEvidence(LesionCounts(comedone=3, papule=9, nodule=2), (0.5, 0.3, 0.12))
+    assert loaded.features == COUNT_FEATURES
+    assert loaded.grade(e) == grader.grade(e)
 
 
 def test_fit_rejects_mismatched_inputs():
     with pytest.raises(ValueError, match="matching"):
         CountGrader.fit(np.zeros((3, 4)), np.zeros(2))
+
+
+def test_soft_counts_sum_peak_heights_above_each_level():
+    e = GradeEvidence(LesionCounts(papule=2), peak_heights=(0.6, 0.25, 0.18, 0.12))
+    x = grade_features(e, SOFT_FEATURES)
+    expected = np.log1p([0.6 + 0.25 + 0.18 + 0.12, 0.6 + 0.25 + 0.18, 0.6 + 0.25, 0.6])
+    assert np.allclose(x, expected)
+
+
+def test_unknown_feature_names_raise_with_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="log_total"):
+        grade_features(GradeEvidence(LesionCounts()), ("log_totals",))
+    grader, _, _ = _fitted()
+    data = json.loads(grader.to_json())
+    data["features"] = ["log_total", "lesion_area", "log_comedone", "log_nodule"]
+    path = tmp_path / "grader.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="lesion_area"):
+        CountGrader.load(path)
+
+
+def test_grader_with_soft_counts_round_trips_and_uses_the_peaks(tmp_path):
+    rng = np.random.default_rng(1)
+    totals = rng.integers(0, 80, size=500)
+    evidence = [GradeEvidence(LesionCounts(), tuple([0.5] * int(t))) for t in totals]
+    names = FEATURE_SETS["soft_counts"]
+    grader = CountGrader.fit(np.array([grade_features(e, names) for e in evidence]),
+                             np.digitize(totals, HAYASHI_COUNT_BINS), names)
+    path = tmp_path / "grader.json"
+    path.write_text(grader.to_json())
+    loaded = CountGrader.load(path)
+    assert loaded.features == names
+    few = loaded.grade(GradeEvidence(LesionCounts(papule=1), (0.5,) * 2))
+    many = loaded.grade(GradeEvidence(LesionCounts(papule=1), (0.5,) * 70))
+    assert (few.value, many.value) == (0, 3)
+
+
+def test_fit_rejects_feature_names_that_do_not_match_the_columns():
+    with pytest.raises(ValueError, match="names"):
+        CountGrader.fit(np.zeros((3, 4)), np.zeros(3), names=("log_total",))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from core.lesions import extract_lesions, find_peaks, kind_mask_from_labels
+from core.lesions import extract_lesions, find_peaks, kind_mask_from_labels, peak_heights
 from core.segmentation import LesionMaps
 
 
@@ -65,3 +65,13 @@ def test_kind_mask_uses_each_lesions_kind():
 def test_peak_threshold_outside_zero_one_is_refused():
     with pytest.raises(ValueError, match="1.5"):
         find_peaks(np.zeros((4, 4)), 1.5, 2)
+
+
+def test_peak_heights_lists_every_peak_above_the_floor_highest_first():
+    shape = (96, 96)
+    centre = np.maximum.reduce([1.0 * _blob(shape, 20, 20, 8), 0.4 * _blob(shape, 60, 60, 8),
+                                0.2 * _blob(shape, 20, 70, 8), 0.05 * _blob(shape, 80, 15, 8)])
+    heights = peak_heights(centre, 0.1, 4)
+    assert heights == pytest.approx((1.0, 0.4, 0.2), abs=1e-6)
+    assert heights == tuple(sorted(heights, reverse=True))
+    assert len(peak_heights(centre, 0.3, 4)) == 2

@@ -1,0 +1,59 @@
+"""Calibration turns a training run into a weights folder; the grader's feature set is chosen
+on valid."""
+import json
+
+import numpy as np
+
+from core.grading import FEATURE_SETS, HAYASHI_COUNT_BINS, GradeEvidence
+from core.pipeline import load_analyzer
+from core.training import calibrate, train_segmenter
+from core.types import LesionCounts
+from tests.core.test_training import make_dataset
+
+
+def _evidence(totals, rng, counts_reliable: bool):
+    """True counts are in the peaks; the hard counts are noise unless `counts_reliable`."""
+    out = []
+    for t in totals:
+        hard = int(t) if counts_reliable else int(rng.integers(0, 80))
+        out.append((GradeEvidence(LesionCounts(papule=hard), tuple([0.5] * int(t))),
+                    int(np.digitize(t, HAYASHI_COUNT_BINS))))
+    return out
+
+
+def test_choose_grader_picks_the_feature_set_that_grades_valid_best():
+    rng = np.random.default_rng(0)
+    train = _evidence(rng.integers(0, 80, 300), rng, counts_reliable=False)
+    valid = _evidence(rng.integers(0, 80, 120), rng, counts_reliable=False)
+    grader, chosen, scores = calibrate.choose_grader(train, valid)
+    assert {(s["features"], s["l2"]) for s in scores} == {
+        (n, l2) for n in FEATURE_SETS for l2 in calibrate.GRADER_L2}
+    assert chosen["features"] in ("soft_counts", "counts_and_soft_counts")
+    assert grader.features == FEATURE_SETS[chosen["features"]]
+    counts_only = max(s["grade_accuracy"] for s in scores if s["features"] == "counts")
+    assert chosen["grade_accuracy"] > counts_only + 0.2
+
+
+def test_calibrate_writes_loadable_weights_and_its_choices(tmp_path):
+    data = make_dataset(tmp_path / "acne")
+    run = tmp_path / "run"
+    train_segmenter.main(["--data", str(data), "--run", str(run), "--steps-per-epoch", "2",
+                          "--batch", "2", "--crop", "64", "--scale", "1.0", "--val-images", "2",
+                          "--threads", "1", "--epochs", "1"])
+    out = tmp_path / "weights"
+    calibrate.main(["--data", str(data), "--run", str(run), "--out", str(out),
+                    "--checkpoint", "last.pt", "--train-every", "1", "--threads", "1"])
+    report = json.loads((run / "calibration-last.json").read_text())
+    assert report["grader_feature_set"] in FEATURE_SETS
+    assert {c["features"] for c in report["grader_candidates_valid"]} == set(FEATURE_SETS)
+    grid = report["thresholds"]
+    assert {r["min_peak_distance_px"] for r in grid} == set(calibrate.PEAK_DISTANCES)
+    assert {r["flip_tta"] for r in grid} == {False, True}
+    chosen = report["chosen"]
+    shipped = json.loads((out / "segmenter.json").read_text())
+    assert shipped["peak_threshold"] == chosen["peak_threshold"]
+    assert shipped["min_peak_distance_px"] == chosen["min_peak_distance_px"]
+    analyzer = load_analyzer(out)
+    assert analyzer.grader.features == FEATURE_SETS[report["grader_feature_set"]]
+    image = np.full((96, 96, 3), (200, 160, 140), np.uint8)
+    assert analyzer.analyze(image).grade.value in range(4)
