@@ -635,6 +635,12 @@ def count_change_table(before: Any, after: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def styled_count_change(table: pd.DataFrame) -> Any:
+    """The count change table for display: signed percents, and "from 0" where the earlier
+    count was 0 (a percent change from nothing is undefined; a grey "None" said nothing)."""
+    return table.style.format("{:+.1f}%", subset=["% change"], na_rep="from 0")
+
+
 def canonical_box(bbox: Box, alignment: Sequence[float]) -> tuple[float, float, float, float]:
     """A photo-frame box mapped into the canonical face frame (the box around its 4 corners)."""
     x0, y0, x1, y1 = bbox

@@ -120,7 +120,7 @@ if aligned:
 
 st.subheader("Counts")
 table = charts.count_change_table(analysis_a, analysis_b)
-st.dataframe(table, hide_index=True, width="stretch")
+st.dataframe(charts.styled_count_change(table), hide_index=True, width="stretch")
 st.caption(
     "A change counts as real only beyond counting noise: at least "
     f"{count_noise_threshold(analysis_a.inflammatory):g} inflammatory lesions here "

@@ -73,10 +73,11 @@ def show_results(analysis, actor) -> None:  # noqa: ANN001
     cols[2].metric("Total", analysis.total)
     cols[3].metric("Lesion area", f"{analysis.lesion_area_fraction:.2%}",
                    help="Lesion pixels as a share of the facial skin pixels.")
-    cols = st.columns(3)
-    cols[0].metric("Grade (ACNE04 / Hayashi)", grade_text(analysis))
-    cols[1].metric("GAGS estimate", "—" if analysis.gags_estimate is None else analysis.gags_estimate)
-    cols[2].metric("Face found", "yes" if analysis.face_found else "no")
+    # The grade with its confidence is long: a row of its own, or a narrow column cuts it short.
+    st.metric("Grade (ACNE04 / Hayashi)", grade_text(analysis))
+    cols = st.columns(2)
+    cols[0].metric("GAGS estimate", "—" if analysis.gags_estimate is None else analysis.gags_estimate)
+    cols[1].metric("Face found", "yes" if analysis.face_found else "no")
     if analysis.quality_passed:
         st.success("Photo quality checks passed.")
     else:

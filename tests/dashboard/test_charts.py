@@ -244,6 +244,9 @@ def test_count_change_table_flags_counting_noise():
     nodules = table.loc[charts.KIND_LABELS["nodule"]]
     assert pd.isna(nodules["% change"])  # from 0: no percent change
 
+    shown = charts.styled_count_change(charts.count_change_table(before, after)).to_html()
+    assert "-70.0%" in shown and "from 0" in shown and "None" not in shown and "nan" not in shown
+
 
 @dataclass(frozen=True)
 class FakeChange:
