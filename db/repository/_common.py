@@ -158,6 +158,12 @@ def subject_labels(session: Session, principal: Principal, patient_ids: sa.Selec
     return {patient_id: subject_label(enrolment_id) for patient_id, enrolment_id in rows}
 
 
+def without_free_text(row: RowT, field: str) -> RowT:
+    """A detached copy of a visit or review with its free-text field emptied, as a researcher
+    sees it (notes may name the person). Never added to a session."""
+    return type(row)(**{**row.model_dump(), field: ""})
+
+
 def as_subject(patient: Patient, label: str) -> Patient:
     """A detached copy of the patient that identifies nobody: the subject label for the code,
     no name and no free-text notes (they may name the person). Never added to a session."""

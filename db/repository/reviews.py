@@ -14,6 +14,7 @@ from db.repository._common import (
     add_audit,
     hides_identity,
     subject_labels,
+    without_free_text,
     write_transaction,
 )
 
@@ -130,7 +131,10 @@ def latest_reviews(*, session: Session, actor: Account, patient_id: int) -> dict
         .order_by(col(Review.id))
     )
     latest: dict[int, ReviewBy] = {}
+    hide_notes = hides_identity(principal)
     for review, full_name, username in session.exec(statement):
+        if hide_notes:
+            review = without_free_text(review, "notes")
         latest[review.analysis_id] = ReviewBy(review, full_name or username)  # later ids win
     return latest
 
@@ -147,4 +151,7 @@ def list_reviews(*, session: Session, actor: Account, analysis_id: int) -> list[
         .where(Review.analysis_id == analysis_id, visible_patients(principal))
         .order_by(col(Review.id))
     )
-    return list(session.exec(statement).all())
+    reviews = list(session.exec(statement).all())
+    if hides_identity(principal):  # free-text notes may name the person
+        return [without_free_text(r, "notes") for r in reviews]
+    return reviews

@@ -7,7 +7,13 @@ from sqlmodel import Session, col, select
 
 from db.access import load_principal, visible_patients
 from db.models import Account, Patient, Visit, VisitCreate, utcnow
-from db.repository._common import add_audit, writable_patient, write_transaction
+from db.repository._common import (
+    add_audit,
+    hides_identity,
+    without_free_text,
+    writable_patient,
+    write_transaction,
+)
 
 
 def check_visit_date(visit_date: date) -> date:
@@ -47,7 +53,8 @@ def create_visit(
 
 
 def list_visits(*, session: Session, actor: Account, patient_id: int) -> list[Visit]:
-    """The patient's visits, oldest first ([] when the actor may not see the patient)."""
+    """The patient's visits, oldest first ([] when the actor may not see the patient).
+    Researchers get copies without the treatment notes (free text may name the person)."""
     principal = load_principal(session, actor)
     statement = (
         select(Visit)
@@ -55,7 +62,10 @@ def list_visits(*, session: Session, actor: Account, patient_id: int) -> list[Vi
         .where(Visit.patient_id == patient_id, visible_patients(principal))
         .order_by(col(Visit.visit_date), col(Visit.id))
     )
-    return list(session.exec(statement).all())
+    visits = list(session.exec(statement).all())
+    if hides_identity(principal):
+        return [without_free_text(v, "treatment_notes") for v in visits]
+    return visits
 
 
 def get_visit(*, session: Session, actor: Account, visit_id: int) -> Visit | None:
@@ -65,4 +75,7 @@ def get_visit(*, session: Session, actor: Account, visit_id: int) -> Visit | Non
         .join(Patient, col(Patient.id) == col(Visit.patient_id))
         .where(Visit.id == visit_id, visible_patients(principal))
     )
-    return session.exec(statement).one_or_none()
+    visit = session.exec(statement).one_or_none()
+    if visit is not None and hides_identity(principal):
+        return without_free_text(visit, "treatment_notes")
+    return visit

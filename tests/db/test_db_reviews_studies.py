@@ -241,6 +241,36 @@ def test_researchers_get_subject_labels_never_a_code_name_or_notes(
     assert repo.review_queue_entries(session=session, actor=clinician)[0].patient_code == "PA-SECRET"
 
 
+def test_researchers_never_see_visit_or_review_notes(
+    session: Session, store: PhotoStore, clinician: Account, researcher: Account
+) -> None:
+    patient, _, _ = _enrolled_world(session, store, clinician, researcher)
+    visit = repo.create_visit(session=session, actor=clinician, patient_id=patient.id,
+                              visit_date=date(2024, 2, 1), treatment_notes="Jane starts doxycycline")
+    photo = repo.store_photo(session=session, actor=clinician, photo_store=store, visit_id=visit.id,
+                             photo=make_photo(12), analysis=make_analysis(make_photo(12), with_masks=False))
+    analysis = repo.latest_analysis(session=session, actor=clinician, photo_id=photo.id)
+    repo.add_review(session=session, actor=clinician, analysis_id=analysis.id, iga=2,
+                    notes="Jane Quill, call her mother")
+
+    seen_visits = repo.list_visits(session=session, actor=researcher, patient_id=patient.id)
+    assert [v.treatment_notes for v in seen_visits] == ["", ""]
+    assert repo.get_visit(session=session, actor=researcher, visit_id=visit.id).treatment_notes == ""
+    (seen_review,) = repo.list_reviews(session=session, actor=researcher, analysis_id=analysis.id)
+    assert (seen_review.iga, seen_review.notes) == (2, "")
+    latest = repo.latest_reviews(session=session, actor=researcher, patient_id=patient.id)
+    assert latest[analysis.id].review.notes == ""
+
+    # The rows themselves are untouched: the clinician still reads the notes.
+    session.expire_all()
+    assert repo.get_visit(session=session, actor=clinician,
+                          visit_id=visit.id).treatment_notes == "Jane starts doxycycline"
+    assert repo.list_reviews(session=session, actor=clinician,
+                             analysis_id=analysis.id)[0].notes == "Jane Quill, call her mother"
+    assert repo.latest_reviews(session=session, actor=clinician,
+                               patient_id=patient.id)[analysis.id].review.notes.startswith("Jane")
+
+
 def test_a_subject_keeps_the_label_of_their_first_enrolment_the_researcher_may_see(
     session: Session, store: PhotoStore, admin: Account, clinician: Account,
     researcher: Account,
