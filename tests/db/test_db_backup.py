@@ -1,4 +1,4 @@
-"""Backup while photos keep arriving, restore into an empty folder, refusals (db/backup.py)."""
+"""Backup while photos keep arriving, restore into an empty folder, refusals (db/backup/)."""
 from __future__ import annotations
 
 import json
@@ -14,6 +14,7 @@ from sqlmodel import Session, SQLModel
 
 from db import backup
 from db import repository as repo
+from db.backup import create as backup_create
 from db.engine import get_engine, new_session
 from db.migrate import upgrade_database
 from db.models import Account, PatientCreate
@@ -170,7 +171,7 @@ def test_snapshot_leaves_out_rows_committed_while_the_tables_are_read(
     _populate(session, store, admin, clinician)
     visit_id = repo.list_visits(session=session, actor=clinician, patient_id=2)[0].id
     before = {name: len(rows) for name, rows in _all_rows(get_engine(db_url)).items()}
-    real = backup._file_references
+    real = backup_create.file_references
     late: list[int] = []
 
     def commit_a_photo_mid_backup(table: str, row: dict[str, Any]) -> list[tuple[str, str]]:
@@ -184,7 +185,7 @@ def test_snapshot_leaves_out_rows_committed_while_the_tables_are_read(
                                              analysis=make_analysis(decoded)).id)
         return real(table, row)
 
-    monkeypatch.setattr(backup, "_file_references", commit_a_photo_mid_backup)
+    monkeypatch.setattr(backup_create, "file_references", commit_a_photo_mid_backup)
     summary = backup.create_backup(database_url=db_url, photo_store=store,
                                    destination=tmp_path / "backup")
     assert late, "the late photo was committed during the backup"
@@ -200,7 +201,7 @@ def test_a_patient_deleted_during_the_backup_is_left_out_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _populate(session, store, admin, clinician)
-    real, calls = backup._copy_files, []
+    real, calls = backup_create._copy_files, []
 
     def delete_after_snapshot(*args: Any) -> int:
         # The rows were read; the patient and their files go before the files are copied.
@@ -210,7 +211,7 @@ def test_a_patient_deleted_during_the_backup_is_left_out_whole(
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(backup, "_copy_files", delete_after_snapshot)
+    monkeypatch.setattr(backup_create, "_copy_files", delete_after_snapshot)
     summary = backup.create_backup(database_url=db_url, photo_store=store,
                                    destination=tmp_path / "backup")
     assert len(calls) == 2  # the first snapshot still had the patient: taken again
@@ -247,7 +248,7 @@ def test_an_interrupted_backup_leaves_nothing_named_dest(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(backup, "_copy_files", killed)
+        patch.setattr(backup_create, "_copy_files", killed)
         with pytest.raises(KeyboardInterrupt):
             backup.create_backup(database_url=db_url, photo_store=store, destination=destination)
     assert not destination.exists()

@@ -1,0 +1,31 @@
+"""Backups while the app runs, restorable onto SQLite or PostgreSQL.
+
+    python -m db.backup create DEST     # DEST must not exist yet
+    python -m db.backup restore SRC     # into the configured, empty database and photo folder
+
+`format` says what a backup folder holds, `create` makes one from a consistent snapshot,
+`restore` fills an empty database and photo folder from one, and `cli` is the command line.
+"""
+from db.backup.cli import main
+from db.backup.create import create_backup
+from db.backup.format import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    BackupError,
+    BackupSummary,
+    read_manifest,
+)
+from db.backup.restore import restore_backup
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "BackupError",
+    "BackupSummary",
+    "create_backup",
+    "main",
+    "read_manifest",
+    "restore_backup",
+]
