@@ -1,6 +1,6 @@
 """Severity grade on the ACNE04 / Hayashi scale (0 mild, 1 moderate, 2 severe, 3 very severe).
 
-The shipped grader is a multinomial logistic regression on what the segmenter found: the lesion
+The shipped grader is an ordinal logistic regression on what the segmenter found: the lesion
 counts and "soft counts" (the summed heights of the centre-heatmap peaks above a few levels, so a
 lesion the model was unsure of still weighs a little). It is fitted on the training photos'
 predictions and its feature set is chosen on valid by `core.training.calibrate`, so its
@@ -49,6 +49,7 @@ COUNT_FEATURES: tuple[str, ...] = ("log_total", "log_inflammatory", "log_comedon
 SOFT_FEATURES: tuple[str, ...] = ("soft_0.10", "soft_0.15", "soft_0.20", "soft_0.30")
 # The candidates calibration compares on valid.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "total": ("log_total",),
     "counts": COUNT_FEATURES,
     "soft_counts": SOFT_FEATURES,
     "counts_and_soft_counts": COUNT_FEATURES + SOFT_FEATURES,
@@ -69,48 +70,61 @@ def grade_from_probabilities(probabilities: np.ndarray, counts: LesionCounts, so
                  probabilities=tuple(float(p) for p in probabilities), source=source)
 
 
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free logistic
+
+
 @dataclass(frozen=True)
 class CountGrader:
-    """Multinomial logistic regression from count features to the four grades."""
+    """Ordinal (cumulative-logit) regression from lesion features to the four grades.
 
-    weights: np.ndarray  # n_grades x n_features (on standardised features)
-    bias: np.ndarray  # n_grades
+    One severity score, a weighted sum of the standardised features with non-negative weights,
+    is cut at three increasing thresholds: P(grade <= k) = sigmoid(cut_k - score). Weights are
+    kept >= 0 so that more lesions can never lower the grade (an unconstrained multinomial model
+    fitted here sent some 50-lesion photos to "moderate" and never said "very severe" for
+    papules alone)."""
+
+    weights: np.ndarray  # n_features, >= 0 (on standardised features)
+    cuts: np.ndarray  # n_grades - 1, increasing
     mean: np.ndarray
     std: np.ndarray
     features: tuple[str, ...] = COUNT_FEATURES
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        z = ((features - self.mean) / self.std) @ self.weights.T + self.bias
-        z = z - z.max(axis=-1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=-1, keepdims=True)
+        score = ((features - self.mean) / self.std) @ self.weights
+        below = _sigmoid(self.cuts - np.asarray(score)[..., None])  # P(grade <= k), k < last
+        zeros, ones = np.zeros_like(below[..., :1]), np.ones_like(below[..., :1])
+        return np.diff(np.concatenate([zeros, below, ones], axis=-1), axis=-1)
 
     def grade(self, evidence: GradeEvidence) -> Grade:
         return grade_from_probabilities(self.probabilities(grade_features(evidence, self.features)),
                                         evidence.counts, source="learned")
 
     def to_json(self) -> str:
-        return json.dumps({"kind": "count_logistic", "features": list(self.features),
-                           "weights": self.weights.tolist(), "bias": self.bias.tolist(),
+        return json.dumps({"kind": "ordinal_logistic", "features": list(self.features),
+                           "weights": self.weights.tolist(), "cuts": self.cuts.tolist(),
                            "mean": self.mean.tolist(), "std": self.std.tolist()}, indent=2)
 
     @classmethod
     def load(cls, path: Path) -> "CountGrader":
         data = json.loads(Path(path).read_text())
         features = tuple(data.get("features", ()))
-        if data.get("kind") != "count_logistic" or not features:
-            raise ValueError(f"{path} is not a count grader (kind 'count_logistic' with features)")
+        if data.get("kind") != "ordinal_logistic" or not features:
+            raise ValueError(f"{path} is not an ordinal grader (kind 'ordinal_logistic' with "
+                             f"features); rebuild it with python -m core.training.calibrate")
         grade_features(GradeEvidence(LesionCounts()), features)  # unknown names raise here
-        weights = np.asarray(data["weights"])
-        if weights.shape[1:] != (len(features),):
-            raise ValueError(f"{path}: weights of shape {weights.shape} do not fit {len(features)} features")
-        return cls(weights, np.asarray(data["bias"]), np.asarray(data["mean"]),
-                   np.asarray(data["std"]), features)
+        weights, cuts = np.asarray(data["weights"], float), np.asarray(data["cuts"], float)
+        if weights.shape != (len(features),) or (weights < 0).any():
+            raise ValueError(f"{path}: weights {weights.tolist()} must be {len(features)} values >= 0")
+        if cuts.ndim != 1 or len(cuts) < 1 or (np.diff(cuts) <= 0).any():
+            raise ValueError(f"{path}: cuts {cuts.tolist()} must increase")
+        return cls(weights, cuts, np.asarray(data["mean"]), np.asarray(data["std"]), features)
 
     @classmethod
     def fit(cls, features: np.ndarray, grades: np.ndarray, names: tuple[str, ...] = COUNT_FEATURES,
             l2: float = 1e-4, n_grades: int = 4) -> "CountGrader":
-        """Maximum likelihood with a small L2 penalty (L-BFGS); `names` label the columns."""
+        """Maximum likelihood with a small L2 penalty on the weights (L-BFGS-B, weights >= 0,
+        cuts kept increasing by fitting the first and the log gaps)."""
         from scipy.optimize import minimize
 
         if len(features) != len(grades) or len(features) == 0:
@@ -120,23 +134,23 @@ class CountGrader:
             raise ValueError(f"{features.shape[1]} feature columns but {len(names)} names {names}")
         mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
         x = (features - mean) / std
-        y = np.eye(n_grades)[np.asarray(grades, int)]
+        y = np.asarray(grades, int)
         n_feat = x.shape[1]
 
-        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            w = theta[: n_grades * n_feat].reshape(n_grades, n_feat)
-            b = theta[n_grades * n_feat:]
-            z = x @ w.T + b
-            z -= z.max(axis=1, keepdims=True)
-            log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-            nll = -(y * log_p).sum() / len(x) + l2 * (w**2).sum()
-            g = (np.exp(log_p) - y) / len(x)
-            return nll, np.concatenate([(g.T @ x + 2 * l2 * w).ravel(), g.sum(axis=0)])
+        def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            cuts = theta[n_feat] + np.concatenate([[0.0], np.cumsum(np.exp(theta[n_feat + 1:]))])
+            return theta[:n_feat], cuts
 
-        theta0 = np.zeros(n_grades * n_feat + n_grades)
-        result = minimize(loss, theta0, jac=True, method="L-BFGS-B")
-        w = result.x[: n_grades * n_feat].reshape(n_grades, n_feat)
-        return cls(w, result.x[n_grades * n_feat:], mean, std, tuple(names))
+        def loss(theta: np.ndarray) -> float:
+            w, cuts = unpack(theta)
+            p = cls(w, cuts, np.zeros(n_feat), np.ones(n_feat), tuple(names)).probabilities(x)
+            return float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-12, None)).mean() + l2 * (w**2).sum())
+
+        theta0 = np.concatenate([np.full(n_feat, 1.0 / n_feat), [-1.0], np.zeros(n_grades - 2)])
+        bounds = [(0.0, None)] * n_feat + [(None, None)] * (n_grades - 1)
+        result = minimize(loss, theta0, method="L-BFGS-B", bounds=bounds)
+        w, cuts = unpack(result.x)
+        return cls(w, cuts, mean, std, tuple(names))
 
 
 def hayashi_grade(counts: LesionCounts) -> int:

@@ -84,9 +84,11 @@ def train_evidence(analyzer: Analyzer, samples) -> list[tuple[GradeEvidence, int
 
 def choose_grader(train: list[tuple[GradeEvidence, int]], valid: list[tuple[GradeEvidence, int]]
                   ) -> tuple[CountGrader, dict, list[dict]]:
-    """Fit one grader per candidate feature set and L2 penalty on train; the most accurate on
-    valid wins (ties go to the smaller set, then the stronger penalty). Returns it, its valid
-    scores and every candidate's."""
+    """Fit one grader per candidate feature set and L2 penalty on train and score each on valid.
+    The smallest feature set within one valid photo of the best accuracy wins (then the more
+    accurate, then the stronger penalty): a difference of one photo is noise, and fewer
+    features generalise better to other cameras. Returns it, its valid scores and every
+    candidate's."""
     y_train = np.array([g for _, g in train])
     y_valid = [g for _, g in valid]
     candidates = []
@@ -98,7 +100,9 @@ def choose_grader(train: list[tuple[GradeEvidence, int]], valid: list[tuple[Grad
             scores = grade_summary(grader.probabilities(x_valid).argmax(axis=1), y_valid)
             candidates.append((grader, {"features": name, "l2": l2, **scores}))
             log.info("grader %s l2=%g: valid accuracy %.4f", name, l2, scores["grade_accuracy"])
-    best = max(candidates, key=lambda c: (c[1]["grade_accuracy"], -len(c[0].features), c[1]["l2"]))
+    top = max(scores["grade_accuracy"] for _, scores in candidates)
+    close = [c for c in candidates if c[1]["grade_accuracy"] >= top - 1.0 / len(valid) - 1e-9]
+    best = max(close, key=lambda c: (-len(c[0].features), c[1]["grade_accuracy"], c[1]["l2"]))
     return best[0], best[1], [scores for _, scores in candidates]
 
 

@@ -89,3 +89,34 @@ def test_grader_with_soft_counts_round_trips_and_uses_the_peaks(tmp_path):
 def test_fit_rejects_feature_names_that_do_not_match_the_columns():
     with pytest.raises(ValueError, match="names"):
         CountGrader.fit(np.zeros((3, 4)), np.zeros(3), names=("log_total",))
+
+
+def test_more_lesions_never_lower_the_grade():
+    """Ordinal with non-negative weights: monotone in every feature, whatever it was fitted on."""
+    rng = np.random.default_rng(3)
+    # Noisy training data where nodules happen to come with milder grades: an unconstrained
+    # model would learn a negative nodule weight.
+    totals = rng.integers(0, 80, size=400)
+    evidence = [GradeEvidence(LesionCounts(papule=int(t), nodule=int(rng.integers(0, 5))),
+                              tuple(rng.uniform(0.1, 0.9, int(t)))) for t in totals]
+    grades = np.digitize(totals + rng.normal(0, 6, len(totals)), HAYASHI_COUNT_BINS)
+    grades[[e.counts.nodule >= 3 for e in evidence]] = 0
+    names = FEATURE_SETS["counts_and_soft_counts"]
+    grader = CountGrader.fit(np.array([grade_features(e, names) for e in evidence]), grades, names)
+    assert (grader.weights >= 0).all() and (np.diff(grader.cuts) > 0).all()
+    for n in range(0, 90, 3):
+        few = GradeEvidence(LesionCounts(papule=n), (0.4,) * n)
+        more = GradeEvidence(LesionCounts(papule=n + 3, nodule=2), (0.4,) * (n + 3) + (0.9, 0.9))
+        assert grader.grade(more).value >= grader.grade(few).value
+    assert grader.grade(GradeEvidence(LesionCounts(papule=120), (0.5,) * 120)).value == 3
+
+
+def test_load_refuses_graders_that_are_not_ordinal_and_monotone(tmp_path):
+    grader, _, _ = _fitted()
+    path = tmp_path / "grader.json"
+    for change, message in (({"kind": "count_logistic"}, "calibrate"),
+                            ({"weights": [-1.0, 1.0, 1.0, 1.0]}, "weights"),
+                            ({"cuts": [0.0, 2.0, 1.0]}, "cuts")):
+        path.write_text(json.dumps({**json.loads(grader.to_json()), **change}))
+        with pytest.raises(ValueError, match=message):
+            CountGrader.load(path)
