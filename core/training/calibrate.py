@@ -11,7 +11,7 @@ import argparse
 import json
 import logging
 from dataclasses import replace
-from datetime import date
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     log.info("valid grade accuracy: learned (%s) %.4f, Hayashi count bins %.4f",
              feature_set, learned["grade_accuracy"], bins["grade_accuracy"])
 
-    version = f"{date.today():%Y.%m.%d}-{config.encoder}"
+    # Minutes in the version: two calibrations on one day must not share a model version.
+    version = f"{datetime.now(timezone.utc):%Y.%m.%d.%H%M}-{config.encoder}"
     args.out.mkdir(parents=True, exist_ok=True)
     seg = save_segmenter(model, config, args.out)
     grd = save_grader(grader, args.out)

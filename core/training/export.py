@@ -34,7 +34,7 @@ def save_grader(grader, weights_dir: Path) -> dict:
     tmp = weights_dir / (GRADER_FILE + ".tmp")
     tmp.write_text(grader.to_json())
     tmp.replace(weights_dir / GRADER_FILE)
-    return {"name": "count-logistic-grader", "file": GRADER_FILE}
+    return {"name": "ordinal-count-grader", "file": GRADER_FILE}
 
 
 def read_run_config(run_dir: Path) -> SegmenterConfig:
