@@ -20,7 +20,7 @@ from core.types import GRADE_LABELS, Grade, LesionCounts
 
 # ACNE04's own mapping of a whole-photo lesion count to its grade (CLINICAL.md).
 HAYASHI_COUNT_BINS: tuple[int, ...] = (5, 20, 50)
-# Centre-heatmap peaks at least this high are kept as grading evidence (below every lesion
+# Centre-heatmap peaks at least this high are kept as grading evidence (below every peak
 # threshold the calibration tries, so near-misses count a little).
 SOFT_PEAK_FLOOR = 0.1
 
@@ -37,7 +37,7 @@ def _soft_count(level: float) -> Callable[[GradeEvidence], float]:
     return lambda e: float(np.log1p(sum(h for h in e.peak_heights if h >= level)))
 
 
-# Counts only: ACNE04 grades follow lesion counts (Hayashi), not lesion area.
+# Every feature counts lesions, hard or soft: ACNE04 grades follow counts (Hayashi), not area.
 FEATURE_FUNCTIONS: dict[str, Callable[[GradeEvidence], float]] = {
     "log_total": lambda e: float(np.log1p(e.counts.total)),
     "log_inflammatory": lambda e: float(np.log1p(e.counts.inflammatory)),
