@@ -13,7 +13,16 @@ from sqlmodel import Session, SQLModel, col, select
 from db.access import Principal, require_write
 from db.engine import begin_write
 from db.errors import NotFound
-from db.models import AUDIT_ACTIONS, AuditEvent, Enrolment, Patient, Photo, StudyMember, Visit
+from db.models import (
+    AUDIT_ACTIONS,
+    Analysis,
+    AuditEvent,
+    Enrolment,
+    Patient,
+    Photo,
+    StudyMember,
+    Visit,
+)
 
 RowT = TypeVar("RowT", bound=SQLModel)
 
@@ -120,6 +129,17 @@ def get_data_version(*, session: Session) -> tuple[int, int]:
     )
     highest, count = session.exec(select(latest, recent)).one()
     return int(highest), int(count)
+
+
+def join_analysis_patient(statement: sa.Select, analysis_id: Any) -> sa.Select:
+    """`statement` joined from a row that names an analysis on to its photo, visit and patient,
+    so that `visible_patients` can scope it."""
+    return (
+        statement.join(Analysis, col(Analysis.id) == analysis_id)
+        .join(Photo, col(Photo.id) == col(Analysis.photo_id))
+        .join(Visit, col(Visit.id) == col(Photo.visit_id))
+        .join(Patient, col(Patient.id) == col(Visit.patient_id))
+    )
 
 
 # ------------------------------------------------------------------ researchers see subjects

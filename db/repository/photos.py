@@ -31,6 +31,7 @@ from db.models import (
 from db.photos import PhotoStore, normalise_extension
 from db.repository._common import (
     add_audit,
+    join_analysis_patient,
     writable_photo,
     writable_visit,
     write_transaction,
@@ -406,11 +407,7 @@ def get_analysis(*, session: Session, actor: Account, analysis_id: int) -> Analy
 def list_lesions(*, session: Session, actor: Account, analysis_id: int) -> list[LesionRecord]:
     principal = load_principal(session, actor)
     statement = (
-        select(LesionRecord)
-        .join(Analysis, col(Analysis.id) == col(LesionRecord.analysis_id))
-        .join(Photo, col(Photo.id) == col(Analysis.photo_id))
-        .join(Visit, col(Visit.id) == col(Photo.visit_id))
-        .join(Patient, col(Patient.id) == col(Visit.patient_id))
+        join_analysis_patient(select(LesionRecord), col(LesionRecord.analysis_id))
         .where(LesionRecord.analysis_id == analysis_id, visible_patients(principal))
         .order_by(col(LesionRecord.id))
     )

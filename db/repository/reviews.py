@@ -13,6 +13,7 @@ from db.models import Account, Analysis, Patient, Photo, Review, ReviewCreate, V
 from db.repository._common import (
     add_audit,
     hides_identity,
+    join_analysis_patient,
     subject_labels,
     without_free_text,
     write_transaction,
@@ -121,12 +122,11 @@ def latest_reviews(*, session: Session, actor: Account, patient_id: int) -> dict
     reviewer's name ({} when the actor may not see the patient). One query in all."""
     principal = load_principal(session, actor)
     statement = (
-        select(Review, Account.full_name, Account.username)
-        .join(Account, col(Account.id) == col(Review.reviewer_id))
-        .join(Analysis, col(Analysis.id) == col(Review.analysis_id))
-        .join(Photo, col(Photo.id) == col(Analysis.photo_id))
-        .join(Visit, col(Visit.id) == col(Photo.visit_id))
-        .join(Patient, col(Patient.id) == col(Visit.patient_id))
+        join_analysis_patient(
+            select(Review, Account.full_name, Account.username)
+            .join(Account, col(Account.id) == col(Review.reviewer_id)),
+            col(Review.analysis_id),
+        )
         .where(Visit.patient_id == patient_id, visible_patients(principal))
         .order_by(col(Review.id))
     )
@@ -143,11 +143,7 @@ def list_reviews(*, session: Session, actor: Account, analysis_id: int) -> list[
     """The analysis' reviews, oldest first ([] when the actor may not see the patient)."""
     principal = load_principal(session, actor)
     statement = (
-        select(Review)
-        .join(Analysis, col(Analysis.id) == col(Review.analysis_id))
-        .join(Photo, col(Photo.id) == col(Analysis.photo_id))
-        .join(Visit, col(Visit.id) == col(Photo.visit_id))
-        .join(Patient, col(Patient.id) == col(Visit.patient_id))
+        join_analysis_patient(select(Review), col(Review.analysis_id))
         .where(Review.analysis_id == analysis_id, visible_patients(principal))
         .order_by(col(Review.id))
     )
