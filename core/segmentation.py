@@ -19,6 +19,9 @@ from core.types import LESION_KINDS
 ENCODERS: tuple[str, ...] = ("mobilenet_v2", "resnet34")
 ARCHITECTURES: tuple[str, ...] = ("unet",)
 N_OUTPUTS = 2 + len(LESION_KINDS)
+# The training photos: 640 x 640, median MTCNN face width 456 px (10-90%: 372-547).
+TRAIN_PHOTO_SIDE = 640
+TRAIN_FACE_WIDTH_PX = 456.0
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class SegmenterConfig:
     # Training photos (640x640) were resized by work_scale; face_width_px is their median face
     # width after that resize, the size every photo's face is brought to before segmentation.
     work_scale: float = 0.6
-    face_width_px: float = 274.0  # MTCNN median 456 px at 640 (10-90%: 372-547) x 0.6
+    face_width_px: float = 274.0  # TRAIN_FACE_WIDTH_PX x work_scale
     face_context: float = 1.4  # a training photo is about 1.4 face widths wide
     train_image_side: int = 384  # working side of a training photo; used when no face is found
     lesion_threshold: float = 0.5
@@ -46,6 +49,15 @@ class SegmenterConfig:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def for_work_scale(cls, work_scale: float, **options) -> "SegmenterConfig":
+        """A config whose face width and fallback side follow from the training working scale,
+        so a model trained at another scale is fed photos at the scale it learned."""
+        if not 0.0 < work_scale <= 2.0:
+            raise ValueError(f"work scale {work_scale} must lie in (0, 2]")
+        return cls(work_scale=work_scale, face_width_px=round(TRAIN_FACE_WIDTH_PX * work_scale, 1),
+                   train_image_side=round(TRAIN_PHOTO_SIDE * work_scale), **options)
 
     @classmethod
     def from_dict(cls, data: dict) -> "SegmenterConfig":

@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> None:
     seed_everything(args.seed)
     (args.run / "args.json").write_text(json.dumps(vars(args), indent=2, default=str))
 
-    config = SegmenterConfig(encoder=args.encoder, work_scale=args.scale)
+    config = SegmenterConfig.for_work_scale(args.scale, encoder=args.encoder)
     model = build_model(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     total_steps = args.epochs * args.steps_per_epoch

@@ -15,6 +15,15 @@ def test_unknown_architecture_lists_the_valid_ones():
         build_model(SegmenterConfig(architecture="fpn"))
 
 
+def test_config_for_a_work_scale_feeds_faces_at_that_scale():
+    config = SegmenterConfig.for_work_scale(0.8, encoder="mobilenet_v2")
+    assert (config.work_scale, config.face_width_px, config.train_image_side) == (0.8, 364.8, 512)
+    default = SegmenterConfig()
+    assert SegmenterConfig.for_work_scale(0.6).face_width_px == pytest.approx(default.face_width_px, abs=0.5)
+    with pytest.raises(ValueError, match="work scale 0"):
+        SegmenterConfig.for_work_scale(0.0)
+
+
 def test_config_round_trips_and_rejects_unknown_keys():
     import json
 

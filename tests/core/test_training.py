@@ -79,6 +79,9 @@ def test_training_writes_a_run_folder_and_resumes(tmp_path):
     for name in ("args.json", "config.json", "summary.csv", "last.pt", "best.pt", "train.log"):
         assert (run / name).is_file(), name
     assert json.loads((run / "args.json").read_text())["steps_per_epoch"] == 2
+    # Trained at scale 1.0, the model must be fed faces at their full training width.
+    config = json.loads((run / "config.json").read_text())
+    assert (config["work_scale"], config["face_width_px"], config["train_image_side"]) == (1.0, 456.0, 640)
     train_segmenter.main(args + ["--epochs", "2"])  # continues after epoch 0
     with (run / "summary.csv").open() as handle:
         epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
