@@ -5,7 +5,9 @@
 Prints lesion precision / recall / F1 (a predicted lesion matches a true box when their IoU is at
 least 0.3 or the true box's centre lies inside it, one-to-one), count MAE and Pearson correlation
 (all lesions and inflammatory ones), grade accuracy, within-one accuracy and confusion matrix,
-and lesion-class IoU and Dice against the box-derived ellipse masks.
+and lesion-class IoU and Dice against the box-derived ellipse masks, with 95% bootstrap intervals
+over photos. `--baseline OTHER_WEIGHTS` also scores another weights folder on the same photos and
+prints the paired difference of each headline metric with its interval.
 """
 from __future__ import annotations
 
@@ -13,57 +15,107 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from core.training.data import read_rgb, read_split, render_targets
-from core.training.metrics import count_summary, detection_summary, grade_summary, iou_dice, match_lesions
+from core.training.metrics import (bootstrap_intervals, count_summary, detection_summary, grade_summary,
+                                   iou_dice, match_lesions)
+
+
+@dataclass(frozen=True)
+class PhotoScore:
+    """What one photo contributes to the metrics, so they can be recomputed on resamples."""
+
+    tp: int
+    n_pred: int
+    n_true: int
+    pred_count: int
+    true_count: int
+    pred_inflammatory: int
+    true_inflammatory: int
+    kind_correct: int
+    pred_grade: int
+    true_grade: int
+    intersection: int
+    pred_px: int
+    true_px: int
+    seconds: float
+
+
+# The headline metrics that get a bootstrap interval (and a paired difference to a baseline).
+INTERVAL_METRICS = ("f1", "count_mae", "count_pearson", "grade_accuracy", "lesion_iou")
+
+
+def score_photo(analyzer, sample) -> PhotoScore:
+    image = read_rgb(sample.image_path)
+    started = time.perf_counter()
+    analysis = analyzer.analyze(image)
+    seconds = time.perf_counter() - started
+    matches = match_lesions([l.bbox for l in analysis.lesions], [l.score for l in analysis.lesions],
+                            [l.bbox for l in sample.lesions])
+    true_mask = render_targets(image.shape[:2], sample.lesions)[0] > 0
+    pred_mask = analysis.kind_mask > 0
+    return PhotoScore(
+        tp=len(matches), n_pred=len(analysis.lesions), n_true=len(sample.lesions),
+        pred_count=analysis.counts.total, true_count=len(sample.lesions),
+        pred_inflammatory=analysis.counts.inflammatory,
+        true_inflammatory=sum(l.kind in ("papule", "pustule") for l in sample.lesions),
+        kind_correct=sum(analysis.lesions[p].kind == sample.lesions[t].kind for p, t in matches),
+        pred_grade=analysis.grade.value, true_grade=sample.grade,
+        intersection=int((pred_mask & true_mask).sum()), pred_px=int(pred_mask.sum()),
+        true_px=int(true_mask.sum()), seconds=seconds)
+
+
+def summarise(photos: list[PhotoScore]) -> dict:
+    """The metrics of a set of photos (pooled: lesions and pixels are summed over photos)."""
+    total = {f.name: sum(getattr(p, f.name) for p in photos) for f in fields(PhotoScore)}
+    infl = count_summary([p.pred_inflammatory for p in photos], [p.true_inflammatory for p in photos])
+    return {
+        "n_photos": len(photos),
+        **detection_summary(total["tp"], total["n_pred"], total["n_true"]),
+        **count_summary([p.pred_count for p in photos], [p.true_count for p in photos]),
+        "inflammatory_count_mae": infl["count_mae"],
+        "inflammatory_count_pearson": infl["count_pearson"],
+        "lesion_kind_accuracy_of_matches": total["kind_correct"] / total["tp"] if total["tp"] else 0.0,
+        **grade_summary([p.pred_grade for p in photos], [p.true_grade for p in photos]),
+        **iou_dice(total["intersection"], total["pred_px"], total["true_px"]),
+        "seconds_per_photo_median": float(np.median([p.seconds for p in photos])) if photos else 0.0,
+    }
+
+
+def score_photos(analyzer, samples, progress: bool = True) -> list[PhotoScore]:
+    return [score_photo(analyzer, s) for s in tqdm(samples, desc="evaluate", disable=not progress,
+                                                    mininterval=10)]
 
 
 def evaluate(analyzer, samples, progress: bool = True) -> dict:
-    tp = n_pred = n_true = inter = pred_px = true_px = 0
-    pred_counts, true_counts, pred_infl, true_infl = [], [], [], []
-    pred_grades, true_grades, seconds = [], [], []
-    per_kind_tp = {}
-    for sample in tqdm(samples, desc="evaluate", disable=not progress, mininterval=10):
-        image = read_rgb(sample.image_path)
-        started = time.perf_counter()
-        analysis = analyzer.analyze(image)
-        seconds.append(time.perf_counter() - started)
-        true_boxes = [l.bbox for l in sample.lesions]
-        matches = match_lesions([l.bbox for l in analysis.lesions], [l.score for l in analysis.lesions], true_boxes)
-        tp += len(matches)
-        for p, t in matches:
-            key = "kind_correct" if analysis.lesions[p].kind == sample.lesions[t].kind else "kind_wrong"
-            per_kind_tp[key] = per_kind_tp.get(key, 0) + 1
-        n_pred += len(analysis.lesions)
-        n_true += len(true_boxes)
-        pred_counts.append(analysis.counts.total)
-        true_counts.append(len(true_boxes))
-        pred_infl.append(analysis.counts.inflammatory)
-        true_infl.append(sum(l.kind in ("papule", "pustule") for l in sample.lesions))
-        pred_grades.append(analysis.grade.value)
-        true_grades.append(sample.grade)
-        true_mask = render_targets(image.shape[:2], sample.lesions)[0] > 0
-        pred_mask = analysis.kind_mask > 0
-        inter += int((pred_mask & true_mask).sum())
-        pred_px += int(pred_mask.sum())
-        true_px += int(true_mask.sum())
-    infl = count_summary(pred_infl, true_infl)
-    matched = sum(per_kind_tp.values())
-    return {
-        "n_photos": len(samples),
-        **detection_summary(tp, n_pred, n_true),
-        **count_summary(pred_counts, true_counts),
-        "inflammatory_count_mae": infl["count_mae"],
-        "inflammatory_count_pearson": infl["count_pearson"],
-        "lesion_kind_accuracy_of_matches": per_kind_tp.get("kind_correct", 0) / matched if matched else 0.0,
-        **grade_summary(pred_grades, true_grades),
-        **iou_dice(inter, pred_px, true_px),
-        "seconds_per_photo_median": float(np.median(seconds)) if seconds else 0.0,
-    }
+    return summarise(score_photos(analyzer, samples, progress))
+
+
+def intervals(photos: list[PhotoScore], baseline: list[PhotoScore] | None = None) -> dict:
+    """95% bootstrap intervals of the headline metrics; with a baseline scored on the same
+    photos, also the paired difference (these weights minus the baseline) and its interval."""
+    def headline(items: list[PhotoScore], idx) -> dict[str, float]:
+        metrics = summarise([items[i] for i in idx])
+        return {m: metrics[m] for m in INTERVAL_METRICS}
+
+    out: dict = {"ci95": bootstrap_intervals(len(photos), lambda idx: headline(photos, idx))}
+    if baseline is not None:
+        if len(baseline) != len(photos):
+            raise ValueError(f"baseline scored {len(baseline)} photos, these weights {len(photos)}")
+
+        def difference(idx) -> dict[str, float]:
+            ours, theirs = headline(photos, idx), headline(baseline, idx)
+            return {m: ours[m] - theirs[m] for m in INTERVAL_METRICS}
+
+        every = np.arange(len(photos))
+        ci = bootstrap_intervals(len(photos), difference)
+        out["versus_baseline"] = {m: {"difference": d, "ci95": ci[m]} for m, d in difference(every).items()}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
     p.add_argument("--weights", type=Path, help="weights folder (default: settings)")
     p.add_argument("--limit", type=int, help="only the first N photos (smoke runs)")
+    p.add_argument("--baseline", type=Path,
+                   help="another weights folder scored on the same photos: prints the paired difference")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     from core.errors import ModelNotInstalledError, WeightsError
@@ -80,12 +134,17 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         analyzer = load_analyzer(args.weights or load_settings().weights_dir)
+        baseline = load_analyzer(args.baseline) if args.baseline else None
     except (ModelNotInstalledError, WeightsError) as exc:
         print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
         return 3
     samples = read_split(args.data, args.split)[: args.limit]
-    metrics = {"split": args.split, "model_version": analyzer.model_version,
-               **evaluate(analyzer, samples, progress=not args.json)}
+    photos = score_photos(analyzer, samples, progress=not args.json)
+    baseline_photos = score_photos(baseline, samples, progress=not args.json) if baseline else None
+    metrics = {"split": args.split, "model_version": analyzer.model_version, **summarise(photos),
+               **intervals(photos, baseline_photos)}
+    if baseline:
+        metrics["baseline_version"] = baseline.model_version
     if args.json:
         print(json.dumps(metrics))
     else:

@@ -1,7 +1,7 @@
 """Lesion matching and the model metrics of `core.training.evaluate`."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -74,3 +74,24 @@ def iou_dice(intersection: int, pred_pixels: int, true_pixels: int) -> dict[str,
         "lesion_iou": intersection / union if union else 0.0,
         "lesion_dice": 2 * intersection / (pred_pixels + true_pixels) if pred_pixels + true_pixels else 0.0,
     }
+
+
+
+def bootstrap_intervals(n_photos: int, statistic: Callable[[np.ndarray], dict[str, float]],
+                        n_resamples: int = 1000, level: float = 0.95, seed: int = 0
+                        ) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap interval of each value of `statistic(photo indices)` over photos drawn
+    with replacement. With 142 test photos one photo is 0.7 points of grade accuracy, so a
+    difference between two models means little unless its interval excludes zero."""
+    if n_photos < 2:
+        raise ValueError(f"a bootstrap interval needs at least 2 photos, got {n_photos}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"confidence level {level} must lie between 0 and 1")
+    rng = np.random.default_rng(seed)
+    draws = [statistic(rng.integers(0, n_photos, n_photos)) for _ in range(n_resamples)]
+    tail = (1.0 - level) / 2 * 100
+    out = {}
+    for name in draws[0]:
+        low, high = np.percentile([d[name] for d in draws], [tail, 100 - tail])
+        out[name] = (float(low), float(high))
+    return out

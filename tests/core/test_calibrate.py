@@ -6,7 +6,7 @@ import numpy as np
 
 from core.grading import FEATURE_SETS, HAYASHI_COUNT_BINS, GradeEvidence
 from core.pipeline import load_analyzer
-from core.training import calibrate, train_segmenter
+from core.training import calibrate, evaluate, train_segmenter
 from core.types import LesionCounts
 from tests.core.test_training import make_dataset
 
@@ -34,7 +34,7 @@ def test_choose_grader_picks_the_feature_set_that_grades_valid_best():
     assert chosen["grade_accuracy"] > counts_only + 0.2
 
 
-def test_calibrate_writes_loadable_weights_and_its_choices(tmp_path):
+def test_calibrate_writes_loadable_weights_and_its_choices(tmp_path, capsys):
     data = make_dataset(tmp_path / "acne")
     run = tmp_path / "run"
     train_segmenter.main(["--data", str(data), "--run", str(run), "--steps-per-epoch", "2",
@@ -57,3 +57,16 @@ def test_calibrate_writes_loadable_weights_and_its_choices(tmp_path):
     assert analyzer.grader.features == FEATURE_SETS[report["grader_feature_set"]]
     image = np.full((96, 96, 3), (200, 160, 140), np.uint8)
     assert analyzer.analyze(image).grade.value in range(4)
+
+    # The written weights evaluate, with intervals; against themselves the paired difference is 0.
+    capsys.readouterr()
+    assert evaluate.main(["--data", str(data), "--split", "test", "--weights", str(out),
+                          "--baseline", str(out), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["n_photos"] == 3 and metrics["baseline_version"] == metrics["model_version"]
+    for name in evaluate.INTERVAL_METRICS:
+        low, high = metrics["ci95"][name]
+        assert low <= high, name
+        if name != "count_pearson":  # a correlation of resampled photos may all lie to one side
+            assert low - 1e-9 <= metrics[name] <= high + 1e-9, name
+        assert metrics["versus_baseline"][name] == {"difference": 0.0, "ci95": [0.0, 0.0]}

@@ -1,7 +1,10 @@
 """Lesion matching and evaluation metrics."""
 import pytest
 
-from core.training.metrics import box_iou, count_summary, detection_summary, grade_summary, match_lesions
+import numpy as np
+
+from core.training.metrics import (bootstrap_intervals, box_iou, count_summary, detection_summary,
+                                   grade_summary, match_lesions)
 
 
 def test_iou_of_half_overlapping_boxes():
@@ -23,3 +26,19 @@ def test_summaries():
     g = grade_summary([0, 1, 3, 2], [0, 2, 3, 0])
     assert g["grade_accuracy"] == 0.5 and g["grade_within_one"] == 0.75
     assert g["grade_confusion"][2][1] == 1
+
+
+def test_bootstrap_intervals_bracket_the_estimate_and_narrow_with_more_photos():
+    rng = np.random.default_rng(1)
+    def interval(n):
+        correct = rng.random(n) < 0.75  # a grader right three times in four
+        return bootstrap_intervals(n, lambda idx: {"accuracy": correct[idx].mean()})["accuracy"], correct.mean()
+    (low, high), estimate = interval(140)
+    assert low < estimate < high
+    assert 0.08 < high - low < 0.2  # about +-1.96 * sqrt(0.75 * 0.25 / 140) = +-0.07
+    (low_big, high_big), _ = interval(5000)
+    assert high_big - low_big < (high - low) / 4
+    same = bootstrap_intervals(50, lambda idx: {"zero": 0.0})
+    assert same == {"zero": (0.0, 0.0)}
+    with pytest.raises(ValueError, match="at least 2 photos"):
+        bootstrap_intervals(1, lambda idx: {"x": 0.0})
