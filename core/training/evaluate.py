@@ -7,15 +7,18 @@ least 0.3 or the true box's centre lies inside it, one-to-one), count MAE and Pe
 (all lesions and inflammatory ones), grade accuracy, within-one accuracy and confusion matrix,
 and lesion-class IoU and Dice against the box-derived ellipse masks, with 95% bootstrap intervals
 over photos. `--baseline OTHER_WEIGHTS` also scores another weights folder on the same photos and
-prints the paired difference of each headline metric with its interval.
+prints the paired difference of each headline metric with its interval. The count error is also
+broken down by true grade, and `--per-photo FILE.csv` writes each photo's numbers (file name,
+lesions, counts, grades; never pixels) for looking at the worst errors.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -83,17 +86,33 @@ def summarise(photos: list[PhotoScore]) -> dict:
         "lesion_kind_accuracy_of_matches": total["kind_correct"] / total["tp"] if total["tp"] else 0.0,
         **grade_summary([p.pred_grade for p in photos], [p.true_grade for p in photos]),
         **iou_dice(total["intersection"], total["pred_px"], total["true_px"]),
+        "count_error_by_true_grade": count_error_by_grade(photos),
         "seconds_per_photo_median": float(np.median([p.seconds for p in photos])) if photos else 0.0,
     }
+
+
+def count_error_by_grade(photos: list[PhotoScore]) -> dict[str, dict[str, float]]:
+    """Count MAE and bias (predicted minus true) per true grade: where the counting goes wrong."""
+    out = {}
+    for grade in sorted({p.true_grade for p in photos}):
+        errors = np.array([p.pred_count - p.true_count for p in photos if p.true_grade == grade], float)
+        out[str(grade)] = {"n_photos": len(errors), "count_mae": float(np.abs(errors).mean()),
+                           "count_bias": float(errors.mean())}
+    return out
+
+
+def write_per_photo(path: Path, samples, photos: list[PhotoScore]) -> None:
+    """One CSV row per photo (its file name, no pixels), for looking at the worst errors."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", *(f.name for f in fields(PhotoScore))])
+        for sample, photo in zip(samples, photos):
+            writer.writerow([sample.image_path.name, *astuple(photo)])
 
 
 def score_photos(analyzer, samples, progress: bool = True) -> list[PhotoScore]:
     return [score_photo(analyzer, s) for s in tqdm(samples, desc="evaluate", disable=not progress,
                                                     mininterval=10)]
-
-
-def evaluate(analyzer, samples, progress: bool = True) -> dict:
-    return summarise(score_photos(analyzer, samples, progress))
 
 
 def intervals(photos: list[PhotoScore], baseline: list[PhotoScore] | None = None) -> dict:
@@ -126,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, help="only the first N photos (smoke runs)")
     p.add_argument("--baseline", type=Path,
                    help="another weights folder scored on the same photos: prints the paired difference")
+    p.add_argument("--per-photo", type=Path, help="also write one CSV row per photo to this file")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     from core.errors import ModelNotInstalledError, WeightsError
@@ -141,8 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     samples = read_split(args.data, args.split)[: args.limit]
     photos = score_photos(analyzer, samples, progress=not args.json)
     baseline_photos = score_photos(baseline, samples, progress=not args.json) if baseline else None
-    metrics = {"split": args.split, "model_version": analyzer.model_version, **summarise(photos),
-               **intervals(photos, baseline_photos)}
+    if args.per_photo:
+        write_per_photo(args.per_photo, samples, photos)
+    metrics = {"split": args.split, "model_version": analyzer.model_version, **summarise(photos)}
+    if len(photos) >= 2:  # an interval needs at least two photos (--limit 1 is a smoke run)
+        metrics.update(intervals(photos, baseline_photos))
     if baseline:
         metrics["baseline_version"] = baseline.model_version
     if args.json:

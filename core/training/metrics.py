@@ -76,7 +76,6 @@ def iou_dice(intersection: int, pred_pixels: int, true_pixels: int) -> dict[str,
     }
 
 
-
 def bootstrap_intervals(n_photos: int, statistic: Callable[[np.ndarray], dict[str, float]],
                         n_resamples: int = 1000, level: float = 0.95, seed: int = 0
                         ) -> dict[str, tuple[float, float]]:

@@ -1,8 +1,10 @@
 """Calibration turns a training run into a weights folder; the grader's feature set is chosen
 on valid."""
+import csv
 import json
 
 import numpy as np
+import pytest
 
 from core.grading import FEATURE_SETS, HAYASHI_COUNT_BINS, GradeEvidence
 from core.pipeline import load_analyzer
@@ -60,9 +62,19 @@ def test_calibrate_writes_loadable_weights_and_its_choices(tmp_path, capsys):
 
     # The written weights evaluate, with intervals; against themselves the paired difference is 0.
     capsys.readouterr()
+    per_photo = tmp_path / "per_photo.csv"
     assert evaluate.main(["--data", str(data), "--split", "test", "--weights", str(out),
-                          "--baseline", str(out), "--json"]) == 0
+                          "--baseline", str(out), "--per-photo", str(per_photo), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
+    with per_photo.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["image"].endswith(".jpg") for r in rows] == [True] * 3
+    by_grade = metrics["count_error_by_true_grade"]
+    assert set(by_grade) == {r["true_grade"] for r in rows}
+    for grade, row in by_grade.items():
+        errors = [int(r["pred_count"]) - int(r["true_count"]) for r in rows if r["true_grade"] == grade]
+        assert row["n_photos"] == len(errors)
+        assert row["count_bias"] == pytest.approx(sum(errors) / len(errors))
     assert metrics["n_photos"] == 3 and metrics["baseline_version"] == metrics["model_version"]
     for name in evaluate.INTERVAL_METRICS:
         low, high = metrics["ci95"][name]
