@@ -1,11 +1,15 @@
-"""The weights in the repository load through the manifest and analyse a real face."""
+"""The weights in the repository load through the manifest, analyse a real face and find the same
+lesions whatever the photo's size."""
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from skimage import data
 
 from core.manifest import read_manifest, verified_path
 from core.pipeline import load_analyzer
+from core.training.metrics import match_lesions
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
 pytestmark = [pytest.mark.slow,
@@ -27,3 +31,47 @@ def test_shipped_models_analyse_a_real_face():
     assert analysis.grade.value in range(4) and 0 < analysis.grade.confidence <= 1
     # the astronaut has clear skin: a working acne model finds few lesions on her face
     assert analysis.counts.total <= 10
+
+
+def _face_with_spots():
+    """The astronaut with a 5 x 5 grid of blurred red spots of papule size over her face (some
+    fall on eyes and hair), and the spots' boxes."""
+    image = data.astronaut().copy()
+    xs, ys = np.meshgrid(np.arange(185, 285, 22), np.arange(120, 240, 26))
+    spots = np.column_stack([xs.ravel(), ys.ravel()])
+    painted = image.copy()
+    for x, y in spots:
+        cv2.circle(painted, (int(x), int(y)), 4, (170, 60, 60), -1)
+    weight = cv2.GaussianBlur((painted != image).any(axis=2).astype(np.float32), (7, 7), 2)[..., None]
+    blurred = cv2.GaussianBlur(painted, (5, 5), 1.5)
+    image = (image * (1 - weight) + blurred * weight).astype(np.uint8)
+    return image, [(x - 5, y - 5, x + 5, y + 5) for x, y in spots]
+
+
+def _spots_found(lesions, boxes_in_photo, spots) -> set[int]:
+    return {t for _, t in match_lesions(boxes_in_photo, [l.score for l in lesions], spots)}
+
+
+def test_a_12_megapixel_copy_and_a_640_crop_give_the_same_lesions():
+    analyzer = load_analyzer(WEIGHTS)
+    photo, spots = _face_with_spots()
+    first = analyzer.analyze(photo).lesions
+    found = _spots_found(first, [l.bbox for l in first], spots)
+    assert len(found) >= 5  # the model sees the painted spots, so the comparison means something
+    # The same face as a 12 MP phone photo (3464 x 3464)...
+    side = 3464
+    big = cv2.resize(photo, (side, side), interpolation=cv2.INTER_CUBIC)
+    back = photo.shape[0] / side
+    twelve = analyzer.analyze(big).lesions
+    assert abs(len(twelve) - len(first)) <= 1
+    assert len(_spots_found(twelve, [tuple(v * back for v in l.bbox) for l in twelve], spots) ^ found) <= 1
+    # ...and a 640 x 640 crop of that photo around the face (a borderline lesion in the hair may
+    # come and go with the resampling; the painted spots must not).
+    x0, y0, crop = 800, 250, 2000
+    small = cv2.resize(big[y0:y0 + crop, x0:x0 + crop], (640, 640), interpolation=cv2.INTER_AREA)
+    k = crop / 640
+    cropped = analyzer.analyze(small).lesions
+    in_photo = [((b[0] * k + x0) * back, (b[1] * k + y0) * back, (b[2] * k + x0) * back, (b[3] * k + y0) * back)
+                for b in (l.bbox for l in cropped)]
+    assert abs(len(cropped) - len(first)) <= 1
+    assert len(_spots_found(cropped, in_photo, spots) ^ found) <= 1
