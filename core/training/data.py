@@ -124,9 +124,10 @@ def render_targets(shape: tuple[int, int], lesions: tuple[TrueLesion, ...]) -> t
     return kind_map, heat
 
 
-def build_augmentation(crop: int):
+def build_augmentation(crop: int, seed: int | None = None):
     """Geometry, scale, colour, blur and compression changes so the model generalises to other
-    cameras, distances and lighting than the one hospital's."""
+    cameras, distances and lighting than the one hospital's. Albumentations keeps its own random
+    generator (numpy's global seed does not reach it), hence the explicit seed."""
     import albumentations as A
 
     return A.Compose([
@@ -140,21 +141,25 @@ def build_augmentation(crop: int):
         A.Downscale(scale_range=(0.5, 0.9), p=0.15),
         A.ImageCompression(quality_range=(40, 95), p=0.3),
         A.GaussNoise(std_range=(0.02, 0.06), p=0.2),
-    ])
+    ], seed=seed)
 
 
 class SegmentationDataset:
     """Random augmented crops with their kind map and heatmap (torch Dataset protocol)."""
 
-    def __init__(self, samples: list[Sample], crop: int, mean, std, scale: float = 1.0) -> None:
+    def __init__(self, samples: list[Sample], crop: int, mean, std, scale: float = 1.0,
+                 seed: int = 0) -> None:
         self.samples = samples
         self.scale = scale
-        self.augment = build_augmentation(crop)
+        self.augment = build_augmentation(crop, seed)
         self.mean = np.asarray(mean, np.float32) * 255
         self.std = np.asarray(std, np.float32) * 255
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def reseed(self, seed: int) -> None:
+        self.augment.set_random_seed(seed)
 
     def __getitem__(self, index: int):
         import torch
@@ -170,3 +175,12 @@ class SegmentationDataset:
             torch.from_numpy(np.asarray(kind_map, np.int64)),
             torch.from_numpy(np.asarray(heat, np.float32)),
         )
+
+
+def seed_augmentation_worker(worker_id: int) -> None:
+    """DataLoader `worker_init_fn`: each worker draws its own augmentations, fixed by the
+    loader's seed (forked workers would otherwise all repeat the parent's random state)."""
+    import torch
+
+    info = torch.utils.data.get_worker_info()
+    info.dataset.reseed(info.seed % 2**32)

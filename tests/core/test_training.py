@@ -5,8 +5,9 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 
-from core.training.data import read_boxes, read_split, render_targets
+from core.training.data import SegmentationDataset, read_boxes, read_split, render_targets
 from core.training import train_segmenter
 
 VOC = """<annotation><size><width>{w}</width><height>{h}</height></size>{objects}</annotation>"""
@@ -64,6 +65,19 @@ def test_targets_are_ellipses_of_the_kind_with_a_centre_peak():
     assert heat[15, 20] == pytest.approx(1.0) and heat[15, 20] == heat.max()
 
 
+def test_augmentations_follow_the_seed(tmp_path):
+    samples = read_split(make_dataset(tmp_path / "acne"), "train")
+
+    def first_crop(seed):
+        return SegmentationDataset(samples, 64, (0.5,) * 3, (0.25,) * 3, seed=seed)[0][0]
+
+    assert torch.equal(first_crop(3), first_crop(3))
+    assert not torch.equal(first_crop(3), first_crop(4))
+    reseeded = SegmentationDataset(samples, 64, (0.5,) * 3, (0.25,) * 3, seed=4)
+    reseeded.reseed(3)
+    assert torch.equal(reseeded[0][0], first_crop(3))
+
+
 def test_unknown_split_lists_valid_ones(tmp_path):
     with pytest.raises(ValueError, match="valid"):
         read_split(tmp_path, "holdout")
@@ -82,7 +96,7 @@ def test_training_writes_a_run_folder_and_resumes(tmp_path):
     # Trained at scale 1.0, the model must be fed faces at their full training width.
     config = json.loads((run / "config.json").read_text())
     assert (config["work_scale"], config["face_width_px"], config["train_image_side"]) == (1.0, 456.0, 640)
-    train_segmenter.main(args + ["--epochs", "2"])  # continues after epoch 0
+    train_segmenter.main(args + ["--epochs", "2", "--workers", "1"])  # continues after epoch 0
     with (run / "summary.csv").open() as handle:
         epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
     assert epochs == [0, 1]
