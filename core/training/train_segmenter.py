@@ -167,7 +167,8 @@ def run(args: argparse.Namespace) -> None:
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps,
                                                     pct_start=0.05, last_epoch=done - 1)
 
-    # Seeded by epoch like the loader, so a resumed run draws what an uninterrupted one would.
+    # Seeded by the epoch it starts at, like the loader: a resumed run repeats its own draws
+    # (not those an uninterrupted run would have made after that epoch).
     train = SegmentationDataset(read_split(args.data, "train"), args.crop, config.mean, config.std,
                                 args.scale, seed=args.seed + start_epoch)
     # An even spread over the split (it is sorted by grade), not its first, mildest photos.
