@@ -5,7 +5,8 @@
 Prints lesion precision / recall / F1 (a predicted lesion matches a true box when their IoU is at
 least 0.3 or the true box's centre lies inside it, one-to-one), count MAE and Pearson correlation
 (all lesions and inflammatory ones), grade accuracy, within-one accuracy and confusion matrix,
-and lesion-class IoU and Dice against the box-derived ellipse masks, with 95% bootstrap intervals
+the grade confidence's calibration error (expected calibration error, 10 bins), and lesion-class
+IoU and Dice against the box-derived ellipse masks, with 95% bootstrap intervals
 over photos. `--baseline OTHER_WEIGHTS` also scores another weights folder on the same photos and
 prints the paired difference of each headline metric with its interval. The count error is also
 broken down by true grade, and `--per-photo FILE.csv` writes each photo's numbers (file name,
@@ -25,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.training.data import read_rgb, read_split, render_targets
-from core.training.metrics import (bootstrap_intervals, count_summary, detection_summary, grade_summary,
+from core.training.metrics import (bootstrap_intervals, calibration_error, count_summary, detection_summary, grade_summary,
                                    iou_dice, match_lesions)
 
 
@@ -43,6 +44,7 @@ class PhotoScore:
     kind_correct: int
     pred_grade: int
     true_grade: int
+    grade_confidence: float
     intersection: int
     pred_px: int
     true_px: int
@@ -68,7 +70,7 @@ def score_photo(analyzer, sample) -> PhotoScore:
         pred_inflammatory=analysis.counts.inflammatory,
         true_inflammatory=sum(l.kind in ("papule", "pustule") for l in sample.lesions),
         kind_correct=sum(analysis.lesions[p].kind == sample.lesions[t].kind for p, t in matches),
-        pred_grade=analysis.grade.value, true_grade=sample.grade,
+        pred_grade=analysis.grade.value, true_grade=sample.grade, grade_confidence=analysis.grade.confidence,
         intersection=int((pred_mask & true_mask).sum()), pred_px=int(pred_mask.sum()),
         true_px=int(true_mask.sum()), seconds=seconds)
 
@@ -85,6 +87,9 @@ def summarise(photos: list[PhotoScore]) -> dict:
         "inflammatory_count_pearson": infl["count_pearson"],
         "lesion_kind_accuracy_of_matches": total["kind_correct"] / total["tp"] if total["tp"] else 0.0,
         **grade_summary([p.pred_grade for p in photos], [p.true_grade for p in photos]),
+        "grade_mean_confidence": float(np.mean([p.grade_confidence for p in photos])) if photos else 0.0,
+        "grade_calibration_error": calibration_error([p.grade_confidence for p in photos],
+                                                     [p.pred_grade == p.true_grade for p in photos]),
         **iou_dice(total["intersection"], total["pred_px"], total["true_px"]),
         "count_error_by_true_grade": count_error_by_grade(photos),
         "seconds_per_photo_median": float(np.median([p.seconds for p in photos])) if photos else 0.0,

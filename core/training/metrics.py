@@ -94,3 +94,20 @@ def bootstrap_intervals(n_photos: int, statistic: Callable[[np.ndarray], dict[st
         low, high = np.percentile([d[name] for d in draws], [tail, 100 - tail])
         out[name] = (float(low), float(high))
     return out
+
+
+def calibration_error(confidences: Sequence[float], correct: Sequence[bool], n_bins: int = 10) -> float:
+    """Expected calibration error: the photo-weighted mean gap between the stated confidence and
+    the observed accuracy in equal-width confidence bins. 0 means "70% sure" is right 70% of
+    the time."""
+    conf, hit = np.asarray(confidences, float), np.asarray(correct, float)
+    if len(conf) != len(hit):
+        raise ValueError(f"{len(conf)} confidences but {len(hit)} outcomes")
+    if len(conf) == 0:
+        return 0.0
+    bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    gap = 0.0
+    for b in np.unique(bins):
+        inside = bins == b
+        gap += inside.sum() * abs(conf[inside].mean() - hit[inside].mean())
+    return float(gap / len(conf))

@@ -69,6 +69,8 @@ def test_calibrate_writes_loadable_weights_and_its_choices(tmp_path, capsys):
     with per_photo.open() as handle:
         rows = list(csv.DictReader(handle))
     assert [r["image"].endswith(".jpg") for r in rows] == [True] * 3
+    assert 0.0 <= metrics["grade_calibration_error"] <= 1.0
+    assert [float(r["grade_confidence"]) > 0 for r in rows] == [True] * 3
     by_grade = metrics["count_error_by_true_grade"]
     assert set(by_grade) == {r["true_grade"] for r in rows}
     for grade, row in by_grade.items():

@@ -3,7 +3,7 @@ import pytest
 
 import numpy as np
 
-from core.training.metrics import (bootstrap_intervals, box_iou, count_summary, detection_summary,
+from core.training.metrics import (bootstrap_intervals, box_iou, calibration_error, count_summary, detection_summary,
                                    grade_summary, match_lesions)
 
 
@@ -42,3 +42,15 @@ def test_bootstrap_intervals_bracket_the_estimate_and_narrow_with_more_photos():
     assert same == {"zero": (0.0, 0.0)}
     with pytest.raises(ValueError, match="at least 2 photos"):
         bootstrap_intervals(1, lambda idx: {"x": 0.0})
+
+
+def test_calibration_error_is_small_when_confidence_matches_accuracy_and_large_when_not():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.3, 1.0, 20000)
+    honest = rng.random(20000) < confidence  # "70% sure" is right 70% of the time
+    assert calibration_error(confidence, honest) < 0.01
+    overconfident = rng.random(20000) < confidence - 0.2
+    assert calibration_error(confidence, overconfident) == pytest.approx(0.2, abs=0.02)
+    assert calibration_error([0.9, 0.9], [True, False]) == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="2 confidences but 1 outcomes"):
+        calibration_error([0.5, 0.5], [True])
