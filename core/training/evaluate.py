@@ -26,8 +26,8 @@ import numpy as np
 from tqdm import tqdm
 
 from core.training.data import read_rgb, read_split, render_targets
-from core.training.metrics import (bootstrap_intervals, calibration_error, count_summary, detection_summary, grade_summary,
-                                   iou_dice, match_lesions)
+from core.training.metrics import (bootstrap_intervals, calibration_error, count_summary, detection_summary,
+                                   grade_summary, iou_dice, match_lesions)
 
 
 @dataclass(frozen=True)
@@ -75,24 +75,39 @@ def score_photo(analyzer, sample) -> PhotoScore:
         true_px=int(true_mask.sum()), seconds=seconds)
 
 
+def _columns(photos: list[PhotoScore]) -> dict[str, np.ndarray]:
+    """The photos' scores as one array per field, so resamples are plain indexing."""
+    return {f.name: np.array([getattr(p, f.name) for p in photos]) for f in fields(PhotoScore)}
+
+
+def headline_metrics(c: dict[str, np.ndarray]) -> dict[str, float]:
+    """Detection, count, grade and pixel metrics pooled over the photos in `c` (lesions and
+    pixels are summed over photos); what the bootstrap recomputes on every resample."""
+    grades = grade_summary(c["pred_grade"], c["true_grade"])
+    return {
+        **detection_summary(int(c["tp"].sum()), int(c["n_pred"].sum()), int(c["n_true"].sum())),
+        **count_summary(c["pred_count"], c["true_count"]),
+        "grade_accuracy": grades["grade_accuracy"],
+        **iou_dice(int(c["intersection"].sum()), int(c["pred_px"].sum()), int(c["true_px"].sum())),
+    }
+
+
 def summarise(photos: list[PhotoScore]) -> dict:
-    """The metrics of a set of photos (pooled: lesions and pixels are summed over photos)."""
-    total = {f.name: sum(getattr(p, f.name) for p in photos) for f in fields(PhotoScore)}
-    infl = count_summary([p.pred_inflammatory for p in photos], [p.true_inflammatory for p in photos])
+    """Every metric of a set of photos."""
+    c = _columns(photos)
+    infl = count_summary(c["pred_inflammatory"], c["true_inflammatory"])
+    tp = int(c["tp"].sum())
     return {
         "n_photos": len(photos),
-        **detection_summary(total["tp"], total["n_pred"], total["n_true"]),
-        **count_summary([p.pred_count for p in photos], [p.true_count for p in photos]),
+        **headline_metrics(c),
         "inflammatory_count_mae": infl["count_mae"],
         "inflammatory_count_pearson": infl["count_pearson"],
-        "lesion_kind_accuracy_of_matches": total["kind_correct"] / total["tp"] if total["tp"] else 0.0,
-        **grade_summary([p.pred_grade for p in photos], [p.true_grade for p in photos]),
-        "grade_mean_confidence": float(np.mean([p.grade_confidence for p in photos])) if photos else 0.0,
-        "grade_calibration_error": calibration_error([p.grade_confidence for p in photos],
-                                                     [p.pred_grade == p.true_grade for p in photos]),
-        **iou_dice(total["intersection"], total["pred_px"], total["true_px"]),
+        "lesion_kind_accuracy_of_matches": int(c["kind_correct"].sum()) / tp if tp else 0.0,
+        **grade_summary(c["pred_grade"], c["true_grade"]),
+        "grade_mean_confidence": float(c["grade_confidence"].mean()) if photos else 0.0,
+        "grade_calibration_error": calibration_error(c["grade_confidence"], c["pred_grade"] == c["true_grade"]),
         "count_error_by_true_grade": count_error_by_grade(photos),
-        "seconds_per_photo_median": float(np.median([p.seconds for p in photos])) if photos else 0.0,
+        "seconds_per_photo_median": float(np.median(c["seconds"])) if photos else 0.0,
     }
 
 
@@ -123,22 +138,25 @@ def score_photos(analyzer, samples, progress: bool = True) -> list[PhotoScore]:
 def intervals(photos: list[PhotoScore], baseline: list[PhotoScore] | None = None) -> dict:
     """95% bootstrap intervals of the headline metrics; with a baseline scored on the same
     photos, also the paired difference (these weights minus the baseline) and its interval."""
-    def headline(items: list[PhotoScore], idx) -> dict[str, float]:
-        metrics = summarise([items[i] for i in idx])
+    ours = _columns(photos)
+
+    def headline(c: dict[str, np.ndarray], idx) -> dict[str, float]:
+        metrics = headline_metrics({name: column[idx] for name, column in c.items()})
         return {m: metrics[m] for m in INTERVAL_METRICS}
 
-    out: dict = {"ci95": bootstrap_intervals(len(photos), lambda idx: headline(photos, idx))}
+    out: dict = {"ci95": bootstrap_intervals(len(photos), lambda idx: headline(ours, idx))}
     if baseline is not None:
         if len(baseline) != len(photos):
             raise ValueError(f"baseline scored {len(baseline)} photos, these weights {len(photos)}")
+        theirs = _columns(baseline)
 
         def difference(idx) -> dict[str, float]:
-            ours, theirs = headline(photos, idx), headline(baseline, idx)
-            return {m: ours[m] - theirs[m] for m in INTERVAL_METRICS}
+            a, b = headline(ours, idx), headline(theirs, idx)
+            return {m: a[m] - b[m] for m in INTERVAL_METRICS}
 
-        every = np.arange(len(photos))
         ci = bootstrap_intervals(len(photos), difference)
-        out["versus_baseline"] = {m: {"difference": d, "ci95": ci[m]} for m, d in difference(every).items()}
+        out["versus_baseline"] = {m: {"difference": d, "ci95": ci[m]}
+                                  for m, d in difference(np.arange(len(photos))).items()}
     return out
 
 
