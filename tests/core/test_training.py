@@ -16,14 +16,17 @@ OBJ = ("<object><name>{name}</name><bndbox><xmin>{x0}</xmin><xmax>{x1}</xmax>"
 NAMES = ("papules", "pustules", "whitehead and blackhead", "nodules and cysts")
 
 
-def make_dataset(root, n_per_split=3, size=96):
+def make_dataset(root, n_per_split=3, size=96, train_copies=1):
+    """ACNE04's layout; like the export, train may hold several augmented copies of each photo."""
     rng = np.random.default_rng(0)
     rows = []
     for split in ("train", "valid", "test"):
         (root / "images" / split).mkdir(parents=True)
         (root / "labels_voc" / split).mkdir(parents=True)
-        for i in range(n_per_split):
-            name = f"levle{i % 4}_{i}_jpg.rf.{split}{i}"
+        copies = train_copies if split == "train" else 1
+        for i in range(n_per_split * copies):
+            i, copy = divmod(i, copies)
+            name = f"levle{i % 4}_{i}_jpg.rf.{split}{i}c{copy}"
             image = np.full((size, size, 3), (200, 160, 140), np.uint8)
             objects = []
             for j in range(3):
@@ -101,3 +104,28 @@ def test_training_writes_a_run_folder_and_resumes(tmp_path):
         epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
     assert epochs == [0, 1]
     assert "resumed after epoch 0" in (run / "train.log").read_text()
+
+
+def test_epochs_that_fit_the_time_budget():
+    # 2 epochs took 60 s: a 2-minute budget fits 4 epochs in all, of 10 planned.
+    assert train_segmenter.epochs_that_fit(2.0, 60.0, 2, 0, 10) == 4
+    # After a resume at epoch 5, the budget counts from this invocation's start.
+    assert train_segmenter.epochs_that_fit(2.0, 60.0, 2, 5, 10) == 9
+    assert train_segmenter.epochs_that_fit(100.0, 60.0, 2, 0, 10) == 10  # never more than planned
+    assert train_segmenter.epochs_that_fit(0.1, 60.0, 2, 0, 10) == 2  # never fewer than done
+
+
+def test_a_time_budget_shortens_the_plan_and_a_resume_keeps_it(tmp_path):
+    data = make_dataset(tmp_path / "acne")
+    run = tmp_path / "run"
+    args = ["--data", str(data), "--run", str(run), "--steps-per-epoch", "1", "--batch", "2", "--crop", "64",
+            "--scale", "1.0", "--val-images", "1", "--threads", "1", "--epochs", "5", "--minutes", "0.0001"]
+    train_segmenter.main(args)
+    log = (run / "train.log").read_text()
+    assert "time budget: 1 epochs instead of 5" in log
+    state = torch.load(run / "last.pt", weights_only=False)
+    assert (state["epoch"], state["planned_epochs"]) == (0, 1)
+    # The schedule was rebuilt for 1 epoch of 1 step, so it ended at its last step.
+    train_segmenter.main(args)
+    with (run / "summary.csv").open() as handle:
+        assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0]
