@@ -10,7 +10,10 @@ IoU and Dice against the box-derived ellipse masks, with 95% bootstrap intervals
 over photos. `--baseline OTHER_WEIGHTS` also scores another weights folder on the same photos and
 prints the paired difference of each headline metric with its interval. The count error is also
 broken down by true grade, and `--per-photo FILE.csv` writes each photo's numbers (file name,
-lesions, counts, grades; never pixels) for looking at the worst errors.
+lesions, counts, grades; never pixels) for looking at the worst errors. `--perturb all` (or
+names, see `core/training/perturb.py`) also scores copies of the photos with other exposure,
+white balance, focus, compression, noise and resolution, each with its paired difference to the
+clean photos.
 """
 from __future__ import annotations
 
@@ -19,13 +22,14 @@ import csv
 import json
 import sys
 import time
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from core.training.data import read_rgb, read_split, render_targets
+from core.training.perturb import Perturbation, get_perturbations
 from core.training.metrics import (bootstrap_intervals, calibration_error, count_summary, detection_summary,
                                    grade_summary, iou_dice, match_lesions)
 
@@ -55,21 +59,25 @@ class PhotoScore:
 INTERVAL_METRICS = ("f1", "count_mae", "count_pearson", "grade_accuracy", "lesion_iou")
 
 
-def score_photo(analyzer, sample) -> PhotoScore:
+def score_photo(analyzer, sample, perturbation: Perturbation | None = None) -> PhotoScore:
     image = read_rgb(sample.image_path)
+    truth = sample.lesions
+    if perturbation is not None:
+        image, factor = perturbation(image)
+        truth = tuple(replace(l, bbox=tuple(v * factor for v in l.bbox)) for l in truth)
     started = time.perf_counter()
     analysis = analyzer.analyze(image)
     seconds = time.perf_counter() - started
     matches = match_lesions([l.bbox for l in analysis.lesions], [l.score for l in analysis.lesions],
-                            [l.bbox for l in sample.lesions])
-    true_mask = render_targets(image.shape[:2], sample.lesions)[0] > 0
+                            [l.bbox for l in truth])
+    true_mask = render_targets(image.shape[:2], truth)[0] > 0
     pred_mask = analysis.kind_mask > 0
     return PhotoScore(
-        tp=len(matches), n_pred=len(analysis.lesions), n_true=len(sample.lesions),
-        pred_count=analysis.counts.total, true_count=len(sample.lesions),
+        tp=len(matches), n_pred=len(analysis.lesions), n_true=len(truth),
+        pred_count=analysis.counts.total, true_count=len(truth),
         pred_inflammatory=analysis.counts.inflammatory,
-        true_inflammatory=sum(l.kind in ("papule", "pustule") for l in sample.lesions),
-        kind_correct=sum(analysis.lesions[p].kind == sample.lesions[t].kind for p, t in matches),
+        true_inflammatory=sum(l.kind in ("papule", "pustule") for l in truth),
+        kind_correct=sum(analysis.lesions[p].kind == truth[t].kind for p, t in matches),
         pred_grade=analysis.grade.value, true_grade=sample.grade, grade_confidence=analysis.grade.confidence,
         intersection=int((pred_mask & true_mask).sum()), pred_px=int(pred_mask.sum()),
         true_px=int(true_mask.sum()), seconds=seconds)
@@ -130,9 +138,24 @@ def write_per_photo(path: Path, samples, photos: list[PhotoScore]) -> None:
             writer.writerow([sample.image_path.name, *astuple(photo)])
 
 
-def score_photos(analyzer, samples, progress: bool = True) -> list[PhotoScore]:
-    return [score_photo(analyzer, s) for s in tqdm(samples, desc="evaluate", disable=not progress,
-                                                    mininterval=10)]
+def score_photos(analyzer, samples, progress: bool = True, perturbation: Perturbation | None = None,
+                 desc: str = "evaluate") -> list[PhotoScore]:
+    return [score_photo(analyzer, s, perturbation)
+            for s in tqdm(samples, desc=desc, disable=not progress, mininterval=10)]
+
+
+def robustness(analyzer, samples, clean: list[PhotoScore], perturbations: dict[str, Perturbation],
+               progress: bool = True) -> dict:
+    """Each perturbation's headline metrics and their paired difference to the clean photos."""
+    out = {}
+    for name, perturbation in perturbations.items():
+        photos = score_photos(analyzer, samples, progress, perturbation, desc=name)
+        metrics = headline_metrics(_columns(photos))
+        out[name] = {**{m: metrics[m] for m in INTERVAL_METRICS},
+                     "mean_count": float(np.mean([p.pred_count for p in photos]))}
+        if len(photos) >= 2:
+            out[name]["versus_clean"] = intervals(photos, clean)["versus_baseline"]
+    return out
 
 
 def intervals(photos: list[PhotoScore], baseline: list[PhotoScore] | None = None) -> dict:
@@ -169,8 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", type=Path,
                    help="another weights folder scored on the same photos: prints the paired difference")
     p.add_argument("--per-photo", type=Path, help="also write one CSV row per photo to this file")
+    p.add_argument("--perturb", help='"all" or comma-separated perturbation names (robustness)')
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    try:
+        perturbations = get_perturbations(args.perturb) if args.perturb else {}
+    except ValueError as exc:
+        p.error(str(exc))
     from core.errors import ModelNotInstalledError, WeightsError
     from core.pipeline import load_analyzer
     from core.settings import load_settings
@@ -191,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics.update(intervals(photos, baseline_photos))
     if baseline:
         metrics["baseline_version"] = baseline.model_version
+    if perturbations:
+        metrics["perturbed"] = robustness(analyzer, samples, photos, perturbations, progress=not args.json)
     if args.json:
         print(json.dumps(metrics))
     else:

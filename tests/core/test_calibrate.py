@@ -78,6 +78,17 @@ def test_calibrate_writes_loadable_weights_and_its_choices(tmp_path, capsys):
         assert row["n_photos"] == len(errors)
         assert row["count_bias"] == pytest.approx(sum(errors) / len(errors))
     assert metrics["n_photos"] == 3 and metrics["baseline_version"] == metrics["model_version"]
+
+    # Robustness: each perturbation is scored and compared with the clean photos.
+    assert evaluate.main(["--data", str(data), "--split", "test", "--weights", str(out),
+                          "--perturb", "high_res,darker", "--json"]) == 0
+    perturbed = json.loads(capsys.readouterr().out)["perturbed"]
+    assert set(perturbed) == {"high_res", "darker"}
+    for row in perturbed.values():
+        assert set(row["versus_clean"]) == set(evaluate.INTERVAL_METRICS)
+        assert row["versus_clean"]["f1"]["difference"] == pytest.approx(row["f1"] - metrics["f1"])
+    with pytest.raises(SystemExit):
+        evaluate.main(["--data", str(data), "--perturb", "fog"])
     for name in evaluate.INTERVAL_METRICS:
         low, high = metrics["ci95"][name]
         assert low <= high, name
