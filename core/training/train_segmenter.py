@@ -236,5 +236,6 @@ def run(args: argparse.Namespace) -> None:
                      "numpy_rng": np.random.get_state(), "python_rng": random.getstate()}, args.run / "last.pt")
         epoch = done
 
+
 if __name__ == "__main__":
     main()
