@@ -38,3 +38,4 @@ for checkpoint in last.pt best.pt; do
     "$python" -m core.training.checkpoint "$work/$name/$checkpoint" "$out/$checkpoint"
 done
 rm -rf "$work/acne04"  # patient photos do not outlive the run
+echo "run folder: $out"
