@@ -147,39 +147,45 @@ def score_photos(analyzer, samples, progress: bool = True, perturbation: Perturb
 def robustness(analyzer, samples, clean: list[PhotoScore], perturbations: dict[str, Perturbation],
                progress: bool = True) -> dict:
     """Each perturbation's headline metrics and their paired difference to the clean photos."""
+    clean_columns = _columns(clean)
     out = {}
     for name, perturbation in perturbations.items():
-        photos = score_photos(analyzer, samples, progress, perturbation, desc=name)
-        metrics = headline_metrics(_columns(photos))
-        out[name] = {**{m: metrics[m] for m in INTERVAL_METRICS},
-                     "mean_count": float(np.mean([p.pred_count for p in photos]))}
-        if len(photos) >= 2:
-            out[name]["versus_clean"] = intervals(photos, clean)["versus_baseline"]
+        columns = _columns(score_photos(analyzer, samples, progress, perturbation, desc=name))
+        metrics = headline_metrics(columns)
+        out[name] = {**{m: metrics[m] for m in INTERVAL_METRICS}, "mean_count": float(columns["pred_count"].mean())}
+        if len(clean) >= 2:
+            out[name]["versus_clean"] = paired_difference(columns, clean_columns)
     return out
+
+
+def _headline(c: dict[str, np.ndarray], idx) -> dict[str, float]:
+    """The headline metrics of the photos at `idx` (a resample)."""
+    metrics = headline_metrics({name: column[idx] for name, column in c.items()})
+    return {m: metrics[m] for m in INTERVAL_METRICS}
+
+
+def paired_difference(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> dict:
+    """Each headline metric's difference (ours minus theirs, scored on the same photos) and its
+    95% bootstrap interval, resampling the photos together."""
+    n, n_theirs = len(ours["tp"]), len(theirs["tp"])
+    if n != n_theirs:
+        raise ValueError(f"the baseline scored {n_theirs} photos, these weights {n}")
+
+    def difference(idx) -> dict[str, float]:
+        a, b = _headline(ours, idx), _headline(theirs, idx)
+        return {m: a[m] - b[m] for m in INTERVAL_METRICS}
+
+    ci = bootstrap_intervals(n, difference)
+    return {m: {"difference": d, "ci95": ci[m]} for m, d in difference(np.arange(n)).items()}
 
 
 def intervals(photos: list[PhotoScore], baseline: list[PhotoScore] | None = None) -> dict:
     """95% bootstrap intervals of the headline metrics; with a baseline scored on the same
     photos, also the paired difference (these weights minus the baseline) and its interval."""
     ours = _columns(photos)
-
-    def headline(c: dict[str, np.ndarray], idx) -> dict[str, float]:
-        metrics = headline_metrics({name: column[idx] for name, column in c.items()})
-        return {m: metrics[m] for m in INTERVAL_METRICS}
-
-    out: dict = {"ci95": bootstrap_intervals(len(photos), lambda idx: headline(ours, idx))}
+    out: dict = {"ci95": bootstrap_intervals(len(photos), lambda idx: _headline(ours, idx))}
     if baseline is not None:
-        if len(baseline) != len(photos):
-            raise ValueError(f"baseline scored {len(baseline)} photos, these weights {len(photos)}")
-        theirs = _columns(baseline)
-
-        def difference(idx) -> dict[str, float]:
-            a, b = headline(ours, idx), headline(theirs, idx)
-            return {m: a[m] - b[m] for m in INTERVAL_METRICS}
-
-        ci = bootstrap_intervals(len(photos), difference)
-        out["versus_baseline"] = {m: {"difference": d, "ci95": ci[m]}
-                                  for m, d in difference(np.arange(len(photos))).items()}
+        out["versus_baseline"] = paired_difference(ours, _columns(baseline))
     return out
 
 
