@@ -158,6 +158,42 @@ def main(argv: list[str] | None = None) -> None:
             handler.close()
 
 
+def start_weights(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                  args: argparse.Namespace) -> tuple[int, float, int]:
+    """Load what the run starts from: its own last checkpoint (a resume, random states
+    included), a checkpoint to fine-tune, or ImageNet. Returns the first epoch to train, the
+    best monitor F1 so far and the epochs planned."""
+    state = load_checkpoint(args.run / "last.pt")
+    if state:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        epochs = args.epochs
+        if args.minutes:  # a plan shortened to fit the time budget stays shortened
+            epochs = min(epochs, state.get("planned_epochs", epochs))
+        torch.set_rng_state(state["torch_rng"])
+        np.random.set_state(state["numpy_rng"])
+        random.setstate(state["python_rng"])
+        log.info("resumed after epoch %d (best F1 %.4f)", state["epoch"], state["best_f1"])
+        return state["epoch"] + 1, state["best_f1"], epochs
+    if args.init:
+        model.load_state_dict(load_checkpoint(args.init)["model"])
+        log.info("initialised from %s", args.init)
+    else:
+        load_imagenet_encoder(model, args.encoder, args.imagenet)
+        init_head_bias(model)
+    return 0, -1.0, args.epochs
+
+
+def append_row(path: Path, row: dict) -> None:
+    """One more line of the run's CSV summary (the header comes with the first)."""
+    new_file = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)
+
+
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
@@ -166,24 +202,7 @@ def run(args: argparse.Namespace) -> None:
     config = SegmenterConfig.for_work_scale(args.scale, encoder=args.encoder)
     model = build_model(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    state = load_checkpoint(args.run / "last.pt")
-    start_epoch, best_f1, epochs = 0, -1.0, args.epochs
-    if state:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, best_f1 = state["epoch"] + 1, state["best_f1"]
-        if args.minutes:  # a plan shortened to fit the time budget stays shortened
-            epochs = min(epochs, state.get("planned_epochs", epochs))
-        torch.set_rng_state(state["torch_rng"])
-        np.random.set_state(state["numpy_rng"])
-        random.setstate(state["python_rng"])
-        log.info("resumed after epoch %d (best F1 %.4f)", state["epoch"], best_f1)
-    elif args.init:
-        model.load_state_dict(load_checkpoint(args.init)["model"])
-        log.info("initialised from %s", args.init)
-    else:
-        load_imagenet_encoder(model, args.encoder, args.imagenet)
-        init_head_bias(model)
+    start_epoch, best_f1, epochs = start_weights(model, optimizer, args)
     model.to(args.device)
     # Built after the optimizer state is restored and positioned at the steps already done, so
     # a resumed run may also be given more epochs than it started with.
@@ -210,13 +229,7 @@ def run(args: argparse.Namespace) -> None:
         metrics.update(epoch=epoch, seconds=round(time.time() - started, 1), lr=scheduler.get_last_lr()[0])
         log.info("epoch %d %s", epoch, json.dumps({k: round(v, 4) if isinstance(v, float) else v
                                                   for k, v in metrics.items()}))
-        summary = args.run / "summary.csv"
-        new_file = not summary.exists()
-        with summary.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(metrics))
-            if new_file:
-                writer.writeheader()
-            writer.writerow(metrics)
+        append_row(args.run / "summary.csv", metrics)
         if metrics["f1"] > best_f1:
             best_f1 = metrics["f1"]
             save_atomic({"model": model.state_dict(), "config": json.loads(config.to_json()),
