@@ -151,8 +151,7 @@ def robustness(analyzer, samples, clean: list[PhotoScore], perturbations: dict[s
     out = {}
     for name, perturbation in perturbations.items():
         columns = _columns(score_photos(analyzer, samples, progress, perturbation, desc=name))
-        metrics = headline_metrics(columns)
-        out[name] = {**{m: metrics[m] for m in INTERVAL_METRICS}, "mean_count": float(columns["pred_count"].mean())}
+        out[name] = {**_headline(columns, slice(None)), "mean_count": float(columns["pred_count"].mean())}
         if len(clean) >= 2:
             out[name]["versus_clean"] = paired_difference(columns, clean_columns)
     return out
