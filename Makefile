@@ -7,16 +7,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast test-postgres e2e bench migrate gpu-carry
 
-$(STAMP): requirements.txt requirements-nodeps.txt
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -r requirements.txt
 	$(PY) -m pip install --no-deps -r requirements-nodeps.txt
+	# The project itself, editable: `core`, `db`, `usecases` and `dashboard` import from anywhere.
+	$(PY) -m pip install --no-deps -e .
 	touch $(STAMP)
 
 migrate: $(STAMP)
-	$(PY) -m db.migrate
+	$(PY) -m usecases.cli.migrate
 
 run: migrate
 	$(VENV)/bin/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.headless true
@@ -30,7 +32,7 @@ test-fast: $(STAMP)
 # The data-layer and page tests against PostgreSQL: a throw-away server on 127.0.0.1 unless
 # ACNE_TEST_POSTGRES_URL already names one.
 test-postgres: $(STAMP)
-	ACNE_TEST_POSTGRES_URL=$${ACNE_TEST_POSTGRES_URL:-$$(.ci/start-postgres)} $(PY) -m pytest tests/db tests/dashboard
+	ACNE_TEST_POSTGRES_URL=$${ACNE_TEST_POSTGRES_URL:-$$(.ci/start-postgres)} $(PY) -m pytest tests/db tests/usecases tests/dashboard
 
 e2e: $(STAMP)
 	$(PY) -m pytest -m e2e

@@ -1,4 +1,4 @@
-"""Batch import speed: `python -m dashboard.batch_import` over synthetic 4 MP photos (not a timed test).
+"""Batch import speed: `python -m usecases.cli.import_folder` over synthetic 4 MP photos (not a timed test).
 
     python -m benchmarks.bench_import [--photos 500] [--size 2448x1632] [--weights weights]
 
@@ -118,12 +118,13 @@ def import_once(folder: Path, url: str, data_dir: Path, weights: Path, threads: 
     """The first import, in this process, timed photo by photo."""
     import torch
 
-    from dashboard.batch_import import check_account, import_folder
     from db.engine import get_engine
     from db.photos import PhotoStore
+    from usecases.clinic import Clinic
+    from usecases.folder_import import check_account, import_folder
 
     torch.set_num_threads(threads)
-    engine = get_engine(url)
+    clinic = Clinic(engine=get_engine(url), photo_store=PhotoStore(data_dir / "photos"))
     loaded: dict[str, float] = {}
 
     def get_analyzer():  # noqa: ANN202 - core.pipeline.Analyzer
@@ -136,9 +137,8 @@ def import_once(folder: Path, url: str, data_dir: Path, weights: Path, threads: 
         return analyzer
 
     cpu_started = time.process_time()
-    report = import_folder(folder, engine=engine, photo_store=PhotoStore(data_dir / "photos"),
-                           actor=check_account(engine, ACCOUNT), get_analyzer=get_analyzer,
-                           progress=True)
+    report = import_folder(clinic, check_account(clinic, ACCOUNT), folder,
+                           get_analyzer=get_analyzer, progress=True)
     cpu_s = time.process_time() - cpu_started
     finished = sorted(o.finished_at for o in report.outcomes if o.status == "stored")
     gaps = np.diff(finished)
@@ -161,7 +161,7 @@ def import_once(folder: Path, url: str, data_dir: Path, weights: Path, threads: 
 def resume_with_command(folder: Path, url: str, data_dir: Path, weights: Path) -> dict:
     """The real command over the imported folder, as a user reruns it after an interruption."""
     env = {**os.environ, "DATABASE_URL": url, "ACNE_DATA_DIR": str(data_dir)}
-    command = [sys.executable, "-m", "dashboard.batch_import", str(folder), "--account", ACCOUNT,
+    command = [sys.executable, "-m", "usecases.cli.import_folder", str(folder), "--account", ACCOUNT,
                "--weights", str(weights), "--no-progress"]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)

@@ -311,7 +311,7 @@ def streamlit_server(data_dir: Path, database_url: str) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "ACNE_DATA_DIR": str(data_dir), "DATABASE_URL": database_url,
            "ACNE_WEIGHTS_DIR": str(data_dir.parent / "weights"), "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": str(ROOT), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     log = data_dir.parent / "streamlit.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

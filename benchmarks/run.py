@@ -94,8 +94,7 @@ def run_benchmark(bench: Benchmark, results: Path, quick: bool, weights: Path | 
         command += ["--output", str(output)]
     if bench.takes_weights and weights is not None:
         command += ["--weights", str(weights)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "MKL_NUM_THREADS": str(THREADS),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "MKL_NUM_THREADS": str(THREADS)}
     record: dict = {"machine": machine(), "date": dt.datetime.now().isoformat(timespec="seconds"),
                     "quick": quick, "command": " ".join(command[1:])}
     print(f"== {bench.name}: {record['command']}", file=sys.stderr, flush=True)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from core.errors import ModelNotInstalledError, PhotoError, WeightsError
+from core.manifest import DEFAULT_WEIGHTS_DIR
 
 EXIT_PHOTO_ERROR = 1
 EXIT_MODEL_ERROR = 3
@@ -35,7 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("photos", nargs="+", metavar="PHOTO")
     p.add_argument("--json", action="store_true", help="one JSON object per photo (default: a summary line)")
     p.add_argument("--masks", type=Path, metavar="DIR", help="write a lesion mask PNG per photo")
-    p.add_argument("--weights", type=Path, metavar="DIR", help="weights folder (default: settings)")
+    p.add_argument("--weights", type=Path, metavar="DIR", default=DEFAULT_WEIGHTS_DIR,
+                   help="weights folder (default: the project's weights/)")
     return p.parse_args(argv)
 
 
@@ -54,13 +56,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.imaging import encode_png, read_photo_file
     from core.pipeline import load_analyzer
-    from core.settings import load_settings
 
-    weights_dir = args.weights or load_settings().weights_dir
     emit = (lambda path, r: print(json.dumps(r), flush=True)) if args.json else \
         (lambda path, r: print(summary_line(path, r), flush=True))
     try:
-        analyzer = load_analyzer(weights_dir)
+        analyzer = load_analyzer(args.weights)
     except (ModelNotInstalledError, WeightsError) as exc:
         for path in args.photos:
             emit(path, {"path": path, "error": str(exc)})

@@ -58,12 +58,6 @@ def encode_png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def decode_png(data: bytes) -> np.ndarray:
-    """Inverse of `encode_png`."""
-    with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image).copy()
-
-
 @functools.cache
 def _open_formats() -> tuple[str, ...]:
     """Register the HEIC/HEIF reader once, on first use, and list the parsers PIL has."""

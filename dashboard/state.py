@@ -1,13 +1,13 @@
 """What every page shares: settings, cached resources, the signed-in account, the current patient.
 
-Pages stay thin: they call these helpers, the repository and core, then render.
-Heavy objects (engine, photo store, analyzer) are `st.cache_resource`d so a rerun never
-reconnects or reloads a model.
+Pages stay thin: they call these helpers, the application layer (`usecases`) and repository
+reads, then render. Heavy objects (the clinic's engine and photo store, the analyzer) are
+`st.cache_resource`d so a rerun never reconnects or reloads a model.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,18 +15,20 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from core.errors import ModelNotInstalledError, WeightsError
-from core.settings import Settings, load_settings
+from core.types import Right, Role, role_may
+from usecases.settings import Settings, SettingsError, check_storage, load_settings
 
 if TYPE_CHECKING:  # imported lazily at run time so a page import stays cheap
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
-    from core.pipeline import Analyzer
     import numpy as np
 
+    from core.pipeline import Analyzer
     from db.models import Account, Patient, Photo
     from db.models import Analysis as AnalysisRow
     from db.photos import PhotoStore
+    from usecases.clinic import Clinic
 
 NOT_A_DIAGNOSIS = (
     "Not a diagnosis. These counts, grades and overlays are software measurements that help "
@@ -44,33 +46,45 @@ NO_ACCESS = "No such patient or no access."
 
 
 @st.cache_resource(show_spinner=False)
+def _checked_settings() -> Settings:
+    # Only a success is cached (st.cache_resource never caches an exception): a database that
+    # was down is tried again on the next page run.
+    settings = load_settings()
+    check_storage(settings)
+    return settings
+
+
+def settings_problem() -> str | None:
+    """Why the app cannot start, in one sentence naming the variable, or None when the settings
+    are valid, the data folder usable and the database reachable."""
+    try:
+        _checked_settings()
+    except SettingsError as error:
+        return str(error)
+    return None
+
+
 def get_settings() -> Settings:
-    """The validated settings (read once per process; invalid values fail at start-up)."""
-    return load_settings()
+    """The validated settings (read and checked once per process)."""
+    return _checked_settings()
 
 
 @st.cache_resource(show_spinner=False)
-def _engine_for(url: str) -> "Engine":
-    from db.engine import get_engine as db_get_engine
+def get_clinic() -> "Clinic":
+    """The clinic's engine and photo store, for the application layer's use cases."""
+    from usecases.clinic import open_clinic
 
-    return db_get_engine(url)
+    return open_clinic(get_settings(), check=False)  # checked once by _checked_settings
 
 
 def get_engine() -> "Engine":
     """The database engine for the configured DATABASE_URL."""
-    return _engine_for(get_settings().resolved_database_url)
-
-
-@st.cache_resource(show_spinner=False)
-def _photo_store_for(root: str) -> "PhotoStore":
-    from db.photos import PhotoStore
-
-    return PhotoStore(Path(root))
+    return get_clinic().engine
 
 
 def get_photo_store() -> "PhotoStore":
     """The content-addressed photo store under the data folder."""
-    return _photo_store_for(str(get_settings().photo_dir))
+    return get_clinic().photo_store
 
 
 @st.cache_resource(show_spinner="Loading the lesion model ...")
@@ -109,10 +123,8 @@ def show_no_model_warning() -> None:
 
 @contextmanager
 def db_session() -> "Iterator[Session]":
-    """A new database session for one user action."""
-    from db.engine import new_session
-
-    with new_session(get_engine()) as session:
+    """A new database session for one user action (repository reads)."""
+    with get_clinic().session() as session:
         yield session
 
 
@@ -156,13 +168,14 @@ def current_actor() -> "Account | None":
     return account
 
 
-def require_actor(roles: Sequence[str] | None = None) -> "Account":
-    """The signed-in account; stops the page when nobody is signed in or the role may not see it."""
+def require_actor(right: Right = Right.READ) -> "Account":
+    """The signed-in account; stops the page when nobody is signed in or the role lacks `right`
+    (core.types.ROLE_RIGHTS, the table the router and the access rules read too)."""
     actor = current_actor()
     if actor is None:
         st.info("Please sign in to continue.")
         st.stop()
-    if roles is not None and actor.role not in roles:
+    if not role_may(actor.role, right):
         st.info(f"This page is not available to the {actor.role} role.")
         st.stop()
     return actor
@@ -170,13 +183,13 @@ def require_actor(roles: Sequence[str] | None = None) -> "Account":
 
 def can_edit(actor: "Account") -> bool:
     """Researchers read; clinicians and administrators record and edit."""
-    return actor.role in ("admin", "clinician")
+    return role_may(actor.role, Right.RECORD)
 
 
 def hides_identity(actor: "Account") -> bool:
     """Researchers see study subjects by label, never a patient's code, name or photo file
     name (the repository already gives them labels instead of codes)."""
-    return actor.role == "researcher"
+    return Role(actor.role).hides_identity
 
 
 # ---- the current patient ----------------------------------------------------------------------
@@ -275,24 +288,13 @@ def show_notice() -> None:
 
 
 def stored_photo_with_mask(photo: "Photo", analysis: "AnalysisRow | None") -> "tuple[np.ndarray, np.ndarray | None] | None":
-    """The stored photo's pixels and its analysis' lesion-type mask (None when absent or not
-    the photo's size); None when the photo file cannot be read. Not cached on purpose: a
-    deleted patient's photo must not live on in a cache."""
-    from core.errors import PhotoError
-    from core.imaging import decode_photo
-    from db.repository import load_masks, load_photo_bytes
+    """The stored photo's pixels and its analysis' lesion-type mask (usecases.photos); None
+    when the photo file cannot be read. Not cached on purpose: a deleted patient's photo must
+    not live on in a cache."""
+    from usecases.photos import StoredPhotoError, load_stored_photo
 
-    store = get_photo_store()
     try:
-        image = decode_photo(load_photo_bytes(photo_store=store, photo=photo), filename=photo.filename).image
-    except (OSError, PhotoError):
+        stored = load_stored_photo(get_clinic(), photo, analysis)
+    except StoredPhotoError:
         return None
-    kind_mask = None
-    if analysis is not None:
-        try:
-            kind_mask, _ = load_masks(photo_store=store, analysis=analysis)
-        except OSError:
-            kind_mask = None  # a missing mask file is reported by the integrity check
-    if kind_mask is not None and kind_mask.shape != image.shape[:2]:
-        kind_mask = None
-    return image, kind_mask
+    return stored.image, stored.kind_mask

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from core.types import Right, Role, role_may
 from db.errors import PermissionDenied
 from db.models import Account, Enrolment, Patient, Study, StudyMember
 
@@ -26,14 +27,18 @@ class Principal:
     team: str | None
     is_active: bool
 
+    def may(self, right: Right) -> bool:
+        """The role's right (core.types.ROLE_RIGHTS), and only while the account is active."""
+        return self.is_active and role_may(self.role, right)
+
     @property
     def is_admin(self) -> bool:
-        return self.is_active and self.role == "admin"
+        return self.may(Right.ADMINISTER)
 
     @property
     def can_write(self) -> bool:
         """Researchers never write patient data."""
-        return self.is_active and self.role in ("admin", "clinician")
+        return self.may(Right.RECORD)
 
 
 def load_principal(session: Session, actor: Account) -> Principal:
@@ -53,14 +58,14 @@ def visible_patients(principal: Principal) -> sa.ColumnElement[bool]:
     """A WHERE clause on `Patient` that keeps the patients the principal may read."""
     if not principal.is_active:
         return sa.false()
-    if principal.role == "admin":
+    if principal.role == Role.ADMIN:
         return sa.true()
-    if principal.role == "clinician":
+    if principal.role == Role.CLINICIAN:
         own = col(Patient.owner_id) == principal.id
         if principal.team is None:
             return own
         return sa.or_(own, col(Patient.team) == principal.team)
-    if principal.role == "researcher":
+    if principal.role == Role.RESEARCHER:
         enrolled = (
             select(Enrolment.patient_id)
             .join(StudyMember, col(StudyMember.study_id) == col(Enrolment.study_id))
@@ -73,7 +78,7 @@ def visible_patients(principal: Principal) -> sa.ColumnElement[bool]:
 def may_write_patient(principal: Principal, patient: Patient) -> bool:
     if not principal.can_write:
         return False
-    if principal.role == "admin":
+    if principal.role == Role.ADMIN:
         return True
     if patient.owner_id == principal.id:
         return True
@@ -94,14 +99,14 @@ def visible_studies(principal: Principal) -> sa.ColumnElement[bool]:
     and clinicians also the studies where a patient they may see is enrolled."""
     if not principal.is_active:
         return sa.false()
-    if principal.role == "admin":
+    if principal.role == Role.ADMIN:
         return sa.true()
     member_of = select(StudyMember.study_id).where(StudyMember.account_id == principal.id)
     clauses = [
         col(Study.created_by_id) == principal.id,
         col(Study.id).in_(member_of),
     ]
-    if principal.role == "clinician":
+    if principal.role == Role.CLINICIAN:
         with_my_patients = (
             select(Enrolment.study_id)
             .join(Patient, col(Patient.id) == col(Enrolment.patient_id))
@@ -115,4 +120,4 @@ def may_manage_study(principal: Principal, study: Study) -> bool:
     """Admins and the study's creator (a clinician) manage arms, members and enrolments."""
     if not principal.can_write:
         return False
-    return principal.role == "admin" or study.created_by_id == principal.id
+    return principal.role == Role.ADMIN or study.created_by_id == principal.id

@@ -36,6 +36,34 @@ def database_url(url: str) -> str:
     return url
 
 
+def redacted_url(url: str) -> str:
+    """The URL as it may be printed: the password hidden."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def check_connection(url: str, timeout_s: int = 10) -> str | None:
+    """None when the database at `url` answers, else why not, in a few words (no traceback;
+    the password never appears)."""
+    from sqlalchemy import pool, text
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    try:
+        url = database_url(url)
+        connect_args = {"connect_timeout": timeout_s} if is_postgresql(url) else {}
+        engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
+    except (ArgumentError, NoSuchModuleError, ValueError) as error:
+        return f"{redacted_url(url) if '://' in url else 'the URL'} is not a database URL this app can use ({error})"
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        return f"the database {redacted_url(url)} cannot be reached ({reason})"
+    finally:
+        engine.dispose()
+    return None
+
+
 def is_postgresql(url: str) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from pydantic import NaiveDatetime, field_validator
 from sqlmodel import Field, SQLModel
 
-from core.types import LESION_KINDS, VIEWS
+from core.types import LESION_KINDS, ROLES, VIEWS, Role
 
 # Named constraints: Alembic's batch mode (SQLite ALTER) can only drop constraints it can name.
 SQLModel.metadata.naming_convention = {
@@ -25,7 +25,6 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-ROLES: tuple[str, ...] = ("admin", "clinician", "researcher")
 AUDIT_ACTIONS: tuple[str, ...] = (
     "view", "create", "update", "delete", "export", "login", "login_failed",
 )
@@ -120,7 +119,7 @@ def check_consent_date(value: date | None) -> date | None:
 class AccountBase(SQLModel):
     username: str = Field(index=True, unique=True, max_length=64)
     full_name: str = Field(default="", max_length=200)
-    role: str = Field(default="clinician", index=True, max_length=20)
+    role: str = Field(default=Role.CLINICIAN.value, index=True, max_length=20)
     # Clinicians of one team share their patients; None = own patients only.
     team: str | None = Field(default=None, index=True, max_length=100)
     is_active: bool = Field(default=True, index=True)

@@ -7,12 +7,16 @@ linked into place, so a reader never sees half a photo. Nothing is written outsi
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 ALLOWED_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -21,6 +25,25 @@ _TEMP_PREFIX = ".tmp-"
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in blocks (photo and backup files may be large)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def encode_mask(mask: np.ndarray) -> bytes:
+    """A uint8 mask (lesion types, probabilities) as lossless PNG bytes, the stored form."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(mask)).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def decode_mask(data: bytes) -> np.ndarray:
+    """Inverse of `encode_mask`."""
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image).copy()
 
 
 def _check_sha(sha256: str) -> str:

@@ -11,15 +11,12 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 POSTGRES_ADMIN_URL = os.environ.get("ACNE_TEST_POSTGRES_URL") or None
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.grading import COUNT_FEATURES, HAYASHI_COUNT_BINS, CountGrader
-from core.manifest import write_manifest
+from core.grading import COUNT_FEATURES, HAYASHI_COUNT_BINS
 from core.segmentation import SegmenterConfig, build_model
-from core.training.export import save_grader, save_segmenter
+from core.training.export import save_grader, save_segmenter, write_manifest
+from core.training.grader_fit import fit_count_grader
 
 TINY_VERSION = "tiny-test"
 
@@ -46,8 +46,8 @@ def build_tiny_weights(weights_dir: Path, seed: int = 0, hf_use: str | None = No
     rng = np.random.default_rng(seed)
     totals = rng.integers(0, 70, size=400)
     features = np.log1p(np.stack([totals, totals * 0.5, totals * 0.2, totals * 0.3], axis=1))
-    grader = save_grader(CountGrader.fit(features, np.digitize(totals, HAYASHI_COUNT_BINS),
-                                         COUNT_FEATURES), weights_dir)
+    grader = save_grader(fit_count_grader(features, np.digitize(totals, HAYASHI_COUNT_BINS),
+                                          COUNT_FEATURES), weights_dir)
     models = {
         "segmenter": {**segmenter, "version": TINY_VERSION},
         "grader": {**grader, "version": TINY_VERSION},

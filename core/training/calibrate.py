@@ -22,11 +22,11 @@ from core.face import get_face_detector
 from core.grading import (FEATURE_SETS, SOFT_PEAK_FLOOR, CountGrader, GradeEvidence, grade_features,
                           hayashi_grade)
 from core.lesions import extract_lesions, lesions_from_maps, peak_heights
-from core.manifest import write_manifest
 from core.pipeline import Analyzer
 from core.segmentation import build_model
 from core.training.data import read_rgb, read_split
-from core.training.export import read_run_config, save_grader, save_segmenter
+from core.training.export import read_run_config, save_grader, save_segmenter, write_manifest
+from core.training.grader_fit import fit_count_grader
 from core.training.metrics import count_summary, detection_summary, grade_summary, match_lesions
 from core.types import LesionCounts
 
@@ -96,7 +96,7 @@ def choose_grader(train: list[tuple[GradeEvidence, int]], valid: list[tuple[Grad
         x_train = np.array([grade_features(e, names) for e, _ in train])
         x_valid = np.array([grade_features(e, names) for e, _ in valid])
         for l2 in GRADER_L2:
-            grader = CountGrader.fit(x_train, y_train, names, l2=l2)
+            grader = fit_count_grader(x_train, y_train, names, l2=l2)
             scores = grade_summary(grader.probabilities(x_valid).argmax(axis=1), y_valid)
             candidates.append((grader, {"features": name, "l2": l2, **scores}))
             log.info("grader %s l2=%g: valid accuracy %.4f", name, l2, scores["grade_accuracy"])

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from core.manifest import DEFAULT_WEIGHTS_DIR
 from core.training.data import read_rgb, read_split, render_targets
 from core.training.perturb import Perturbation, get_perturbations
 from core.training.metrics import (bootstrap_intervals, calibration_error, count_summary, detection_summary,
@@ -192,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    p.add_argument("--weights", type=Path, help="weights folder (default: settings)")
+    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR,
+                   help="weights folder (default: the project's weights/)")
     p.add_argument("--limit", type=int, help="only the first N photos (smoke runs)")
     p.add_argument("--baseline", type=Path,
                    help="another weights folder scored on the same photos: prints the paired difference")
@@ -206,10 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(exc))
     from core.errors import ModelNotInstalledError, WeightsError
     from core.pipeline import load_analyzer
-    from core.settings import load_settings
 
     try:
-        analyzer = load_analyzer(args.weights or load_settings().weights_dir)
+        analyzer = load_analyzer(args.weights)
         baseline = load_analyzer(args.baseline) if args.baseline else None
     except (ModelNotInstalledError, WeightsError) as exc:
         print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")

@@ -1,4 +1,5 @@
-"""Write a trained segmenter into a weights folder (safetensors + config) and its manifest entry."""
+"""Write a trained segmenter and grader into a weights folder (safetensors + config, grader JSON)
+and the folder's manifest."""
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from core.manifest import MANIFEST_NAME, ROLES, sha256_of
 from core.segmentation import SegmenterConfig
 
 SEGMENTER_FILE = "segmenter.safetensors"
@@ -39,3 +41,18 @@ def save_grader(grader, weights_dir: Path) -> dict:
 
 def read_run_config(run_dir: Path) -> SegmenterConfig:
     return SegmenterConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+
+
+def write_manifest(weights_dir: Path, models: dict[str, dict]) -> Path:
+    """Write the manifest (checksums computed here), via a temporary file renamed into place."""
+    for role, item in models.items():
+        if role not in ROLES:
+            raise ValueError(f"unknown model role {role!r}; valid roles: {', '.join(ROLES)}")
+        target = weights_dir / item["file"]
+        if target.is_file():
+            item["sha256"] = sha256_of(target)
+    path = weights_dir / MANIFEST_NAME
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"format": 1, "models": models}, indent=2) + "\n")
+    tmp.replace(path)
+    return path

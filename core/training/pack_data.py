@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from core.segmentation import imagenet_encoder_path
+from core.training.imagenet import imagenet_encoder_path
 from core.training.data import read_split
 from core.training.train_segmenter import monitor_photos
 

@@ -13,7 +13,6 @@ import json
 import logging
 import random
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -21,11 +20,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from core.segmentation import SegmenterConfig, build_model, load_imagenet_encoder, predict_maps
+from core.segmentation import SegmenterConfig, build_model, predict_maps
 from core.lesions import lesions_from_maps
 from core.training.checkpoint import load_checkpoint, save_atomic
 from core.training.data import (SegmentationDataset, read_rgb, read_split, render_targets, scaled_sample,
                                 seed_augmentation_worker)
+from core.training.imagenet import load_imagenet_encoder
 from core.training.losses import segmenter_loss
 from core.training.metrics import count_summary, detection_summary, iou_dice, match_lesions
 

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
+from core.types import Right, Role
 from dashboard import state
 from db.errors import NotFound, PermissionDenied
 from db.models import ROLES, AccountCreate
@@ -43,7 +44,7 @@ def create_form(actor) -> None:  # noqa: ANN001
     with st.form("new_account", clear_on_submit=True):
         username = st.text_input("User name")
         full_name = st.text_input("Full name")
-        role = st.selectbox("Role", ROLES, index=ROLES.index("clinician"), help=ROLE_HELP)
+        role = st.selectbox("Role", ROLES, index=ROLES.index(Role.CLINICIAN), help=ROLE_HELP)
         team = st.text_input("Team (clinicians of one team share their patients)")
         password = st.text_input("Initial password", type="password")
         repeated = st.text_input("Repeat the password", type="password")
@@ -98,7 +99,7 @@ def edit_form(actor, accounts) -> None:  # noqa: ANN001
     if not saved:
         return
     problem = None
-    if chosen.id == actor.id and (not active or role != "admin"):
+    if chosen.id == actor.id and (not active or role != Role.ADMIN):
         # Keeps the signed-in administrator from locking themselves out mid-session.
         problem = "You cannot deactivate your own account or remove your own admin role."
     elif password or repeated:
@@ -121,7 +122,7 @@ def edit_form(actor, accounts) -> None:  # noqa: ANN001
     st.rerun()
 
 
-actor = state.require_actor(roles=("admin",))
+actor = state.require_actor(Right.ADMINISTER)
 st.title("Accounts")
 state.show_flash()
 

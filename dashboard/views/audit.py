@@ -4,10 +4,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.types import Right
 from dashboard import state
 from db.repository import list_accounts, list_audit
 
-actor = state.require_actor(roles=("admin",))
+actor = state.require_actor(Right.ADMINISTER)
 st.title("Audit trail")
 limit = st.selectbox("Events to show", (50, 200, 1000), index=1, key="audit_limit")
 with state.db_session() as session:

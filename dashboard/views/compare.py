@@ -14,7 +14,8 @@ from core.change import MATCH_DISTANCE_IOD, compare_lesions
 from core.overlay import aligned_pair, blend, draw_boxes, legend_items, overlay_kinds, side_by_side
 from core.trends import count_noise_threshold
 from core.types import VIEWS
-from dashboard import charts, state
+from dashboard import state
+from dashboard.charts import compare as compare_charts, timeline as timeline_charts
 from db.repository import (
     get_analysis,
     get_photo,
@@ -32,7 +33,7 @@ def load_side(actor, photo_id: int, analysis_id: int):  # noqa: ANN001, ANN201
         analysis = get_analysis(session=session, actor=actor, analysis_id=analysis_id)
         if photo is None or analysis is None:
             return None
-        lesions = charts.lesions_from_records(
+        lesions = compare_charts.lesions_from_records(
             list_lesions(session=session, actor=actor, analysis_id=analysis_id)
         )
     loaded = state.stored_photo_with_mask(photo, analysis)
@@ -55,7 +56,7 @@ patient = state.require_patient(actor)
 st.title(f"Compare visits of {patient.code}")
 
 with state.db_session() as session:
-    timeline = charts.timeline_frame(
+    timeline = timeline_charts.timeline_frame(
         patient_timeline(session=session, actor=actor, patient_id=patient.id)
     )
 analysed = [v for v in VIEWS if v in set(timeline.loc[timeline["analysis_id"].notna(), "view"])]
@@ -65,7 +66,7 @@ if not analysed:
 
 controls = st.columns(4)
 view = controls[0].radio("View", analysed, horizontal=True, key=f"compare_view_{patient.id}")
-visits = charts.visit_frame(timeline, view)
+visits = timeline_charts.visit_frame(timeline, view)
 if len(visits) < 2:
     st.info(f"Only one visit has an analysed {view} photo: a comparison needs two.")
     st.stop()
@@ -119,8 +120,8 @@ if aligned:
              caption=f"{t:.0%} of the way from {label(before_id)} to {label(after_id)}")
 
 st.subheader("Counts")
-table = charts.count_change_table(analysis_a, analysis_b)
-st.dataframe(charts.styled_count_change(table), hide_index=True, width="stretch")
+table = compare_charts.count_change_table(analysis_a, analysis_b)
+st.dataframe(compare_charts.styled_count_change(table), hide_index=True, width="stretch")
 st.caption(
     "A change counts as real only beyond counting noise: at least "
     f"{count_noise_threshold(analysis_a.inflammatory):g} inflammatory lesions here "
@@ -139,10 +140,10 @@ else:
     counts[0].metric("New", len(change.new))
     counts[1].metric("Resolved", len(change.resolved))
     counts[2].metric("Persisting", len(change.persisting))
-    boxes = charts.change_boxes(change, lesions_a, analysis_a.alignment,
+    boxes = compare_charts.change_boxes(change, lesions_a, analysis_a.alignment,
                                 lesions_b, analysis_b.alignment)
     st.plotly_chart(
-        charts.lesion_change_figure(
+        compare_charts.lesion_change_figure(
             warp_to_canonical(image_a, analysis_a.alignment),
             warp_to_canonical(image_b, analysis_b.alignment),
             boxes, titles=(label(before_id), label(after_id)),

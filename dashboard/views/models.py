@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import ModelNotInstalledError, WeightsError
+from core.types import Right, role_may
 from dashboard import state
 
 
@@ -34,7 +35,7 @@ if analyzer is None:
     state.show_no_model_warning()
 else:
     st.success(f"In use: model version {analyzer.model_version}.")
-if actor.role == "admin" and st.button("Look for newly installed models", key="reload_models"):
+if role_may(actor.role, Right.ADMINISTER) and st.button("Look for newly installed models", key="reload_models"):
     state.reload_analyzer()
     st.rerun()
 

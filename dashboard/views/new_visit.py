@@ -1,22 +1,19 @@
 """New visit: date, treatment notes and several photos, checked and analysed once before saving.
 
-Each upload is decoded, checked for duplicates and analysed once; the result is kept in the
-session state so the preview, the edits of capture details and the save never re-run the model.
-A photo that cannot be read is reported by name and the others go on.
+Each upload goes through the application layer's one route (`usecases.visits`): `check_photo`
+decodes it, checks for duplicates and analyses it once; the result is kept in the session state
+so the preview, the edits of capture details and the save never re-run the model. The save is
+`record_visit`. A photo that cannot be read is reported by name and the others go on.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import date
 
 import streamlit as st
 
-from core.errors import PhotoError
-from core.imaging import decode_photo
-from core.types import VIEWS, Analysis, DecodedPhoto
+from core.types import VIEWS, Right
 from dashboard import state
-from db.errors import DuplicateError, PermissionDenied
-from db.repository import create_visit, find_duplicate_photo, store_photo
+from usecases.visits import CaptureDetails, CheckedPhoto, check_photo, record_visit
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "tif", "tiff"]
 MAKEUP_CHOICES: dict[str, bool | None] = {"not recorded": None, "no make-up": False, "make-up": True}
@@ -24,52 +21,7 @@ LIGHTING_CHOICES: tuple[str | None, ...] = (None, "daylight", "indoor", "flash",
 PREPARED_KEY = "new_visit_prepared"
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """One upload after decoding, the duplicate check and the single analysis."""
-
-    filename: str
-    photo: DecodedPhoto | None = None
-    analysis: Analysis | None = None
-    error: str | None = None
-    duplicate: str | None = None
-
-
-def with_capture_date(photo: DecodedPhoto, taken_on: date | None) -> DecodedPhoto:
-    """The photo with the capture date the user confirmed (keeping the EXIF time of day)."""
-    if taken_on is None:
-        return replace(photo, captured_at=None)
-    clock = photo.captured_at.timetz() if photo.captured_at else time(0, 0)
-    return replace(photo, captured_at=datetime.combine(taken_on, clock))
-
-
-def prepare(upload, patient_id: int, actor, analyzer, seen_sha: set[str]) -> Prepared:  # noqa: ANN001
-    """Decode, check for a duplicate, analyse: everything a photo needs before the save."""
-    data = upload.getvalue()
-    try:
-        photo = decode_photo(data, filename=upload.name)
-    except PhotoError as error:
-        return Prepared(filename=upload.name, error=str(error))
-    if photo.upload_sha256 in seen_sha:
-        return Prepared(filename=upload.name, duplicate="the same photo is already in this upload")
-    seen_sha.add(photo.upload_sha256)
-    with state.db_session() as session:
-        existing = find_duplicate_photo(
-            session=session, actor=actor, patient_id=patient_id, upload_sha256=photo.upload_sha256
-        )
-        existing_desc = f"already stored for this patient (photo #{existing.id})" if existing else None
-    if existing_desc:
-        return Prepared(filename=upload.name, photo=photo, duplicate=existing_desc)
-    analysis = None
-    if analyzer is not None:
-        try:
-            analysis = analyzer.analyze(photo)
-        except (ValueError, RuntimeError) as error:
-            return Prepared(filename=upload.name, photo=photo, error=f"analysis failed: {error}")
-    return Prepared(filename=upload.name, photo=photo, analysis=analysis)
-
-
-def show_quality(item: Prepared, key: str) -> bool:
+def show_quality(item: CheckedPhoto, key: str) -> bool:
     """Show the quality gate's verdict; returns whether the photo is to be stored."""
     if item.analysis is None:
         st.caption("Not analysed (no model installed); the photo is stored without an analysis.")
@@ -91,65 +43,40 @@ def show_quality(item: Prepared, key: str) -> bool:
     return True
 
 
-def capture_details(item: Prepared, key: str) -> dict[str, object]:
+def capture_details(item: CheckedPhoto, key: str) -> CaptureDetails:
     """Capture date (prefilled from EXIF), view, make-up and lighting for one photo."""
-    photo = item.photo  # only decoded, non-duplicate items reach this point
+    guess = CaptureDetails.from_photo(item)  # only decoded, non-duplicate items reach this point
     taken_on = st.date_input(
-        "Taken on" + ("" if photo.captured_at else " (no date in the photo)"),
-        value=photo.captured_at.date() if photo.captured_at else None,
-        max_value=date.today(),
-        key=f"{key}_taken",
+        "Taken on" + ("" if guess.taken_on else " (no date in the photo)"),
+        value=guess.taken_on, max_value=date.today(), key=f"{key}_taken",
     )
-    estimated = item.analysis.face.view if item.analysis else None
-    view = st.radio(
-        "View", VIEWS, index=VIEWS.index(estimated) if estimated in VIEWS else 0,
-        horizontal=True, key=f"{key}_view",
-    )
+    view = st.radio("View", VIEWS, index=VIEWS.index(guess.view), horizontal=True, key=f"{key}_view")
     makeup = st.selectbox("Make-up", list(MAKEUP_CHOICES), key=f"{key}_makeup")
     lighting = st.selectbox(
         "Lighting", LIGHTING_CHOICES, format_func=lambda v: v or "not recorded", key=f"{key}_light"
     )
-    return {
-        "photo": with_capture_date(photo, taken_on),
-        "view": view,
-        "makeup": MAKEUP_CHOICES[makeup],
-        "lighting": lighting,
-    }
+    return CaptureDetails(view=view, taken_on=taken_on, makeup=MAKEUP_CHOICES[makeup],
+                          lighting=lighting)
 
 
-def save_visit(actor, patient_id: int, visit_date: date, notes: str, ready: list) -> None:  # noqa: ANN001
-    """Create the visit, then store each photo with its analysis (one unit per photo)."""
-    store = state.get_photo_store()
-    with state.db_session() as session:
-        visit = create_visit(
-            session=session, actor=actor, patient_id=patient_id,
-            visit_date=visit_date, treatment_notes=notes,
-        )
-        visit_id = visit.id
-    stored = 0
+def save_visit(actor, patient_id: int, visit_date: date, notes: str,  # noqa: ANN001
+               ready: list[tuple[CheckedPhoto, CaptureDetails]]) -> None:
+    """Record the visit through the application layer, with a progress bar and the problems."""
     progress = st.progress(0.0, text="Saving photos ...")
-    for index, (item, details) in enumerate(ready, start=1):
-        try:
-            with state.db_session() as session:
-                # Checked again inside the write: a double click or a second tab may have
-                # stored the same photo for this patient meanwhile.
-                store_photo(
-                    session=session, actor=actor, photo_store=store, visit_id=visit_id,
-                    analysis=item.analysis, refuse_duplicate=True, **details,
-                )
-                stored += 1
-        except DuplicateError:
-            pass  # already stored by the other click or tab: nothing to do
-        except (PermissionDenied, ValueError, OSError) as error:
-            st.error(f"{item.filename}: not stored ({error})")
-        progress.progress(index / len(ready), text=f"Saved {index} of {len(ready)}")
-    st.session_state[state.VISIT_KEY] = visit_id
+    recorded = record_visit(
+        state.get_clinic(), actor, patient_id=patient_id, visit_date=visit_date, notes=notes,
+        photos=ready,
+        on_progress=lambda done, total: progress.progress(done / total, text=f"Saved {done} of {total}"),
+    )
+    for result in recorded.refused:
+        st.error(f"{result.filename}: {result.reason}")
+    st.session_state[state.VISIT_KEY] = recorded.visit_id
     st.session_state.pop(PREPARED_KEY, None)
     st.session_state["new_visit_round"] = st.session_state.get("new_visit_round", 0) + 1
-    state.flash(f"Visit of {visit_date:%d %b %Y} saved with {stored} photo(s).")
+    state.flash(f"Visit of {visit_date:%d %b %Y} saved with {recorded.stored} photo(s).")
 
 
-actor = state.require_actor(roles=("admin", "clinician"))
+actor = state.require_actor(Right.RECORD)
 patient = state.require_patient(actor)
 st.title(f"New visit for {patient.code}")
 state.show_flash()
@@ -174,7 +101,7 @@ cache = st.session_state.get(PREPARED_KEY)
 if cache is None or cache["patient_id"] != patient.id:
     cache = {"patient_id": patient.id, "items": {}}
     st.session_state[PREPARED_KEY] = cache
-items: dict[str, Prepared] = cache["items"]
+items: dict[str, CheckedPhoto] = cache["items"]
 current_ids = [upload.file_id for upload in uploads]
 for stale in set(items) - set(current_ids):
     del items[stale]
@@ -185,10 +112,13 @@ if pending:
     progress = st.progress(0.0, text="Checking photos ...")
     for index, upload in enumerate(pending, start=1):
         progress.progress((index - 1) / len(pending), text=f"Checking {upload.name} ...")
-        items[upload.file_id] = prepare(upload, patient.id, actor, analyzer, seen)
+        items[upload.file_id] = check_photo(
+            state.get_clinic(), actor, patient_id=patient.id, filename=upload.name,
+            data=upload.getvalue(), analyzer=analyzer, seen=seen,
+        )
     progress.progress(1.0, text=f"Checked {len(pending)} photo(s).")
 
-ready: list[tuple[Prepared, dict[str, object]]] = []
+ready: list[tuple[CheckedPhoto, CaptureDetails]] = []
 for upload in uploads:
     item = items[upload.file_id]
     if item.error:

@@ -15,7 +15,8 @@ from core.alignment import warp_to_canonical
 from core.overlay import overlay_kinds
 from core.report import PatientReport, ReportVisit, build_patient_report
 from core.types import GRADE_LABELS, VIEWS
-from dashboard import charts, state
+from dashboard import state
+from dashboard.charts import timeline as timeline_charts
 from db.repository import (
     get_analysis,
     get_photo,
@@ -37,7 +38,7 @@ def report_visits(visits: pd.DataFrame) -> tuple[ReportVisit, ...]:
     """The visit table: counts, area in percent, grade (the clinician's override when given)."""
     rows = []
     for row in visits.itertuples():
-        override = charts.none_if_missing(row.review_grade_override)
+        override = timeline_charts.none_if_missing(row.review_grade_override)
         grade = int(override if override is not None else row.grade)
         rows.append(
             ReportVisit(
@@ -47,7 +48,7 @@ def report_visits(visits: pd.DataFrame) -> tuple[ReportVisit, ...]:
                 non_inflammatory=int(row.non_inflammatory),
                 area_percent=round(100.0 * float(row.lesion_area_fraction), 2),
                 grade=f"{grade} {GRADE_LABELS[grade]}" + (" (clinician)" if override is not None else ""),
-                iga=None if charts.none_if_missing(row.iga) is None else int(row.iga),
+                iga=None if timeline_charts.none_if_missing(row.iga) is None else int(row.iga),
             )
         )
     return tuple(rows)
@@ -100,13 +101,13 @@ patient = state.require_patient(actor)
 st.title(f"Report for {patient.code}")
 
 with state.db_session() as session:
-    timeline = charts.timeline_frame(
+    timeline = timeline_charts.timeline_frame(
         patient_timeline(session=session, actor=actor, patient_id=patient.id)
     )
 analysed = [v for v in VIEWS if v in set(timeline.loc[timeline["analysis_id"].notna(), "view"])]
 view = st.radio("View", analysed or ["front"], horizontal=True, key=f"report_view_{patient.id}",
                 help="The report follows one view: other views show other skin.")
-visits = charts.visit_frame(timeline, view)
+visits = timeline_charts.visit_frame(timeline, view)
 if visits.empty:
     st.info("No analysed photo yet: the report will say so and show no trend.")
 else:

@@ -11,8 +11,9 @@ import streamlit as st
 
 from core.overlay import legend_items, overlay_kinds
 from core.trends import iga_success
-from core.types import GRADE_LABELS
-from dashboard import charts, state
+from core.types import GRADE_LABELS, Right
+from dashboard import state
+from dashboard.charts import timeline as timeline_charts
 from db.errors import NotFound, PermissionDenied
 from db.repository import (
     add_review,
@@ -48,7 +49,7 @@ def patient_reviews(actor, patient_id: int) -> tuple[str, pd.DataFrame] | None: 
         if patient is None:
             return None
         code = patient.code
-        timeline = charts.timeline_frame(
+        timeline = timeline_charts.timeline_frame(
             patient_timeline(session=session, actor=actor, patient_id=patient_id)
         )
         # One query for every review and reviewer, not one per reviewed photo.
@@ -101,7 +102,7 @@ def show_patient_reviews(actor, patient_id: int) -> None:  # noqa: ANN001
         st.caption("IGA success: IGA 0 or 1 and at least 2 grades better than at the first visit.")
 
 
-actor = state.require_actor(roles=("admin", "clinician"))
+actor = state.require_actor(Right.RECORD)
 st.title("Review queue")
 state.show_flash()
 
@@ -178,8 +179,9 @@ with right:
         )
         override = st.selectbox("Corrected grade (when overriding)", list(GRADE_LABELS),
                                 format_func=grade_text, index=int(analysis.grade))
-        iga = st.selectbox("IGA (Investigator's Global Assessment)", list(charts.IGA_LABELS),
-                           index=None, format_func=lambda g: f"{g} {charts.IGA_LABELS[g]}",
+        iga = st.selectbox("IGA (Investigator's Global Assessment)",
+                           list(timeline_charts.IGA_LABELS),
+                           index=None, format_func=lambda g: f"{g} {timeline_charts.IGA_LABELS[g]}",
                            placeholder="Choose 0-4")
         notes = st.text_area("Notes")
         if st.form_submit_button("Save review"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.types import Role
 from dashboard import state
 from db.models import AccountCreate
 from db.repository import authenticate, count_accounts, create_account
@@ -48,7 +49,7 @@ def first_administrator_form() -> None:
                     username=username,
                     full_name=full_name.strip() or username,
                     password=password,
-                    role="admin",
+                    role=Role.ADMIN.value,
                     team=None,
                 ),
             )

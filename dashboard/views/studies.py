@@ -18,7 +18,9 @@ import pandas as pd
 import streamlit as st
 
 from core.trends import ArmWeekSummary, arm_summary
-from dashboard import charts, state
+from core.types import Role
+from dashboard import state
+from dashboard.charts import studies as study_charts
 from db.errors import DuplicateError, NotFound, PermissionDenied
 from db.repository import (
     add_study_member,
@@ -73,9 +75,9 @@ def study_data(study_id: int, actor_id: int, role: str, team: str | None,
             for e in list_enrolments(session=session, actor=actor, study_id=study_id)
         )
         measurements = study_measurements(session=session, actor=actor, study_id=study_id)
-    trial = charts.trial_rows(measurements)
-    table = charts.measurement_frame(measurements, trial)
-    if role == "researcher" and not table.empty:
+    trial = study_charts.trial_rows(measurements)
+    table = study_charts.measurement_frame(measurements, trial)
+    if Role(role).hides_identity and not table.empty:
         # The subject label is their key; the clinic's patient id stays in the clinic.
         table = table.drop(columns="patient_id").rename(columns={"patient_code": "subject"})
     return StudyData(
@@ -122,12 +124,14 @@ def results(summaries: tuple[ArmWeekSummary, ...]) -> None:
                 "baseline visit is analysed.")
         return
     left, right = st.columns(2)
-    left.plotly_chart(charts.arm_change_figure(summaries, "inflammatory"), key="arm_inflammatory")
-    right.plotly_chart(charts.arm_change_figure(summaries, "non_inflammatory"),
+    left.plotly_chart(study_charts.arm_change_figure(summaries, "inflammatory"),
+                      key="arm_inflammatory")
+    right.plotly_chart(study_charts.arm_change_figure(summaries, "non_inflammatory"),
                        key="arm_non_inflammatory")
-    left.plotly_chart(charts.arm_rate_figure(summaries, "responder_rate"), key="arm_responders")
-    right.plotly_chart(charts.arm_rate_figure(summaries, "iga_success_rate"), key="arm_iga")
-    st.dataframe(charts.summary_frame(summaries), hide_index=True, width="stretch")
+    left.plotly_chart(study_charts.arm_rate_figure(summaries, "responder_rate"),
+                      key="arm_responders")
+    right.plotly_chart(study_charts.arm_rate_figure(summaries, "iga_success_rate"), key="arm_iga")
+    st.dataframe(study_charts.summary_frame(summaries), hide_index=True, width="stretch")
     st.caption(
         "Weeks are rounded from days since each patient's baseline visit. Intervals are 95% "
         "t-intervals (none with one patient). Responder: at least 50% fewer inflammatory "
@@ -182,7 +186,7 @@ def members(actor, study_id: int, current) -> None:  # noqa: ANN001
     else:
         st.caption("No member yet: researchers see a study only once they are members.")
     with state.db_session() as session:
-        researchers = [a for a in list_accounts(session=session, role="researcher") if a.is_active]
+        researchers = [a for a in list_accounts(session=session, role=Role.RESEARCHER.value) if a.is_active]
         names = {a.id: f"{a.full_name or a.username} ({a.username})" for a in researchers}
     candidates = [i for i in names if i not in {m.id for m in current}]
     if not candidates:
@@ -211,7 +215,7 @@ with state.db_session() as session:
     studies = {s.id: s.name for s in list_studies(session=session, actor=actor)}
 if not studies:
     st.info("No study to show. Researchers see the studies they are members of."
-            if actor.role == "researcher" else "No study yet: create one above.")
+            if state.hides_identity(actor) else "No study yet: create one above.")
     st.stop()
 
 if st.session_state.get(STUDY_KEY) not in studies:
@@ -224,7 +228,7 @@ with state.db_session() as session:
     if study is None:
         st.error("No such study or no access.")
         st.stop()
-    manages = state.can_edit(actor) and (actor.role == "admin" or study.created_by_id == actor.id)
+    manages = state.can_edit(actor) and (actor.role == Role.ADMIN or study.created_by_id == actor.id)
     description = study.description
     current_members = list_study_members(session=session, actor=actor, study_id=study_id)
     version = get_data_version(session=session)

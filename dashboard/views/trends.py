@@ -12,7 +12,8 @@ import streamlit as st
 
 from core.trends import count_noise_threshold, is_meaningful_count_change
 from core.types import VIEWS
-from dashboard import charts, state
+from dashboard import state
+from dashboard.charts import timeline as timeline_charts, trends as trend_charts
 from db.errors import PermissionDenied
 from db.repository import add_treatment_event, list_treatment_events, patient_timeline
 
@@ -20,7 +21,7 @@ from db.repository import add_treatment_event, list_treatment_events, patient_ti
 @st.cache_data(show_spinner=False, max_entries=64)
 def visit_table(timeline: pd.DataFrame, view: str) -> pd.DataFrame:
     """The per-visit frame of one view (cached on the timeline's content, so never stale)."""
-    return charts.visit_frame(timeline, view)
+    return timeline_charts.visit_frame(timeline, view)
 
 
 METRIC_LABELS = {"inflammatory": "Inflammatory", "non_inflammatory": "Non-inflammatory",
@@ -54,7 +55,7 @@ with state.db_session() as session:
         for event in list_treatment_events(session=session, actor=actor, patient_id=patient.id)
     ]
 
-timeline = charts.timeline_frame(rows)
+timeline = timeline_charts.timeline_frame(rows)
 analysed_views = [v for v in VIEWS if v in set(timeline.loc[timeline["analysis_id"].notna(), "view"])]
 
 if state.can_edit(actor):
@@ -95,14 +96,14 @@ baseline_id = controls[1].selectbox(
     format_func=lambda i: f"{dates[i]:%d %b %Y}",
 )
 mode = controls[2].radio(
-    "Show", list(charts.MODES), format_func=charts.MODES.get, key="trend_mode",
+    "Show", list(trend_charts.MODES), format_func=trend_charts.MODES.get, key="trend_mode",
 )
 smoothing = controls[3].toggle(
     "Smooth (median of 3 visits)", key="trend_smoothing",
     help="Counting is noisy; the rolling median shows the direction. Measured points stay visible.",
 )
 
-baseline = charts.baseline_position(visits, baseline_id)
+baseline = trend_charts.baseline_position(visits, baseline_id)
 metrics = st.columns(3)
 for column, name in zip(metrics, ("inflammatory", "non_inflammatory", "total")):
     change_metric(column, name, visits, baseline)
@@ -114,22 +115,22 @@ TABS = ("Inflammatory / non-inflammatory", "By lesion type", "Lesion area", "Gra
 tabs = dict(zip(TABS, st.tabs(TABS, key="trend_tab", on_change="rerun")))
 if tabs[TABS[0]].open:
     with tabs[TABS[0]]:
-        st.plotly_chart(charts.groups_figure(visits, **options), key="chart_groups")
+        st.plotly_chart(trend_charts.groups_figure(visits, **options), key="chart_groups")
 if tabs[TABS[1]].open:
     with tabs[TABS[1]]:
-        st.plotly_chart(charts.kinds_figure(visits, **options), key="chart_kinds")
+        st.plotly_chart(trend_charts.kinds_figure(visits, **options), key="chart_kinds")
 if tabs[TABS[2]].open:
     with tabs[TABS[2]]:
-        st.plotly_chart(charts.area_figure(visits, **options), key="chart_area")
+        st.plotly_chart(trend_charts.area_figure(visits, **options), key="chart_area")
 if tabs[TABS[3]].open:
     with tabs[TABS[3]]:
-        st.plotly_chart(charts.grade_figure(visits, events=events), key="chart_grade")
+        st.plotly_chart(trend_charts.grade_figure(visits, events=events), key="chart_grade")
         st.caption("The band widens as the model is less sure of its grade (1 - confidence).")
 if tabs[TABS[4]].open:
     with tabs[TABS[4]]:
         if visits["iga"].notna().any():
             st.plotly_chart(
-                charts.iga_figure(visits, baseline_visit_id=baseline_id, events=events),
+                trend_charts.iga_figure(visits, baseline_visit_id=baseline_id, events=events),
                 key="chart_iga",
             )
             st.caption("IGA success: IGA 0 or 1 and at least 2 grades better than at baseline.")
@@ -139,7 +140,7 @@ if tabs[TABS[4]].open:
 table = visits.assign(
     lesion_area_percent=(visits["lesion_area_fraction"].astype(float) * 100).round(2),
     visit_date=visits["visit_date"].dt.date,
-)[["visit_date", *charts.KIND_LABELS, "inflammatory", "non_inflammatory", "total",
+)[["visit_date", *timeline_charts.KIND_LABELS, "inflammatory", "non_inflammatory", "total",
    "lesion_area_percent", "grade", "grade_confidence", "iga", "model_version"]]
 st.dataframe(table, hide_index=True, width="stretch")
 if len(set(visits["model_version"].dropna())) > 1:

@@ -9,24 +9,20 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.errors import PhotoError
-from core.imaging import decode_photo
 from core.overlay import draw_boxes, legend_items, overlay_heatmap, overlay_kinds
 from core.types import GRADE_LABELS, LESION_KINDS, Lesion
 from dashboard import state
-from db.errors import PermissionDenied
+from db.errors import NotFound, PermissionDenied
 from db.repository import (
-    add_analysis,
     latest_analysis,
     list_analyses,
     list_lesions,
     list_photos,
     list_reviews,
     list_visits,
-    load_masks,
-    load_photo_bytes,
     record_audit,
 )
+from usecases.photos import StoredPhoto, StoredPhotoError, load_stored_photo, reanalyse_photo
 
 OVERLAYS = ("lesion types", "boxes", "heatmap", "none")
 
@@ -39,8 +35,9 @@ def grade_text(analysis) -> str:  # noqa: ANN001 - db.models.Analysis
     return f"{label} ({analysis.grade_confidence:.0%} confidence)"
 
 
-def draw(image: np.ndarray, analysis, overlay: str, actor) -> np.ndarray | None:  # noqa: ANN001
+def draw(stored: StoredPhoto, analysis, overlay: str, actor) -> np.ndarray | None:  # noqa: ANN001
     """The photo with the chosen overlay, or None when that overlay's data is not stored."""
+    image = stored.image
     if overlay == "none" or analysis is None:
         return image
     if overlay == "boxes":
@@ -52,12 +49,9 @@ def draw(image: np.ndarray, analysis, overlay: str, actor) -> np.ndarray | None:
                 for r in rows
             ]
         return draw_boxes(image, lesions)
-    try:
-        kind_mask, probability = load_masks(photo_store=state.get_photo_store(), analysis=analysis)
-    except OSError:
-        return None  # a missing mask file is reported by the integrity check
-    mask = kind_mask if overlay == "lesion types" else probability
-    if mask is None or mask.shape != image.shape[:2]:
+    # A missing mask file (reported by the integrity check) or one of another size is None.
+    mask = stored.kind_mask if overlay == "lesion types" else stored.probability
+    if mask is None:
         return None
     return overlay_kinds(image, mask) if overlay == "lesion types" else overlay_heatmap(image, mask)
 
@@ -102,14 +96,11 @@ def show_results(analysis, actor) -> None:  # noqa: ANN001
         st.dataframe(pd.DataFrame(review_rows), hide_index=True, width="stretch")
 
 
-def reanalyse(photo, decoded, actor) -> None:  # noqa: ANN001
-    analyzer = state.get_analyzer()
+def reanalyse(photo, actor) -> None:  # noqa: ANN001
     with st.spinner("Analysing with the installed model ..."):
-        result = analyzer.analyze(decoded)
-    with state.db_session() as session:
-        add_analysis(session=session, actor=actor, photo_store=state.get_photo_store(),
-                     photo_id=photo.id, analysis=result)
-    state.flash(f"Re-analysed with model {result.model_version}; earlier analyses are kept.")
+        row = reanalyse_photo(state.get_clinic(), actor, photo_id=photo.id,
+                              analyzer=state.get_analyzer())
+    state.flash(f"Re-analysed with model {row.model_version}; earlier analyses are kept.")
 
 
 actor = state.require_actor()
@@ -171,23 +162,21 @@ with state.db_session() as session:
         for a in history
     ]
 
-store = state.get_photo_store()
 try:
     # Not cached on purpose: a deleted patient's photo must not live on in a cache.
-    data = load_photo_bytes(photo_store=store, photo=photo)
-    decoded = decode_photo(data, filename=photo.filename)
-except (OSError, PhotoError) as error:
-    st.error(f"The stored photo file cannot be read ({error}). Run the integrity check.")
+    stored = load_stored_photo(state.get_clinic(), photo, analysis)
+except StoredPhotoError as error:
+    st.error(str(error))
     st.stop()
 
 left, right = st.columns([3, 2])
 with left:
     overlay = st.radio("Overlay", OVERLAYS, horizontal=True, key="overlay",
                        disabled=analysis is None)
-    drawn = draw(decoded.image, analysis, overlay, actor)
+    drawn = draw(stored, analysis, overlay, actor)
     if drawn is None:
         st.info(f"No {overlay} data is stored for this analysis; showing the photo alone.")
-        drawn = decoded.image
+        drawn = stored.image
     st.image(drawn, caption=f"{names[photo.id]} ({photo.width} x {photo.height})", width="stretch")
     if analysis is not None and overlay in ("lesion types", "boxes"):
         st.markdown(" ".join(
@@ -218,8 +207,8 @@ with right:
             state.show_no_model_warning()
         elif st.button("Re-analyse with the installed model", key=f"reanalyse_{photo.id}"):
             try:
-                reanalyse(photo, decoded, actor)
-            except PermissionDenied as error:
+                reanalyse(photo, actor)
+            except (PermissionDenied, NotFound, StoredPhotoError) as error:
                 st.error(str(error))
             else:
                 st.rerun()

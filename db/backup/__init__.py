@@ -1,12 +1,12 @@
 """Backups while the app runs, restorable onto SQLite or PostgreSQL.
 
-    python -m db.backup create DEST     # DEST must not exist yet
-    python -m db.backup restore SRC     # into the configured, empty database and photo folder
+    python -m usecases.cli.backup create DEST   # DEST must not exist yet
+    python -m usecases.cli.backup restore SRC   # into the configured, empty database and photo folder
 
-`format` says what a backup folder holds, `create` makes one from a consistent snapshot,
-`restore` fills an empty database and photo folder from one, and `cli` is the command line.
+`format` says what a backup folder holds, `create` makes one from a consistent snapshot and
+`restore` fills an empty database and photo folder from one; the command line is the
+application layer's (`usecases/cli/backup.py`).
 """
-from db.backup.cli import main
 from db.backup.create import create_backup
 from db.backup.format import (
     FORMAT,
@@ -25,7 +25,6 @@ __all__ = [
     "BackupError",
     "BackupSummary",
     "create_backup",
-    "main",
     "read_manifest",
     "restore_backup",
 ]

@@ -26,11 +26,14 @@ from db.backup.format import (
     FORMAT,
     FORMAT_VERSION,
     MANIFEST,
+    SIGNATURE,
     BackupError,
     BackupSummary,
     app_tables,
+    check_key,
     encode,
     file_references,
+    manifest_signature,
     relative_file_path,
     revisions,
 )
@@ -66,7 +69,7 @@ def _snapshot(engine: Engine) -> Iterator[Connection]:
 def _current_revision(connection: Connection) -> str:
     found = revisions(connection)
     if not found:
-        raise BackupError("the database has no schema yet: run `python -m db.migrate` first")
+        raise BackupError("the database has no schema yet: run `python -m usecases.cli.migrate` first")
     if len(found) != 1:
         raise BackupError(f"the database has schema revisions {found!r}; expected exactly one")
     return found[0]
@@ -129,7 +132,7 @@ def _copy_files(store: PhotoStore, files: set[StoredFile], folder: Path, dump: _
         if sha256_hex(data) != sha:
             raise BackupError(
                 f"stored file {sha}{ext} is damaged (its bytes no longer match its name): "
-                "run `python -m db.check --verify`"
+                "run `python -m usecases.cli.check --verify`"
             )
         relative = relative_file_path(sha, ext)
         target = folder / relative
@@ -141,7 +144,7 @@ def _copy_files(store: PhotoStore, files: set[StoredFile], folder: Path, dump: _
 
 
 def _is_our_leftover(folder: Path) -> bool:
-    return folder.is_dir() and {p.name for p in folder.iterdir()} <= {"tables", "files", MANIFEST}
+    return folder.is_dir() and {p.name for p in folder.iterdir()} <= {"tables", "files", MANIFEST, SIGNATURE}
 
 
 def _temp_folder(destination: Path) -> Path:
@@ -161,14 +164,18 @@ def _dump_and_copy(engine: Engine, store: PhotoStore, temp: Path) -> tuple[_Dump
             return dump, _copy_files(store, dump.files, temp, dump)
         except _FileVanished as error:
             if error.stored in vanished:  # still referenced and still gone: really missing
-                raise BackupError(f"stored file {error} is missing: run `python -m db.check`") \
+                raise BackupError(f"stored file {error} is missing: run `python -m usecases.cli.check`") \
                     from None
             vanished.add(error.stored)  # deleted after the snapshot: take a new one
     raise BackupError("files kept disappearing while the backup ran: try again")
 
 
-def create_backup(*, database_url: str, photo_store: PhotoStore, destination: Path) -> BackupSummary:
-    """Write a consistent backup of the database and its files to the new folder `destination`."""
+def create_backup(*, database_url: str, photo_store: PhotoStore, destination: Path,
+                  signing_key: bytes | None = None) -> BackupSummary:
+    """Write a consistent backup of the database and its files to the new folder `destination`,
+    signed with `signing_key` when one is given (`manifest.sig`)."""
+    if signing_key is not None:
+        check_key(signing_key)
     destination = Path(destination)
     if destination.exists():
         raise BackupError(f"{destination} already exists: choose a new backup folder")
@@ -194,7 +201,10 @@ def create_backup(*, database_url: str, photo_store: PhotoStore, destination: Pa
         "rows": dump.rows,
         "sha256": dict(sorted(dump.digests.items())),
     }
-    _write_private(temp / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
+    manifest_bytes = json.dumps(manifest, indent=1).encode("utf-8")
+    _write_private(temp / MANIFEST, manifest_bytes)
+    if signing_key is not None:
+        _write_private(temp / SIGNATURE, manifest_signature(manifest_bytes, signing_key).encode("ascii"))
     fsync_dir(temp)
     os.rename(temp, destination)
     fsync_dir(destination.parent)

@@ -3,6 +3,7 @@
 A backup is a folder (owner-only, like the data folder):
 
     manifest.json                  format, schema revision, row counts, SHA-256 of every file
+    manifest.sig                   HMAC-SHA256 of manifest.json under the clinic's key (optional)
     tables/<table>.jsonl           one JSON object per row, in primary-key order
     files/<sha[:2]>/<sha><ext>     every photo and mask file the rows point to
 
@@ -11,6 +12,8 @@ Shared by `db.backup.create` and `db.backup.restore`.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,13 +24,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from core.manifest import sha256_of
-from db.photos import normalise_extension
+from db.photos import file_sha256, normalise_extension
 from db.repository.files import MASK_EXTENSION, StoredFile
 
 FORMAT = "acne-tracker-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+MIN_KEY_BYTES = 32
 BATCH = 1000  # rows read or inserted at a time
 _VERSION_TABLE = "alembic_version"
 
@@ -125,13 +129,46 @@ def app_tables(connection: Connection) -> list[sa.Table]:
 
 
 # ------------------------------------------------------------------------------ manifest
-def read_manifest(source: Path) -> dict[str, Any]:
-    """The backup's manifest after checking every file against its SHA-256 (BackupError if not)."""
+def check_key(key: bytes) -> bytes:
+    """The key, if long enough to sign with (BackupError otherwise)."""
+    if len(key) < MIN_KEY_BYTES:
+        raise BackupError(f"a backup key must have at least {MIN_KEY_BYTES} bytes, not {len(key)}")
+    return key
+
+
+def manifest_signature(manifest: bytes, key: bytes) -> str:
+    """The HMAC-SHA256 of the manifest's bytes under the clinic's key (hex). The manifest holds
+    every file's SHA-256, so the signature covers every row and file of the backup."""
+    return hmac.new(check_key(key), manifest, hashlib.sha256).hexdigest()
+
+
+def check_signature(source: Path, manifest: bytes, key: bytes) -> None:
+    """BackupError unless `manifest.sig` is the manifest's signature under `key`: checksums alone
+    catch damage, the signature catches a backup changed together with its checksums."""
+    try:
+        stored = (source / SIGNATURE).read_text("ascii").strip()
+    except FileNotFoundError:
+        raise BackupError(f"{source} is not signed ({SIGNATURE} is missing), but this clinic signs "
+                          "its backups: it is refused") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BackupError(f"{source / SIGNATURE} cannot be read: {error}") from None
+    if not hmac.compare_digest(stored, manifest_signature(manifest, key)):
+        raise BackupError(f"{source} was not signed with this clinic's backup key, or was changed "
+                          "after it was signed: it is refused")
+
+
+def read_manifest(source: Path, signing_key: bytes | None = None) -> dict[str, Any]:
+    """The backup's manifest after checking its signature (with `signing_key`) and every file
+    against its SHA-256 (BackupError if not)."""
     source = Path(source)
     try:
-        manifest = json.loads((source / MANIFEST).read_text("utf-8"))
+        raw = (source / MANIFEST).read_bytes()
     except FileNotFoundError:
         raise BackupError(f"{source} is not a backup: it has no {MANIFEST}") from None
+    if signing_key is not None:
+        check_signature(source, raw, signing_key)
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise BackupError(f"{source / MANIFEST} is not readable JSON: {error}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -150,7 +187,7 @@ def read_manifest(source: Path) -> dict[str, Any]:
             raise BackupError(f"backup file {relative!r} lies outside the backup folder")
         if not path.is_file():
             raise BackupError(f"backup file {relative} is missing: the backup is incomplete")
-        if sha256_of(path) != expected:
+        if file_sha256(path) != expected:
             raise BackupError(
                 f"backup file {relative} does not match its checksum: the backup was changed "
                 "or damaged, and is refused"

@@ -177,15 +177,17 @@ def _remove_files(store: PhotoStore, files: list[StoredFile]) -> None:
         store.delete(sha, ext)
 
 
-def restore_backup(*, source: Path, database_url: str, photo_store: PhotoStore) -> BackupSummary:
+def restore_backup(*, source: Path, database_url: str, photo_store: PhotoStore,
+                   signing_key: bytes | None = None) -> BackupSummary:
     """Restore the backup at `source` into an empty database and an empty photo folder.
 
-    Every checksum is verified before anything is written. Files go first and the rows in one
-    transaction after them (a failure removes the files again), then the schema is upgraded
-    to the newest revision.
+    With `signing_key`, the backup must carry this clinic's signature (a backup changed together
+    with its checksums is refused). Every checksum is verified before anything is written.
+    Files go first and the rows in one transaction after them (a failure removes the files
+    again), then the schema is upgraded to the newest revision.
     """
     source = Path(source)
-    manifest = read_manifest(source)
+    manifest = read_manifest(source, signing_key)
     engine = get_engine(database_url)
     current = _check_empty_target(engine, photo_store)
     _migrate_to(database_url, current, manifest["schema_revision"])

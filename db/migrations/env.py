@@ -1,7 +1,8 @@
 """Alembic environment: the schema is SQLModel.metadata (db.models).
 
-The URL comes from `config.attributes["url"]` (db.migrate.upgrade_database), else from the
-settings (DATABASE_URL, or the SQLite file in ACNE_DATA_DIR).
+The URL comes from the config it is given: `config.attributes["url"]` (db.migrate.upgrade_database,
+which `python -m usecases.cli.migrate` calls with the settings' URL), else `alembic -x url=...`,
+else `sqlalchemy.url` in alembic.ini. The settings are the application's, not read here.
 """
 from logging.config import fileConfig
 
@@ -22,12 +23,12 @@ if config.config_file_name is not None and "url" not in config.attributes:
 def _url() -> str:
     from db.engine import database_url
 
-    url = config.attributes.get("url")
-    if url:
-        return database_url(url)
-    from core.settings import load_settings
-
-    return database_url(load_settings().resolved_database_url)
+    url = (config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url")
+           or config.get_main_option("sqlalchemy.url"))
+    if not url:
+        raise SystemExit("No database URL: run `python -m usecases.cli.migrate` (it reads "
+                         "DATABASE_URL and ACNE_DATA_DIR), or `alembic -x url=... upgrade head`.")
+    return database_url(url)
 
 
 def _configure(**kwargs: object) -> None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 
+from core.types import Role
 from db.access import Principal, require_write
 from db.engine import begin_write
 from db.errors import NotFound
@@ -151,7 +152,7 @@ def subject_label(enrolment_id: int) -> str:
 
 def hides_identity(principal: Principal) -> bool:
     """Researchers never see a patient's code, name or notes."""
-    return principal.role == "researcher"
+    return principal.role == Role.RESEARCHER
 
 
 def first_enrolments(principal: Principal) -> sa.Subquery:

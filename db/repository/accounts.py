@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.types import Role
 from db.access import load_principal
 from db.errors import DuplicateError, PermissionDenied
 from db.models import (
@@ -77,7 +78,7 @@ def create_account(
             if not principal.is_admin:
                 raise PermissionDenied(f"account {principal.id} is not an admin: cannot add accounts")
             actor_id = principal.id
-        if count_accounts(session=session) == 0 and data.role != "admin":
+        if count_accounts(session=session) == 0 and data.role != Role.ADMIN:
             raise ValueError(f"the first account must be an admin, not a {data.role}")
         if get_account_by_username(session=session, username=data.username) is not None:
             raise DuplicateError(f"username {data.username!r} is already taken")
@@ -160,7 +161,7 @@ def authenticate(
 
 def _active_admins(session: Session) -> int:
     statement = select(func.count()).select_from(Account).where(
-        Account.role == "admin", col(Account.is_active).is_(True)
+        Account.role == Role.ADMIN.value, col(Account.is_active).is_(True)
     )
     return int(session.exec(statement).one())
 
@@ -186,7 +187,7 @@ def update_account(
         if not principal.is_admin:
             raise PermissionDenied(f"account {principal.id} is not an admin: cannot change accounts")
         account = get_or_raise(session, Account, account_id)
-        was_admin = account.role == "admin" and account.is_active
+        was_admin = account.role == Role.ADMIN and account.is_active
         changed: list[str] = []
         if role is not UNSET:
             account.role = check_role(role)

@@ -1,6 +1,6 @@
 """Do the rows and the photo folder agree? Orphan files, missing files, damaged files.
 
-`python -m db.check` runs this from the command line; `python -m db.migrate` (start-up) runs
+`python -m usecases.cli.check` runs this from the command line; `python -m usecases.cli.migrate` (start-up) runs
 `repair_store` after upgrading, so files left by a crash are removed once they are old.
 """
 from __future__ import annotations

@@ -6,6 +6,7 @@ from sqlalchemy import delete, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.types import Role
 from db.access import Principal, load_principal, visible_patients
 from db.errors import DuplicateError, PermissionDenied
 from db.models import (
@@ -41,7 +42,7 @@ def _escape_like(text: str) -> str:
 
 def _check_team_choice(principal: Principal, team: str | None) -> None:
     # A clinician may share a patient with their own team only, never hand it to another team.
-    if principal.role != "admin" and team is not None and team != principal.team:
+    if principal.role != Role.ADMIN and team is not None and team != principal.team:
         raise PermissionDenied(
             f"account {principal.id} (team {principal.team!r}) may not assign team {team!r}"
         )
@@ -153,10 +154,10 @@ def update_patient(
         if "team" in changes:
             _check_team_choice(principal, changes["team"])
         if "owner_id" in changes:
-            if principal.role != "admin":
+            if principal.role != Role.ADMIN:
                 raise PermissionDenied(f"account {principal.id} may not change a patient's owner")
             owner = get_or_raise(session, Account, changes["owner_id"])
-            if owner.role != "clinician" or not owner.is_active:
+            if owner.role != Role.CLINICIAN or not owner.is_active:
                 raise ValueError(f"new owner {owner.username!r} is not an active clinician")
         if "code" in changes and _code_taken(session, changes["code"], except_id=patient.id):
             raise DuplicateError(f"patient code {changes['code']!r} is already used")

@@ -16,7 +16,6 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from core import types as core_types
-from core.imaging import decode_png, encode_png
 from db.access import load_principal, visible_patients
 from db.errors import DuplicateError
 from db.models import (
@@ -28,7 +27,7 @@ from db.models import (
     Review,
     Visit,
 )
-from db.photos import PhotoStore, normalise_extension
+from db.photos import PhotoStore, decode_mask, encode_mask, normalise_extension
 from db.repository._common import (
     add_audit,
     join_analysis_patient,
@@ -56,7 +55,7 @@ def _mask_png(mask: np.ndarray | None, analysis: core_types.Analysis, name: str)
             f"{name} must be uint8 of shape {(analysis.height, analysis.width)}, "
             f"not {mask.dtype} {mask.shape}"
         )
-    return encode_png(mask)
+    return encode_mask(mask)
 
 
 def _check_analysis(analysis: core_types.Analysis, width: int, height: int) -> None:
@@ -424,12 +423,12 @@ def load_masks(
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The analysis' lesion-kind map and probability map (uint8, photo size), when stored."""
     kind = (
-        decode_png(photo_store.read(analysis.kind_mask_sha256, MASK_EXTENSION))
+        decode_mask(photo_store.read(analysis.kind_mask_sha256, MASK_EXTENSION))
         if analysis.kind_mask_sha256
         else None
     )
     probability = (
-        decode_png(photo_store.read(analysis.probability_sha256, MASK_EXTENSION))
+        decode_mask(photo_store.read(analysis.probability_sha256, MASK_EXTENSION))
         if analysis.probability_sha256
         else None
     )

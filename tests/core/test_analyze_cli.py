@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def run_cli(*args, weights=None):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     if weights:
-        env["ACNE_WEIGHTS_DIR"] = str(weights)
+        args = (*args, "--weights", weights)
     return subprocess.run([sys.executable, "-m", "core.analyze", *map(str, args)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 

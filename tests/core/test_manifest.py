@@ -3,7 +3,7 @@ import json
 import pytest
 
 from core.errors import ModelNotInstalledError, WeightsError
-from core.manifest import read_manifest, verified_path, write_manifest
+from core.manifest import read_manifest, sha256_of, verified_path
 
 
 def test_missing_manifest_means_no_model_installed(tmp_path):
@@ -13,7 +13,8 @@ def test_missing_manifest_means_no_model_installed(tmp_path):
 
 def test_checksum_mismatch_names_the_file(tmp_path):
     (tmp_path / "grader.json").write_text("{}")
-    write_manifest(tmp_path, {"grader": {"name": "g", "version": "1", "file": "grader.json"}})
+    (tmp_path / "manifest.json").write_text(json.dumps({"models": {"grader": {
+        "name": "g", "version": "1", "file": "grader.json", "sha256": sha256_of(tmp_path / "grader.json")}}}))
     entry = read_manifest(tmp_path)["grader"]
     assert verified_path(entry) == tmp_path / "grader.json"
     (tmp_path / "grader.json").write_text("{ }")

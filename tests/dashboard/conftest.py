@@ -6,7 +6,6 @@ variables, exactly as the app reads them in production.
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -16,12 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
-import streamlit as st  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 APP = ROOT / "dashboard" / "app.py"
 PASSWORD = "correct horse battery"

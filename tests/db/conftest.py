@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from db_factories import make_account
+from tests.db.db_factories import make_account
 from sqlalchemy import Engine
 from sqlmodel import Session
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pytest
-from db_factories import make_account, make_analysis, make_patient, make_photo, make_visit
+from tests.db.db_factories import make_account, make_analysis, make_patient, make_photo, make_visit
 from sqlmodel import Session, func, select
 
 from db import repository as repo

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from db_factories import PASSWORD, make_account
+from tests.db.db_factories import PASSWORD, make_account
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
@@ -154,7 +154,7 @@ def test_the_last_active_admin_cannot_be_removed(session: Session, admin: Accoun
 def test_deactivated_account_cannot_sign_in_and_loses_access_at_once(
     session: Session, admin: Account, clinician: Account
 ) -> None:
-    from db_factories import make_patient
+    from tests.db.db_factories import make_patient
 
     make_patient(session, clinician, "P-1")
     stale = clinician  # e.g. kept in a dashboard session

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from db_factories import LesionSpec, make_analysis, make_patient, make_photo, make_visit
+from tests.db.db_factories import LesionSpec, make_analysis, make_patient, make_photo, make_visit
 from sqlalchemy import Engine, select
 from sqlmodel import Session, SQLModel
 
@@ -17,6 +17,7 @@ from db import repository as repo
 from db.backup import create as backup_create
 from db.engine import get_engine, new_session
 from db.migrate import upgrade_database
+from usecases.cli import backup as backup_cli
 from db.models import Account, PatientCreate
 from db.photos import PhotoStore, sha256_hex
 
@@ -359,17 +360,17 @@ def test_command_line_create_and_restore(
 ) -> None:
     monkeypatch.setenv("ACNE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DATABASE_URL", db_url)
-    assert backup.main(["create", str(tmp_path / "cli-backup")]) == 0
+    assert backup_cli.main(["create", str(tmp_path / "cli-backup")]) == 0
     assert "backup written to" in capsys.readouterr().out
-    assert backup.main(["create", str(tmp_path / "cli-backup")]) == 1
+    assert backup_cli.main(["create", str(tmp_path / "cli-backup")]) == 1
     assert "already exists" in capsys.readouterr().err
 
     monkeypatch.setenv("ACNE_DATA_DIR", str(tmp_path / "new-data"))
     monkeypatch.delenv("DATABASE_URL")
-    assert backup.main(["restore", str(tmp_path / "cli-backup")]) == 0
+    assert backup_cli.main(["restore", str(tmp_path / "cli-backup")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("restored ") and "rows" in out
-    assert backup.main(["restore", str(made_backup)]) == 1
+    assert backup_cli.main(["restore", str(made_backup)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: the target database already holds rows")
     assert "Traceback" not in err
@@ -389,7 +390,7 @@ def test_command_line_reports_a_refused_row_without_its_values(
     (made_backup / backup.MANIFEST).write_text(json.dumps(manifest))
     monkeypatch.setenv("ACNE_DATA_DIR", str(tmp_path / "new-data"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
-    assert backup.main(["restore", str(made_backup)]) == 1
+    assert backup_cli.main(["restore", str(made_backup)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: the database refused the restore: ")
     assert "Zoë" not in err and "BK-1" not in err and "Traceback" not in err

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from db_factories import make_analysis, make_patient, make_photo, make_visit
+from tests.db.db_factories import make_analysis, make_patient, make_photo, make_visit
 from sqlmodel import Session, func, select
 
 from db import repository as repo

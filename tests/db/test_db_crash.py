@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from db_factories import make_analysis, make_patient, make_photo
+from tests.db.db_factories import make_analysis, make_patient, make_photo
 from sqlmodel import Session, func, select
 
 from db import repository as repo

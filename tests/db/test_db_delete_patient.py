@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from db_factories import LesionSpec, make_analysis, make_patient, make_photo, make_visit
+from tests.db.db_factories import LesionSpec, make_analysis, make_patient, make_photo, make_visit
 from sqlmodel import Session, func, select
 
 from db import repository as repo

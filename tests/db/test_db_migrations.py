@@ -12,15 +12,15 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from db_factories import make_analysis, make_photo
+from tests.db.db_factories import make_analysis, make_photo
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 import db.models  # noqa: F401 - registers the tables
-from db import migrate
 from db.migrate import alembic_config, downgrade_database, upgrade_database
+from usecases.cli import migrate
 
 EXPECTED_TABLES = {
     "account", "patient", "visit", "photo", "analysis", "lesion", "review",

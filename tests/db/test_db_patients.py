@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from db_factories import make_account, make_patient
+from tests.db.db_factories import make_account, make_patient
 from pydantic import ValidationError
 from sqlmodel import Session
 

@@ -12,15 +12,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from db_factories import PASSWORD, make_account, make_analysis, make_photo, make_visit
+from tests.db.db_factories import PASSWORD, make_account, make_analysis, make_photo, make_visit
 from sqlmodel import Session
 
-from db import backup, check, migrate
 from db import repository as repo
 from db.engine import get_engine, new_session
 from db.models import PatientCreate
 from db.photos import PhotoStore
 from db.repository import photos as photos_module
+from usecases.cli import backup, check, migrate
 
 NAME = "Wilhelmina Quarrington"
 CODE = "PRIV-7731"

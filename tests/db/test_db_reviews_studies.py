@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from db_factories import make_account, make_analysis, make_patient, make_photo, make_visit
+from tests.db.db_factories import make_account, make_analysis, make_patient, make_photo, make_visit
 from pydantic import ValidationError
 from sqlmodel import Session
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pytest
-from db_factories import LesionSpec, make_analysis, make_patient, make_photo, make_visit
+from tests.db.db_factories import LesionSpec, make_analysis, make_patient, make_photo, make_visit
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from db_factories import (
+from tests.db.db_factories import (
     LesionSpec,
     QueryCounter,
     make_analysis,

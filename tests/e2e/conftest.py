@@ -133,12 +133,11 @@ def e2e_app(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         "ACNE_WEIGHTS_DIR": str(weights_dir),
         "DATABASE_URL": database_url,
         "HF_HUB_OFFLINE": "1",
-        "PYTHONPATH": str(ROOT),
         # A server for a test only: no usage statistics, no browser window.
         "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     }
     subprocess.run(
-        [sys.executable, "-m", "db.migrate"], cwd=ROOT, env=env, check=True,
+        [sys.executable, "-m", "usecases.cli.migrate"], cwd=ROOT, env=env, check=True,
         capture_output=True, timeout=300,
     )
 

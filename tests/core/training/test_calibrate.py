@@ -10,7 +10,7 @@ from core.grading import FEATURE_SETS, HAYASHI_COUNT_BINS, GradeEvidence
 from core.pipeline import load_analyzer
 from core.training import calibrate, evaluate, train_segmenter
 from core.types import LesionCounts
-from tests.core.test_training import make_dataset
+from tests.core.training.test_training import make_dataset
 
 
 def _evidence(totals, rng, counts_reliable: bool):

@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
-from core.segmentation import SegmenterConfig, build_model, imagenet_encoder_path, load_imagenet_encoder
+from core.segmentation import SegmenterConfig, build_model
 from core.training.checkpoint import save_atomic, save_model_half
 from core.training.data import read_split
 from core.training.export import read_run_config
+from core.training.imagenet import load_imagenet_encoder
 from core.training.pack_data import pack
 from core.training.train_segmenter import monitor_photos
-from tests.core.test_training import make_dataset
+from tests.core.training.test_training import make_dataset
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def unpack(archive: Path, into: Path) -> Path:

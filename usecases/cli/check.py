@@ -1,7 +1,7 @@
-"""Start-up check of rows against photo files: `python -m db.check [--repair] [--verify]`.
+"""Start-up check of rows against photo files: `python -m usecases.cli.check [--repair] [--verify]`.
 
 Prints a short report (files checked, orphan, missing and, with --verify, damaged files) and
-exits 1 when a file is missing or damaged: those need a backup (`python -m db.backup`).
+exits 1 when a file is missing or damaged: those need a backup (`python -m usecases.cli.backup`).
 Orphan files (left by a crash between writing a file and committing its rows) are harmless;
 `--repair` removes those older than `--min-age-s`, and stale temporary files.
 """
@@ -11,10 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sqlalchemy import inspect
-
-from db.engine import get_engine, new_session
-from db.photos import PhotoStore
+from db.migrate import database_is_migrated
 from db.repository.integrity import (
     DEFAULT_MIN_AGE_S,
     IntegrityReport,
@@ -22,6 +19,9 @@ from db.repository.integrity import (
     check_integrity,
     repair_store,
 )
+from usecases.cli import settings_checked
+from usecases.clinic import open_clinic
+from usecases.settings import load_settings
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -60,14 +60,9 @@ def repair_line(result: RepairResult) -> str:
     )
 
 
-def database_is_migrated(url: str) -> bool:
-    """True when the schema exists (the photo table is there)."""
-    return inspect(get_engine(url)).has_table("photo")
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m db.check",
+        prog="python -m usecases.cli.check",
         description="Check that every photo and mask row has its file, and the other way round.",
     )
     parser.add_argument("--repair", action="store_true",
@@ -80,21 +75,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@settings_checked
 def main(argv: Sequence[str] | None = None) -> int:
-    from core.settings import load_settings
-
     args = _parser().parse_args(argv)
     if args.min_age_s < 0:
         print(f"error: --min-age-s {args.min_age_s} must not be negative", file=sys.stderr)
         return EXIT_PROBLEM
     settings = load_settings()
-    url = settings.resolved_database_url
-    if not database_is_migrated(url):
-        print("error: the database has no tables yet: run `python -m db.migrate` first",
+    clinic = open_clinic(settings)
+    if not database_is_migrated(settings.resolved_database_url):
+        print("error: the database has no tables yet: run `python -m usecases.cli.migrate` first",
               file=sys.stderr)
         return EXIT_PROBLEM
-    store = PhotoStore(settings.photo_dir)
-    with new_session(get_engine(url)) as session:
+    store = clinic.photo_store
+    with clinic.session() as session:
         # Re-hashing every file takes long: done outside the repair's write lock, so the
         # running app can keep storing photos meanwhile.
         report = check_integrity(session=session, photo_store=store, verify_content=args.verify)
@@ -110,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(repair_line(repaired))
     if report.missing_files or report.damaged_files:
         print("some files are missing or damaged: restore them from a backup "
-              "(python -m db.backup)", file=sys.stderr)
+              "(python -m usecases.cli.backup)", file=sys.stderr)
         return EXIT_PROBLEM
     return EXIT_OK
 

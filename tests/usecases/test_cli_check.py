@@ -1,4 +1,4 @@
-"""The start-up check: `python -m db.check` and the check that `python -m db.migrate` runs."""
+"""The start-up check: `python -m usecases.cli.check` and the check that `python -m usecases.cli.migrate` runs."""
 from __future__ import annotations
 
 import os
@@ -7,13 +7,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from db_factories import make_analysis, make_patient, make_photo, make_visit
+from tests.db.db_factories import make_analysis, make_patient, make_photo, make_visit
 from sqlmodel import Session
 
-from db import check, migrate
 from db import repository as repo
 from db.models import Account, Photo
 from db.photos import PhotoStore
+from usecases.cli import check, migrate
 
 HOUR_AGO = time.time() - 3600
 
@@ -126,7 +126,7 @@ def test_bad_arguments_and_an_unmigrated_database(
     assert check.main(["--min-age-s", "-1"]) == 1
     assert "must not be negative" in capsys.readouterr().err
     assert check.main([]) == 1
-    assert "run `python -m db.migrate` first" in capsys.readouterr().err
+    assert "run `python -m usecases.cli.migrate` first" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         check.main(["--no-such-option"])
 
@@ -139,10 +139,10 @@ def test_migrate_checks_and_removes_old_orphans_at_start_up(
     fresh = store.put(b"a store under way right now", ".png")
     assert migrate.main() == 0  # the app still starts: most data is fine
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("database is up to date")
+    assert lines[0].startswith("database file ") and lines[0].endswith(" is up to date")
     assert lines[1:] == [
         "photo files: 6 files checked: 2 orphan files, 1 missing file; "
-        "removed 1 old orphan file - run `python -m db.check` to see which files are missing"
+        "removed 1 old orphan file - run `python -m usecases.cli.check` to see which files are missing"
     ]
     assert not store.path_for(orphan, ".jpg").exists()
     assert store.path_for(fresh, ".png").exists()

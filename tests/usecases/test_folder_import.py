@@ -1,4 +1,4 @@
-"""`python -m dashboard.batch_import`: a folder of photos into patients, visits and analysed photos,
+"""`python -m usecases.cli.import_folder` (usecases.folder_import): a folder of photos into patients, visits and analysed photos,
 resumable without analysing anything twice. Photos are scikit-image's public-domain astronaut."""
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dashboard import batch_import
+from usecases import folder_import
+from usecases.cli import import_folder as batch_import
 
 BAD = b"these bytes are a note, not a photo"
 
@@ -253,7 +254,7 @@ def test_plan_folder_refuses_misplaced_files_with_reasons(tmp_path: Path) -> Non
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(b"x")
 
-    planned, refused = batch_import.plan_folder(root)
+    planned, refused = folder_import.plan_folder(root)
 
     assert [(p.name, p.patient_code, p.visit_date) for p in planned] == [
         ("P001/2024-01-10/DCIM/100CANON/b.jpg", "P001", date(2024, 1, 10)),
@@ -267,8 +268,8 @@ def test_plan_folder_refuses_misplaced_files_with_reasons(tmp_path: Path) -> Non
     assert "patient code 'bad code'" in reasons["bad code/2024-01-10/e.jpg"]
     assert "patient folder" in reasons["loose.jpg"]
     assert "in the future" in reasons["P002/2999-01-01/f.jpg"]
-    with pytest.raises(batch_import.BatchImportError, match="is not a folder"):
-        batch_import.plan_folder(root / "missing")
+    with pytest.raises(folder_import.BatchImportError, match="is not a folder"):
+        folder_import.plan_folder(root / "missing")
 
 
 @pytest.mark.slow  # a fresh interpreter importing core and db
@@ -276,7 +277,79 @@ def test_batch_import_never_imports_streamlit() -> None:
     import subprocess
     import sys
 
-    code = "import sys, dashboard.batch_import; print('streamlit' in sys.modules)"
+    code = "import sys, usecases.cli.import_folder; print('streamlit' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[2])
     assert result.stdout.strip() == "False"
+
+
+def test_links_that_leave_the_folder_are_refused(tmp_path: Path) -> None:
+    """A link to a file elsewhere on the machine, or a patient folder that is a link to another
+    folder, must not pull those files into a patient's record."""
+    outside = tmp_path / "elsewhere"
+    (outside / "2024-01-10").mkdir(parents=True)
+    (outside / "secret.png").write_bytes(b"x")
+    (outside / "2024-01-10" / "x.png").write_bytes(b"x")
+    root = tmp_path / "export"
+    visit = root / "P001" / "2024-01-10"
+    visit.mkdir(parents=True)
+    (visit / "a.png").write_bytes(b"x")
+    (visit / "copy-of-a.png").symlink_to(visit / "a.png")  # stays inside: allowed
+    (visit / "secret.png").symlink_to(outside / "secret.png")
+    (visit / "linked-folder").symlink_to(outside)
+    (root / "P009").symlink_to(outside)  # a patient folder that is a link
+    (root / "P001" / "2024-02-10").symlink_to(outside / "2024-01-10")  # a visit folder link
+
+    planned, refused = folder_import.plan_folder(root)
+
+    assert [p.name for p in planned] == ["P001/2024-01-10/a.png", "P001/2024-01-10/copy-of-a.png"]
+    reasons = {outcome.name: outcome.reason for outcome in refused}
+    assert set(reasons) == {"P001/2024-01-10/secret.png", "P001/2024-01-10/linked-folder", "P009",
+                            "P001/2024-02-10"}
+    for name, reason in reasons.items():
+        assert reason == f"'{name}' is a link to a place outside the imported folder; copy the photos into the folder."
+
+    # Swapped for a link after the plan was made: refused when read.
+    (visit / "a.png").unlink()
+    (visit / "a.png").symlink_to(outside / "secret.png")
+    assert folder_import._read(planned[0]) == (
+        "'P001/2024-01-10/a.png' is a link to a place outside the imported folder; copy the photos into the folder.")
+
+
+def test_a_visit_folder_named_by_a_date_that_does_not_exist(tmp_path: Path) -> None:
+    (tmp_path / "export" / "P001" / "2026-02-30").mkdir(parents=True)
+    (tmp_path / "export" / "P001" / "2026-02-30" / "x.jpg").write_bytes(b"x")
+    planned, refused = folder_import.plan_folder(tmp_path / "export")
+    assert planned == []
+    assert [(o.name, o.reason) for o in refused] == [
+        ("P001/2026-02-30/x.jpg", "the visit folder 2026-02-30 names a date that does not exist (YYYY-MM-DD)")]
+
+
+@pytest.mark.slow
+def test_a_patient_created_meanwhile_by_another_import_is_found_not_refused(
+    dash, tmp_path, use_analyzer, monkeypatch, capsys,  # noqa: ANN001
+) -> None:
+    """Two imports of overlapping folders: the other one creates P001 after this one looked for
+    it and before this one creates it. This one must find it and go on."""
+    from db.models import PatientCreate
+    from db.repository import create_patient
+
+    dash.make_account("boss", role="admin")
+    doctor = dash.make_account("dr_a", team="north")
+    folder = tmp_path / "export"
+    face_file(folder / "P001" / "2024-01-10" / "a.png", 0)
+    use_analyzer()
+    real_check = folder_import._Importer.check
+
+    def check_then_lose_the_race(self, planned):  # noqa: ANN001, ANN202
+        todo = real_check(self, planned)  # has looked P001 up: not there yet
+        with dash.env.session() as session:  # the other import, as the same clinician
+            create_patient(session=session, actor=dash.get_account(doctor), data=PatientCreate(code="P001"))
+        return todo
+
+    monkeypatch.setattr(folder_import._Importer, "check", check_then_lose_the_race)
+
+    assert run(folder, "dr_a", tmp_path) == batch_import.EXIT_OK
+
+    assert "Stored 1 photo(s)" in capsys.readouterr().out
+    assert stored(dash) == {"P001": {date(2024, 1, 10): ["a.png"]}}

@@ -1,0 +1,185 @@
+"""Study tables and per-arm figures of the studies page (pure functions, no Streamlit).
+
+Trial statistics come from `core.trends`; this module arranges study measurements per subject,
+per arm and per week.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from core.trends import ArmWeekSummary, iga_success, percent_change, week_of
+
+ARM_MEASURES: dict[str, str] = {
+    "inflammatory": "inflammatory lesions",
+    "non_inflammatory": "non-inflammatory lesions",
+}
+ARM_RATES: dict[str, str] = {
+    "responder_rate": "Responders (≥50% fewer inflammatory lesions)",
+    "iga_success_rate": "IGA success (IGA 0-1 and ≥2 grades better)",
+}
+
+_ARM_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000")
+
+
+def _records(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """Plain dicts of dataclass rows: their __dict__ when they have one (much faster than
+    dataclasses.fields per row for thousands of study measurements)."""
+    return [
+        dict(vars(row)) if hasattr(row, "__dict__")
+        else {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
+        for row in rows
+    ]
+
+
+def trial_rows(measurements: Iterable[Any]) -> list[dict[str, Any]]:
+    """Rows for `core.trends.arm_summary` from `study_measurements` (one per subject visit).
+
+    Percent change and the baseline IGA are taken from each subject's baseline visit
+    (`is_baseline`); visits before the baseline are left out (they have no study week).
+    """
+    by_subject: dict[tuple[str, str], list[Any]] = {}
+    for row in measurements:
+        by_subject.setdefault((row.arm, row.patient_code), []).append(row)
+    rows: list[dict[str, Any]] = []
+    for (arm, subject), visits in by_subject.items():
+        visits.sort(key=lambda r: (r.visit_date, r.visit_id))
+        baselines = [r for r in visits if r.is_baseline]
+        if not baselines:
+            continue  # a subject whose baseline visit has no analysed photo yet
+        baseline = baselines[0]
+        for row in visits:
+            if row.days_from_baseline < 0:
+                continue
+            changes = {}
+            for group in ("inflammatory", "non_inflammatory"):
+                before, now = getattr(baseline, group), getattr(row, group)
+                changes[group] = (
+                    None if now is None else percent_change([before, now], 0)[1]
+                )
+            rows.append(
+                {
+                    "arm": arm,
+                    "subject": subject,
+                    "visit_id": row.visit_id,
+                    "visit_date": row.visit_date,
+                    "days_from_baseline": row.days_from_baseline,
+                    "week": week_of(row.days_from_baseline),
+                    "inflammatory": row.inflammatory,
+                    "non_inflammatory": row.non_inflammatory,
+                    "inflammatory_percent_change": changes["inflammatory"],
+                    "non_inflammatory_percent_change": changes["non_inflammatory"],
+                    "iga": row.iga,
+                    "baseline_iga": baseline.iga,
+                }
+            )
+    rows.sort(key=lambda r: (r["arm"], r["subject"], r["visit_date"], r["visit_id"]))
+    return rows
+
+
+def measurement_frame(
+    measurements: Iterable[Any], trial: Sequence[Mapping[str, Any]] | None = None
+) -> pd.DataFrame:
+    """Every study measurement (one row per measured visit) with its study week, percent change
+    from the subject's baseline, baseline IGA and IGA success: the CSV a statistician gets.
+
+    Visits before a subject's baseline keep their counts but have no week or change. `trial`:
+    `trial_rows(measurements)` when the caller has them already (they are not made twice).
+    """
+    measurements = list(measurements)
+    if not measurements:
+        return pd.DataFrame()
+    frame = pd.DataFrame(_records(measurements))
+    derived = pd.DataFrame(
+        trial_rows(measurements) if trial is None else list(trial),
+        columns=["visit_id", "week", "inflammatory_percent_change",
+                 "non_inflammatory_percent_change", "baseline_iga"],
+    )
+    frame = frame.merge(derived, on="visit_id", how="left")
+    frame["iga_success"] = [
+        None if pd.isna(b) or pd.isna(i) else iga_success(int(b), int(i))
+        for b, i in zip(frame["baseline_iga"].tolist(), frame["iga"].tolist())
+    ]
+    # Whole numbers with gaps stay whole numbers in the CSV (not 3.0).
+    for column in ("week", "baseline_iga", "iga", "grade_override"):
+        if column in frame:
+            frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def summary_frame(summaries: Sequence[ArmWeekSummary]) -> pd.DataFrame:
+    """The arm-by-week table, rates in percent."""
+    frame = pd.DataFrame([s.to_dict() for s in summaries])
+    for rate in ARM_RATES:
+        if rate in frame:
+            frame[rate] = frame[rate].map(lambda v: None if v is None else round(100.0 * v, 1))
+    return frame
+
+
+def arm_change_figure(
+    summaries: Sequence[ArmWeekSummary], measure: str = "inflammatory"
+) -> go.Figure:
+    """Mean percent change from baseline per arm and week, with 95% CI error bars.
+
+    A week with one subject has a mean but no interval: its point has no bar.
+    """
+    if measure not in ARM_MEASURES:
+        raise ValueError(f"measure must be one of {sorted(ARM_MEASURES)}, got {measure!r}")
+    figure = go.Figure()
+    figure.update_layout(
+        title=f"Mean % change in {ARM_MEASURES[measure]} (95% CI)",
+        xaxis_title="Week from baseline", yaxis_title="% change from baseline",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    arms = list(dict.fromkeys(s.arm for s in summaries))
+    for number, arm in enumerate(arms):
+        points = [
+            s for s in summaries if s.arm == arm and getattr(s, measure).mean is not None
+        ]
+        stats = [getattr(s, measure) for s in points]
+        figure.add_trace(
+            go.Scatter(
+                x=[s.week for s in points], y=[m.mean for m in stats], mode="lines+markers",
+                name=arm, meta=arm, line={"color": _ARM_COLOURS[number % len(_ARM_COLOURS)]},
+                customdata=[m.n for m in stats],
+                hovertemplate="week %{x}: %{y:.1f}% (n=%{customdata})<extra>" + arm + "</extra>",
+                error_y={
+                    "type": "data", "symmetric": False,
+                    "array": [None if m.ci_high is None else m.ci_high - m.mean for m in stats],
+                    "arrayminus": [None if m.ci_low is None else m.mean - m.ci_low for m in stats],
+                },
+            )
+        )
+    figure.add_hline(y=0, line={"color": "#999999", "width": 1})
+    return figure
+
+
+def arm_rate_figure(
+    summaries: Sequence[ArmWeekSummary], rate: str = "responder_rate"
+) -> go.Figure:
+    """Bars per arm and week: responder rate or IGA success rate, in percent of evaluable
+    subjects (the bar text gives how many)."""
+    if rate not in ARM_RATES:
+        raise ValueError(f"rate must be one of {sorted(ARM_RATES)}, got {rate!r}")
+    evaluable = "n_responder_evaluable" if rate == "responder_rate" else "n_iga"
+    figure = go.Figure()
+    figure.update_layout(
+        title=ARM_RATES[rate], barmode="group", xaxis_title="Week from baseline",
+        yaxis_title="% of evaluable subjects", yaxis_range=[0, 105],
+        legend={"orientation": "h", "y": -0.2},
+    )
+    arms = list(dict.fromkeys(s.arm for s in summaries))
+    for number, arm in enumerate(arms):
+        points = [s for s in summaries if s.arm == arm and getattr(s, rate) is not None]
+        figure.add_trace(
+            go.Bar(
+                x=[s.week for s in points], y=[100.0 * getattr(s, rate) for s in points],
+                name=arm, meta=arm, marker_color=_ARM_COLOURS[number % len(_ARM_COLOURS)],
+                text=[f"n={getattr(s, evaluable)}" for s in points], textposition="outside",
+            )
+        )
+    return figure

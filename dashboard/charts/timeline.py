@@ -1,0 +1,106 @@
+"""Patient timeline frames and the labels several pages share (pure functions, no Streamlit).
+
+`timeline_frame` holds `patient_timeline` rows (one per photo); `visit_frame` keeps one analysed
+photo per visit. The trends, compare, reports and review pages build on them.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from core.types import LESION_KINDS
+
+# Columns of db.repository.TimelineRow, in the order the frame keeps them.
+TIMELINE_COLUMNS: tuple[str, ...] = (
+    "visit_id",
+    "visit_date",
+    "photo_id",
+    "view",
+    "analysis_id",
+    *LESION_KINDS,
+    "inflammatory",
+    "non_inflammatory",
+    "total",
+    "lesion_area_fraction",
+    "grade",
+    "grade_confidence",
+    "quality_passed",
+    "review_iga",
+    "review_grade_override",
+    "model_version",
+)
+
+KIND_LABELS: dict[str, str] = {kind: kind.capitalize() + "s" for kind in LESION_KINDS}
+GROUP_LABELS: dict[str, str] = {
+    "inflammatory": "Inflammatory (papules + pustules)",
+    "non_inflammatory": "Non-inflammatory (comedones)",
+}
+IGA_LABELS: dict[int, str] = {
+    0: "clear",
+    1: "almost clear",
+    2: "mild",
+    3: "moderate",
+    4: "severe",
+}
+
+
+def _row_dict(row: Any, columns: Sequence[str]) -> dict[str, Any]:
+    if isinstance(row, Mapping):
+        source = row
+    elif dataclasses.is_dataclass(row) and not isinstance(row, type):
+        # __dict__ when there is one: dataclasses.fields per row is slow over thousands of rows.
+        source = vars(row) if hasattr(row, "__dict__") else {
+            f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
+    else:
+        source = {name: getattr(row, name) for name in columns if hasattr(row, name)}
+    missing = [name for name in columns if name not in source]
+    if missing:
+        raise ValueError(f"row {row!r} lacks the columns {missing}")
+    return {name: source[name] for name in columns}
+
+
+def timeline_frame(rows: Iterable[Any]) -> pd.DataFrame:
+    """A frame of `patient_timeline` rows (one per photo), ordered by visit date then photo."""
+    records = [_row_dict(row, TIMELINE_COLUMNS) for row in rows]
+    frame = pd.DataFrame.from_records(records, columns=list(TIMELINE_COLUMNS))
+    frame["visit_date"] = pd.to_datetime(frame["visit_date"])
+    return frame.sort_values(["visit_date", "visit_id", "photo_id"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def none_if_missing(value: Any) -> Any:
+    """None for None and NaN (a gap in a pandas column), else the value."""
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
+def visit_frame(timeline: pd.DataFrame, view: str = "front") -> pd.DataFrame:
+    """One row per visit: the analysed photo of `view` that represents it, plus the visit's IGA.
+
+    When a visit has several analysed photos of that view, the latest one that passed the quality
+    gate wins (else the latest one). The clinician IGA is a whole-face judgement of the visit, so
+    it comes from that photo's review, or else from any reviewed photo of the visit.
+    Visits with no analysed photo of `view` are left out rather than drawn as zero.
+    """
+    columns = [*TIMELINE_COLUMNS, "iga"]
+    if timeline.empty:
+        return pd.DataFrame(columns=columns)
+    analysed = timeline[timeline["analysis_id"].notna()]
+    chosen = analysed[analysed["view"] == view].copy()
+    if chosen.empty:
+        return pd.DataFrame(columns=columns)
+    chosen["_passed"] = chosen["quality_passed"].fillna(False).astype(bool)
+    chosen = chosen.sort_values(["visit_id", "_passed", "photo_id"], kind="stable")
+    per_visit = chosen.groupby("visit_id", sort=False).tail(1).drop(columns="_passed")
+
+    reviewed = analysed[analysed["review_iga"].notna()].sort_values("photo_id", kind="stable")
+    any_iga = reviewed.groupby("visit_id")["review_iga"].last()
+    iga = per_visit["review_iga"].where(
+        per_visit["review_iga"].notna(), per_visit["visit_id"].map(any_iga)
+    )
+    per_visit = per_visit.assign(iga=iga)
+    per_visit = per_visit.sort_values(["visit_date", "visit_id"], kind="stable")
+    return per_visit.reset_index(drop=True)[columns]

@@ -1,0 +1,302 @@
+"""Per-patient trend figures of the trends page (pure functions, no Streamlit).
+
+Counts, lesion area, grade and IGA over a patient's visits (a `timeline.visit_frame`). Change and
+smoothing come from `core.trends`; this module only arranges them per visit.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from core.overlay import KIND_COLOURS
+from core.trends import change_from_baseline, iga_success, percent_change, smooth
+from core.types import GRADE_LABELS
+from dashboard.charts.timeline import GROUP_LABELS, IGA_LABELS, KIND_LABELS, none_if_missing
+
+MODES: dict[str, str] = {
+    "value": "Values",
+    "absolute": "Change from baseline",
+    "percent": "% change from baseline",
+}
+SMOOTHING_WINDOW = 3  # visits in the rolling median (core.trends.smooth)
+
+# Same hues as the photo overlays, so a line and its lesions on a photo match.
+_SERIES_COLOURS: dict[str, str] = {
+    **{kind: "#{:02x}{:02x}{:02x}".format(*rgb) for kind, rgb in KIND_COLOURS.items()},
+    "inflammatory": "#{:02x}{:02x}{:02x}".format(*KIND_COLOURS["papule"]),
+    "non_inflammatory": "#{:02x}{:02x}{:02x}".format(*KIND_COLOURS["comedone"]),
+    "lesion_area_fraction": "#009e73",
+    "total": "#0072b2",
+}
+_EVENT_COLOUR = "#7f7f7f"
+
+
+def baseline_position(visits: pd.DataFrame, baseline_visit_id: int | None) -> int:
+    """Row position of the baseline visit (the first visit when None)."""
+    if visits.empty:
+        raise ValueError("there are no analysed visits to take a baseline from")
+    if baseline_visit_id is None:
+        return 0
+    matches = [i for i, v in enumerate(visits["visit_id"].tolist()) if v == baseline_visit_id]
+    if not matches:
+        raise ValueError(f"baseline visit {baseline_visit_id} has no analysed photo in this view")
+    return matches[0]
+
+
+def _values(visits: pd.DataFrame, column: str, scale: float = 1.0) -> list[float | None]:
+    return [
+        None if none_if_missing(v) is None else float(v) * scale for v in visits[column].tolist()
+    ]
+
+
+def series_values(
+    visits: pd.DataFrame,
+    column: str,
+    *,
+    mode: str = "value",
+    baseline_visit_id: int | None = None,
+    smoothing: bool = False,
+    scale: float = 1.0,
+) -> list[float | None]:
+    """The numbers a trend line shows for `column`, one per visit (None = no value).
+
+    Change is taken from the raw baseline value first and smoothed afterwards, so smoothing
+    never moves the baseline itself; `scale` converts units (fraction -> percent) before that.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+    values = _values(visits, column, scale)
+    if mode != "value":
+        index = baseline_position(visits, baseline_visit_id)
+        values = (change_from_baseline if mode == "absolute" else percent_change)(values, index)
+    if smoothing:
+        values = smooth(values, window=SMOOTHING_WINDOW)
+    return values
+
+
+# ---- per-patient trend figures -----------------------------------------------------------------
+
+
+def _axis_title(mode: str, unit: str) -> str:
+    if mode == "absolute":
+        return f"Change from baseline ({unit})"
+    if mode == "percent":
+        return "% change from baseline"
+    return unit
+
+
+def _base_figure(title: str, y_title: str) -> go.Figure:
+    figure = go.Figure()
+    figure.update_layout(
+        title=title,
+        xaxis_title="Visit date",
+        yaxis_title=y_title,
+        hovermode="x unified",
+        legend={"orientation": "h", "y": -0.2},
+        margin={"t": 60, "b": 40},
+    )
+    return figure
+
+
+def _mark_baseline(figure: go.Figure, visits: pd.DataFrame, baseline_visit_id: int | None) -> None:
+    when = visits["visit_date"].iloc[baseline_position(visits, baseline_visit_id)]
+    figure.add_shape(
+        type="line", xref="x", yref="paper", x0=when, x1=when, y0=0, y1=1,
+        line={"color": "#000000", "dash": "dot", "width": 1}, name="baseline",
+    )
+    figure.add_annotation(
+        x=when, y=0, xref="x", yref="paper", text="baseline", showarrow=False,
+        yanchor="bottom", xanchor="left", font={"size": 10},
+    )
+
+
+def add_treatment_events(figure: go.Figure, events: Iterable[Any]) -> go.Figure:
+    """Vertical dashed markers for treatment events (objects with event_date and description,
+    or (date, description) pairs), labelled at the top of the plot."""
+    for event in events:
+        when, description = (
+            (event.event_date, event.description) if hasattr(event, "event_date") else event
+        )
+        if not isinstance(when, (date, datetime)):
+            raise ValueError(f"treatment event date must be a date, got {when!r}")
+        when = pd.Timestamp(when)
+        figure.add_shape(
+            type="line", xref="x", yref="paper", x0=when, x1=when, y0=0, y1=1,
+            line={"color": _EVENT_COLOUR, "dash": "dash", "width": 1}, name="treatment",
+        )
+        figure.add_annotation(
+            x=when, y=1, xref="x", yref="paper", text=str(description)[:40], showarrow=False,
+            textangle=-90, xanchor="right", yanchor="top", font={"size": 10, "color": _EVENT_COLOUR},
+            hovertext=str(description),
+        )
+    return figure
+
+
+def trend_figure(
+    visits: pd.DataFrame,
+    columns: Mapping[str, str],
+    *,
+    title: str,
+    unit: str,
+    mode: str = "value",
+    baseline_visit_id: int | None = None,
+    smoothing: bool = False,
+    scale: float = 1.0,
+    events: Iterable[Any] = (),
+) -> go.Figure:
+    """Lines over visit dates for each column (label by column), in values or change.
+
+    With smoothing on, the smoothed line is drawn with the raw values as faint points, so a
+    reader always sees what was measured.
+    """
+    figure = _base_figure(title, _axis_title(mode, unit))
+    if visits.empty:
+        return figure
+    dates = visits["visit_date"].tolist()
+    for column, label in columns.items():
+        colour = _SERIES_COLOURS.get(column)
+        shown = series_values(
+            visits, column, mode=mode, baseline_visit_id=baseline_visit_id,
+            smoothing=smoothing, scale=scale,
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=dates, y=shown, mode="lines+markers",
+                name=f"{label} (smoothed)" if smoothing else label,
+                line={"color": colour}, meta=column, customdata=visits["visit_id"].tolist(),
+                connectgaps=False,
+            )
+        )
+        if smoothing:
+            raw = series_values(
+                visits, column, mode=mode, baseline_visit_id=baseline_visit_id, scale=scale
+            )
+            figure.add_trace(
+                go.Scatter(
+                    x=dates, y=raw, mode="markers", name=f"{label} (measured)",
+                    marker={"color": colour, "opacity": 0.35, "size": 7},
+                    meta=f"{column}:raw", showlegend=False,
+                )
+            )
+    if mode != "value":
+        figure.add_hline(y=0, line={"color": "#999999", "width": 1})
+        _mark_baseline(figure, visits, baseline_visit_id)
+    return add_treatment_events(figure, events)
+
+
+def kinds_figure(visits: pd.DataFrame, **options: Any) -> go.Figure:
+    """Counts of each lesion type (comedones, papules, pustules, nodules)."""
+    return trend_figure(
+        visits, KIND_LABELS, title="Lesions by type", unit="lesions", **options
+    )
+
+
+def groups_figure(visits: pd.DataFrame, **options: Any) -> go.Figure:
+    """Inflammatory and non-inflammatory counts, the trial co-primary endpoints."""
+    return trend_figure(
+        visits, GROUP_LABELS, title="Inflammatory and non-inflammatory lesions",
+        unit="lesions", **options,
+    )
+
+
+def area_figure(visits: pd.DataFrame, **options: Any) -> go.Figure:
+    """Lesion area as a percent of the facial skin (percentage points for absolute change)."""
+    mode = options.get("mode", "value")
+    unit = "percentage points" if mode == "absolute" else "% of facial skin"
+    return trend_figure(
+        visits, {"lesion_area_fraction": "Lesion area"}, title="Lesion area",
+        unit=unit, scale=100.0, **options,
+    )
+
+
+def grade_figure(visits: pd.DataFrame, *, events: Iterable[Any] = ()) -> go.Figure:
+    """Model grade (ACNE04 / Hayashi 0-3) with an uncertainty band, and clinician overrides.
+
+    The band spans grade +- (1 - confidence): only the probability of the chosen grade is stored,
+    so the band is a visual cue of how sure the model was, not a statistical interval.
+    """
+    figure = _base_figure("Severity grade (model)", "Grade")
+    figure.update_yaxes(
+        range=[-0.3, 3.3], tickvals=list(GRADE_LABELS),
+        ticktext=[f"{g} {label}" for g, label in GRADE_LABELS.items()],
+    )
+    graded = visits[visits["grade"].notna()] if not visits.empty else visits
+    if not graded.empty:
+        dates = graded["visit_date"].tolist()
+        grades = [float(g) for g in graded["grade"].tolist()]
+        confidence = [
+            None if none_if_missing(c) is None else float(c)
+            for c in graded["grade_confidence"].tolist()
+        ]
+        spread = [0.0 if c is None else 1.0 - c for c in confidence]
+        lower = [max(0.0, g - s) for g, s in zip(grades, spread)]
+        upper = [min(3.0, g + s) for g, s in zip(grades, spread)]
+        figure.add_trace(
+            go.Scatter(
+                x=dates, y=lower, mode="lines", line={"width": 0}, showlegend=False,
+                hoverinfo="skip", meta="grade:lower",
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=dates, y=upper, mode="lines", line={"width": 0}, fill="tonexty",
+                fillcolor="rgba(0, 114, 178, 0.15)", name="Uncertainty (1 - confidence)",
+                hoverinfo="skip", meta="grade:upper",
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=dates, y=grades, mode="lines+markers", name="Model grade",
+                line={"color": "#0072b2"}, meta="grade", customdata=confidence,
+                hovertemplate="grade %{y} (confidence %{customdata:.2f})<extra></extra>",
+            )
+        )
+        overridden = graded[graded["review_grade_override"].notna()]
+        if not overridden.empty:
+            figure.add_trace(
+                go.Scatter(
+                    x=overridden["visit_date"].tolist(),
+                    y=[float(g) for g in overridden["review_grade_override"].tolist()],
+                    mode="markers", name="Clinician grade (override)",
+                    marker={"symbol": "diamond", "size": 11, "color": "#d55e00"},
+                    meta="grade:override",
+                )
+            )
+    return add_treatment_events(figure, events)
+
+
+def iga_figure(
+    visits: pd.DataFrame, *, baseline_visit_id: int | None = None, events: Iterable[Any] = ()
+) -> go.Figure:
+    """Clinician IGA (0-4) per visit, with IGA success against the baseline visit's IGA marked."""
+    figure = _base_figure("Clinician IGA", "IGA")
+    figure.update_yaxes(
+        range=[-0.3, 4.3], tickvals=list(IGA_LABELS),
+        ticktext=[f"{g} {label}" for g, label in IGA_LABELS.items()],
+    )
+    if visits.empty:
+        return add_treatment_events(figure, events)
+    rated = visits[visits["iga"].notna()]
+    if not rated.empty:
+        figure.add_trace(
+            go.Scatter(
+                x=rated["visit_date"].tolist(), y=[int(v) for v in rated["iga"].tolist()],
+                mode="lines+markers", name="Clinician IGA", line={"color": "#009e73"}, meta="iga",
+            )
+        )
+    baseline = none_if_missing(visits["iga"].iloc[baseline_position(visits, baseline_visit_id)])
+    if baseline is not None and not rated.empty:
+        hits = rated[[iga_success(int(baseline), int(v)) for v in rated["iga"].tolist()]]
+        if not hits.empty:
+            figure.add_trace(
+                go.Scatter(
+                    x=hits["visit_date"].tolist(), y=[int(v) for v in hits["iga"].tolist()],
+                    mode="markers", name="IGA success",
+                    marker={"symbol": "star", "size": 16, "color": "#e69f00"}, meta="iga:success",
+                )
+            )
+    return add_treatment_events(figure, events)

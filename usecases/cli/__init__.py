@@ -1,0 +1,28 @@
+"""The command lines: `python -m usecases.cli.<command>` (import_folder, migrate, check, backup).
+
+Each reads and checks the settings first: a bad value prints one sentence naming the variable
+and exits with code 2, never a traceback. None of them imports Streamlit.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+
+from usecases.settings import EXIT_BAD_SETTINGS, SettingsError
+
+Main = Callable[[Sequence[str] | None], int]
+
+
+def settings_checked(main: Main) -> Main:
+    """`main`, with a SettingsError raised anywhere in it printed as one sentence (exit 2)."""
+
+    @functools.wraps(main)
+    def wrapper(argv: Sequence[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except SettingsError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_BAD_SETTINGS
+
+    return wrapper

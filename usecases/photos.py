@@ -1,0 +1,85 @@
+"""A stored photo with its lesion masks, and re-analysis of a stored photo with the current models.
+
+Pages (visit, review, compare, reports) show stored photos through `load_stored_photo`;
+the visit page's "Re-analyse" button calls `reanalyse_photo`, which adds an analysis and never
+overwrites one. Nothing here is cached: a deleted patient's photo must not live on in a cache.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import PhotoError
+from core.imaging import decode_photo
+from core.types import DecodedPhoto
+from db.errors import NotFound
+from db.models import Account, Photo
+from db.models import Analysis as AnalysisRow
+from db.repository import add_analysis, get_photo, load_masks, load_photo_bytes
+from usecases.clinic import Clinic
+from usecases.visits import PhotoAnalyzer
+
+
+class StoredPhotoError(LookupError):
+    """A stored photo cannot be shown or re-analysed; the message says why."""
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    """A stored photo's pixels (upright, as stored) and, when its analysis has them and they
+    fit the photo, the lesion-type map and the lesion probability map (uint8, photo size)."""
+
+    photo: DecodedPhoto
+    kind_mask: np.ndarray | None = None
+    probability: np.ndarray | None = None
+
+    @property
+    def image(self) -> np.ndarray:
+        return self.photo.image
+
+
+def _decode_stored(clinic: Clinic, photo: Photo) -> DecodedPhoto:
+    try:
+        return decode_photo(load_photo_bytes(photo_store=clinic.photo_store, photo=photo),
+                            filename=photo.filename)
+    except (OSError, PhotoError) as error:
+        raise StoredPhotoError(
+            f"The stored file of photo #{photo.id} cannot be read ({error}); run the integrity "
+            "check (python -m usecases.cli.check)."
+        ) from None
+
+
+def load_stored_photo(clinic: Clinic, photo: Photo, analysis: AnalysisRow | None) -> StoredPhoto:
+    """The photo row's pixels with `analysis`' masks. The rows come from repository reads
+    scoped to the signed-in account, so only a photo it may see gets here. Raises
+    StoredPhotoError when the photo file cannot be read; a missing or mis-sized mask is left
+    out (the integrity check reports missing files)."""
+    decoded = _decode_stored(clinic, photo)
+    kind_mask = probability = None
+    if analysis is not None:
+        try:
+            kind_mask, probability = load_masks(photo_store=clinic.photo_store, analysis=analysis)
+        except OSError:
+            kind_mask = probability = None
+    size = decoded.image.shape[:2]
+    return StoredPhoto(
+        photo=decoded,
+        kind_mask=kind_mask if kind_mask is not None and kind_mask.shape == size else None,
+        probability=probability if probability is not None and probability.shape == size else None,
+    )
+
+
+def reanalyse_photo(clinic: Clinic, actor: Account, *, photo_id: int,
+                    analyzer: PhotoAnalyzer) -> AnalysisRow:
+    """Analyse a stored photo again with `analyzer` and store the result as a new analysis
+    (earlier ones are kept). Raises NotFound when the account may not see the photo,
+    PermissionDenied when it may not change it, StoredPhotoError when its file is unreadable."""
+    with clinic.session() as session:
+        photo = get_photo(session=session, actor=actor, photo_id=photo_id)
+    if photo is None:
+        raise NotFound(f"no photo with id {photo_id!r}")
+    result = analyzer.analyze(_decode_stored(clinic, photo))
+    with clinic.session() as session:
+        return add_analysis(session=session, actor=actor, photo_store=clinic.photo_store,
+                            photo_id=photo_id, analysis=result)

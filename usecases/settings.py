@@ -1,0 +1,157 @@
+"""The one settings object, from environment variables, validated at start-up.
+
+Read by entry points only (the dashboard, the command lines); everything below them takes plain
+arguments. A bad value never ends in a traceback: `load_settings` and `check_storage` raise
+`SettingsError`, whose message is one sentence naming the variable, and every entry point
+prints it (exit code 2) or shows it on the page.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EXIT_BAD_SETTINGS = 2
+
+# Field name -> the environment variable a person sets.
+VARIABLES: dict[str, str] = {
+    "data_dir": "ACNE_DATA_DIR",
+    "weights_dir": "ACNE_WEIGHTS_DIR",
+    "database_url": "DATABASE_URL",
+    "session_minutes": "ACNE_SESSION_MINUTES",
+    "max_failed_logins": "ACNE_MAX_FAILED_LOGINS",
+    "lockout_minutes": "ACNE_LOCKOUT_MINUTES",
+    "backup_key_file": "ACNE_BACKUP_KEY_FILE",
+}
+MIN_BACKUP_KEY_BYTES = 32
+DATABASE_SCHEMES = ("sqlite", "postgresql")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message is one sentence naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ACNE_", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="database and photo folder")
+    weights_dir: Path = Field(default=PROJECT_ROOT / "weights")
+    # DATABASE_URL is the conventional name, so it is read without the prefix.
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    session_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    max_failed_logins: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # The clinic's backup signing key (HMAC-SHA256), kept outside the data folder.
+    backup_key_file: Path | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme not in DATABASE_SCHEMES or "://" not in value:
+            raise ValueError(
+                "must be sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME"
+            )
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'acne.db').resolve()}"
+
+    @property
+    def photo_dir(self) -> Path:
+        return self.data_dir / "photos"
+
+
+def _sentence(error: ValidationError) -> str:
+    """The first problem as one sentence: the variable, its value and what it must be."""
+    problem = error.errors()[0]
+    field = str(problem["loc"][0]) if problem["loc"] else ""
+    variable = VARIABLES.get(field, field.upper() or "a setting")
+    reason = str(problem["msg"]).removeprefix("Value error, ")
+    value = problem.get("input")
+    shown = f" ({value!r})" if isinstance(value, str) and variable != "DATABASE_URL" else ""
+    return f"{variable}{shown} is not valid: {reason[:1].lower()}{reason[1:]}."
+
+
+def load_settings() -> Settings:
+    """Build the settings from the environment; an invalid value raises SettingsError at once."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(_sentence(error)) from None
+
+
+def database_location(settings: Settings) -> str:
+    """Where the database is, in words (a SQLite file outside the data folder is said so)."""
+    from db.engine import redacted_url, sqlite_file
+
+    url = settings.resolved_database_url
+    database_file = sqlite_file(url)
+    if database_file is None:
+        return f"database {redacted_url(url)}"
+    where = database_file.resolve()
+    data_dir = settings.data_dir.resolve()
+    if not where.is_relative_to(data_dir):
+        return (f"database file {where} (from DATABASE_URL; outside the data folder {data_dir}, "
+                "so back it up and protect it on its own)")
+    return f"database file {where}"
+
+
+def check_storage(settings: Settings, *, database: bool = True) -> None:
+    """Make sure the data folder can be created and (with `database`) the database reached.
+
+    Raises SettingsError naming ACNE_DATA_DIR or DATABASE_URL; never a traceback.
+    """
+    from db.engine import check_connection, ensure_private_dir, sqlite_file
+
+    try:
+        ensure_private_dir(settings.data_dir)
+        ensure_private_dir(settings.photo_dir)
+    except OSError as error:
+        raise SettingsError(
+            f"ACNE_DATA_DIR ({settings.data_dir}) cannot be used as the data folder: "
+            f"{error.strerror or error}."
+        ) from None
+    url = settings.resolved_database_url
+    database_file = sqlite_file(url)
+    if database_file is not None:
+        try:
+            ensure_private_dir(database_file.resolve().parent)
+        except OSError as error:
+            raise SettingsError(
+                f"DATABASE_URL names a SQLite file in {database_file.parent}, which cannot be "
+                f"created: {error.strerror or error}."
+            ) from None
+    if database:
+        problem = check_connection(url)
+        if problem is not None:
+            variable = "DATABASE_URL" if settings.database_url else "ACNE_DATA_DIR"
+            raise SettingsError(f"{variable}: {problem}.")
+
+
+def backup_key(settings: Settings) -> bytes | None:
+    """The clinic's backup signing key from ACNE_BACKUP_KEY_FILE, or None when none is set.
+
+    The key must live outside the data folder (a key beside the data it protects protects
+    nothing) and hold at least 32 bytes; SettingsError names the variable otherwise."""
+    path = settings.backup_key_file
+    if path is None:
+        return None
+    if path.resolve().is_relative_to(settings.data_dir.resolve()):
+        raise SettingsError(f"ACNE_BACKUP_KEY_FILE ({path}) lies inside the data folder "
+                            f"{settings.data_dir}: keep the key elsewhere, where the backups are not.")
+    try:
+        key = path.read_bytes().strip()
+    except OSError as error:
+        raise SettingsError(f"ACNE_BACKUP_KEY_FILE ({path}) cannot be read: "
+                            f"{error.strerror or error}.") from None
+    if len(key) < MIN_BACKUP_KEY_BYTES:
+        raise SettingsError(f"ACNE_BACKUP_KEY_FILE ({path}) holds {len(key)} bytes; a key needs at "
+                            f"least {MIN_BACKUP_KEY_BYTES} (make one with "
+                            "`python -m usecases.cli.backup make-key PATH`).")
+    return key
