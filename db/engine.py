@@ -48,17 +48,17 @@ def check_connection(url: str, timeout_s: int = 10) -> str | None:
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
     try:
-        url = database_url(url)
+        shown = redacted_url(url)
         connect_args = {"connect_timeout": timeout_s} if is_postgresql(url) else {}
-        engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
+        engine = create_engine(database_url(url), poolclass=pool.NullPool, connect_args=connect_args)
     except (ArgumentError, NoSuchModuleError, ValueError) as error:
-        return f"{redacted_url(url) if '://' in url else 'the URL'} is not a database URL this app can use ({error})"
+        return f"it is not a database URL this app can use ({error})"
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        return f"the database {redacted_url(url)} cannot be reached ({reason})"
+        return f"the database {shown} cannot be reached ({reason})"
     finally:
         engine.dispose()
     return None

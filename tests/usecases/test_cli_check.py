@@ -139,7 +139,7 @@ def test_migrate_checks_and_removes_old_orphans_at_start_up(
     fresh = store.put(b"a store under way right now", ".png")
     assert migrate.main() == 0  # the app still starts: most data is fine
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("database file ") and lines[0].endswith(" is up to date")
+    assert lines[0].startswith("database ") and lines[0].endswith(" is up to date")
     assert lines[1:] == [
         "photo files: 6 files checked: 2 orphan files, 1 missing file; "
         "removed 1 old orphan file - run `python -m usecases.cli.check` to see which files are missing"

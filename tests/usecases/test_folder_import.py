@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from usecases import folder_import
-from usecases.cli import import_folder as batch_import
+from usecases.cli import import_folder as import_command
 
 BAD = b"these bytes are a note, not a photo"
 
@@ -85,7 +85,7 @@ def clinic_folder(root: Path) -> Path:
 
 
 def run(folder: Path, account: str, weights: Path, *extra: str) -> int:
-    return batch_import.main([str(folder), "--account", account, "--weights", str(weights),
+    return import_command.main([str(folder), "--account", account, "--weights", str(weights),
                               "--no-progress", *extra])
 
 
@@ -129,7 +129,7 @@ def test_import_creates_patients_visits_and_analysed_photos(dash, tmp_path, tiny
     code = run(folder, "dr_a", tiny_weights)  # the real model loader on the tiny weights
 
     out = capsys.readouterr().out
-    assert code == batch_import.EXIT_REFUSED  # the bad file
+    assert code == import_command.EXIT_REFUSED  # the bad file
     assert stored(dash) == EXPECTED
     assert "refused P002/2024-01-12/bad.jpg: " in out
     from core.errors import PhotoError
@@ -152,12 +152,12 @@ def test_second_run_stores_and_analyses_nothing(dash, tmp_path, tiny_weights, us
     dash.make_account("boss", role="admin")
     folder = clinic_folder(tmp_path / "export")
     first = use_analyzer()
-    assert run(folder, "boss", tiny_weights) == batch_import.EXIT_REFUSED
+    assert run(folder, "boss", tiny_weights) == import_command.EXIT_REFUSED
     assert first.calls == 4
     capsys.readouterr()
 
     second = use_analyzer()
-    assert run(folder, "boss", tiny_weights) == batch_import.EXIT_REFUSED  # bad.jpg is still bad
+    assert run(folder, "boss", tiny_weights) == import_command.EXIT_REFUSED  # bad.jpg is still bad
 
     assert second.calls == 0
     assert stored(dash) == EXPECTED
@@ -172,12 +172,12 @@ def test_interrupted_import_resumes_storing_each_photo_once(dash, tmp_path, tiny
     folder = clinic_folder(tmp_path / "export")
     interrupted = use_analyzer(stop_at=3)  # Ctrl-C while the third photo is analysed
 
-    assert run(folder, "boss", tiny_weights) == batch_import.EXIT_INTERRUPTED
+    assert run(folder, "boss", tiny_weights) == import_command.EXIT_INTERRUPTED
     assert interrupted.calls == 3
     assert sum(upload_hashes(dash).values()) == 2  # the two analysed photos were stored
 
     resumed = use_analyzer()
-    assert run(folder, "boss", tiny_weights) == batch_import.EXIT_REFUSED
+    assert run(folder, "boss", tiny_weights) == import_command.EXIT_REFUSED
     assert resumed.calls == 2  # only the two photos not stored yet
     assert stored(dash) == EXPECTED
     assert set(upload_hashes(dash).values()) == {1}
@@ -192,10 +192,10 @@ def test_limit_and_single_patient_folder(dash, tmp_path, tiny_weights, use_analy
     face_file(patient / "2024-03-01" / "copy_of_a.png", 0)  # the same bytes as a.png
     counting = use_analyzer()
 
-    assert run(patient, "boss", tiny_weights, "--limit", "1") == batch_import.EXIT_OK
+    assert run(patient, "boss", tiny_weights, "--limit", "1") == import_command.EXIT_OK
     assert counting.calls == 1
     assert sum(upload_hashes(dash).values()) == 1
-    assert run(patient, "boss", tiny_weights) == batch_import.EXIT_OK
+    assert run(patient, "boss", tiny_weights) == import_command.EXIT_OK
     assert counting.calls == 2
     assert stored(dash) == {"P009": {date(2024, 3, 1): ["a.png", "b.png"]}}
     assert "skipped 2 already imported" in capsys.readouterr().out.splitlines()[-1]
@@ -207,8 +207,8 @@ def test_account_that_may_not_add_patients_gets_a_clear_error(dash, tmp_path, us
     folder = clinic_folder(tmp_path / "export")
     counting = use_analyzer()
 
-    assert run(folder, "res", tmp_path) == batch_import.EXIT_USAGE
-    assert run(folder, "nobody", tmp_path) == batch_import.EXIT_USAGE
+    assert run(folder, "res", tmp_path) == import_command.EXIT_USAGE
+    assert run(folder, "nobody", tmp_path) == import_command.EXIT_USAGE
 
     err = capsys.readouterr().err
     assert "The account 'res' (researcher) may not add patients or photos" in err
@@ -221,7 +221,7 @@ def test_without_a_model_nothing_is_created(dash, tmp_path, capsys) -> None:  # 
     dash.make_account("boss", role="admin")
     folder = clinic_folder(tmp_path / "export")
 
-    assert run(folder, "boss", dash.env.weights_dir) == batch_import.EXIT_MODEL  # an empty folder
+    assert run(folder, "boss", dash.env.weights_dir) == import_command.EXIT_MODEL  # an empty folder
 
     assert f"No usable model in {dash.env.weights_dir}" in capsys.readouterr().err
     assert stored(dash) == {}  # not even the patients
@@ -237,7 +237,7 @@ def test_patient_code_of_another_team_is_refused_before_analysis(dash, tmp_path,
     face_file(folder / "P002" / "2024-01-12" / "d.png", 10)
     counting = use_analyzer()
 
-    assert run(folder, "dr_a", tmp_path) == batch_import.EXIT_REFUSED
+    assert run(folder, "dr_a", tmp_path) == import_command.EXIT_REFUSED
 
     out = capsys.readouterr().out
     assert "refused P002/2024-01-12/d.png: patient P002 cannot be created" in out
@@ -273,7 +273,7 @@ def test_plan_folder_refuses_misplaced_files_with_reasons(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow  # a fresh interpreter importing core and db
-def test_batch_import_never_imports_streamlit() -> None:
+def test_the_import_command_never_imports_streamlit() -> None:
     import subprocess
     import sys
 
@@ -349,7 +349,7 @@ def test_a_patient_created_meanwhile_by_another_import_is_found_not_refused(
 
     monkeypatch.setattr(folder_import._Importer, "check", check_then_lose_the_race)
 
-    assert run(folder, "dr_a", tmp_path) == batch_import.EXIT_OK
+    assert run(folder, "dr_a", tmp_path) == import_command.EXIT_OK
 
     assert "Stored 1 photo(s)" in capsys.readouterr().out
     assert stored(dash) == {"P001": {date(2024, 1, 10): ["a.png"]}}

@@ -65,7 +65,7 @@ def test_an_unreachable_postgresql_names_database_url_without_the_password(
     with pytest.raises(SettingsError) as raised:
         check_storage(load_settings())
     message = str(raised.value)
-    assert message.startswith("DATABASE_URL: the database postgresql+psycopg://acne:***@127.0.0.1:1/acne "
+    assert message.startswith("DATABASE_URL: the database postgresql://acne:***@127.0.0.1:1/acne "
                               "cannot be reached"), message
     assert "secret" not in message
 
