@@ -45,8 +45,8 @@ def summary_line(path: str, result: dict) -> str:
     if "error" in result:
         return f"{path}: ERROR {result['error']}"
     c, g = result["counts"], result["grade"]
-    return (f"{path}: {c['total']} lesions ({c['inflammatory']} inflammatory, {c['non_inflammatory']} "
-            f"non-inflammatory, {c['nodule']} nodules), grade {g['value']} {g['label']} "
+    return (f"{path}: {c['total']} lesions ({c['inflammatory']} inflammatory, of them {c['nodule']} "
+            f"nodules/cysts; {c['non_inflammatory']} non-inflammatory), grade {g['value']} {g['label']} "
             f"({g['confidence']:.0%}), quality {'ok' if result['quality']['passed'] else 'FAILED'}")
 
 

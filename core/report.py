@@ -48,11 +48,12 @@ class ReportVisit:
 
     visit_date: date
     total: int | None = None
-    inflammatory: int | None = None
-    non_inflammatory: int | None = None
+    inflammatory: int | None = None  # papules + pustules + nodules/cysts
+    non_inflammatory: int | None = None  # comedones
     area_percent: float | None = None
     grade: str | None = None
     iga: int | None = None
+    nodule: int | None = None  # nodules/cysts, also counted as inflammatory
 
 
 @dataclass(frozen=True)
@@ -304,12 +305,13 @@ def change_sentence(label: str, counts: list[int | None]) -> str | None:
 
 
 def _visit_table(pdf: FPDF, visits: tuple[ReportVisit, ...]) -> None:
-    headings = ("Date", "Lesions", "Inflammatory", "Non-inflam.", "Area %", "Grade", "IGA")
+    headings = ("Date", "Lesions", "Inflammatory", "Nodules/cysts", "Non-inflam.", "Area %",
+                "Grade", "IGA")
     pdf.set_font("helvetica", "", 8)
     pdf.set_fill_color(255, 255, 255)
     pdf.set_draw_color(120, 120, 120)
     with pdf.table(
-        col_widths=(26, 18, 22, 22, 18, 28, 14),
+        col_widths=(24, 16, 21, 22, 20, 16, 28, 13),
         text_align="CENTER",
         line_height=5.5,
         headings_style=FontFace(emphasis="BOLD", fill_color=(230, 230, 230)),
@@ -323,6 +325,7 @@ def _visit_table(pdf: FPDF, visits: tuple[ReportVisit, ...]) -> None:
                 visit.visit_date.isoformat(),
                 visit.total,
                 visit.inflammatory,
+                visit.nodule,
                 visit.non_inflammatory,
                 visit.area_percent,
                 visit.grade,
@@ -364,6 +367,7 @@ def build_patient_report(report: PatientReport, *, compress: bool = True) -> byt
     _chart(pdf, [v.visit_date for v in visits], series)
     for label, counts in (
         ("Inflammatory", [v.inflammatory for v in visits]),
+        ("Nodule and cyst", [v.nodule for v in visits]),
         ("Non-inflammatory", [v.non_inflammatory for v in visits]),
     ):
         sentence = change_sentence(label, counts)

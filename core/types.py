@@ -11,7 +11,9 @@ from enum import StrEnum
 import numpy as np
 
 LESION_KINDS: tuple[str, ...] = ("comedone", "papule", "pustule", "nodule")
-INFLAMMATORY_KINDS: tuple[str, ...] = ("papule", "pustule")
+# Clinical groups (CLINICAL.md, as guidelines and trials count them): papules, pustules and
+# nodules/cysts are inflammatory, comedones non-inflammatory; nodules are also reported alone.
+INFLAMMATORY_KINDS: tuple[str, ...] = ("papule", "pustule", "nodule")
 NON_INFLAMMATORY_KINDS: tuple[str, ...] = ("comedone",)
 FACIAL_REGIONS: tuple[str, ...] = ("forehead", "left_cheek", "right_cheek", "nose", "chin")
 VIEWS: tuple[str, ...] = ("front", "left", "right")
@@ -95,11 +97,13 @@ class LesionCounts:
 
     @property
     def inflammatory(self) -> int:
-        return self.papule + self.pustule
+        """Papules + pustules + nodules/cysts."""
+        return sum(getattr(self, kind) for kind in INFLAMMATORY_KINDS)
 
     @property
     def non_inflammatory(self) -> int:
-        return self.comedone
+        """Comedones."""
+        return sum(getattr(self, kind) for kind in NON_INFLAMMATORY_KINDS)
 
     @property
     def total(self) -> int:

@@ -33,6 +33,7 @@ from core.training.data import read_rgb, read_split, render_targets
 from core.training.perturb import Perturbation, get_perturbations
 from core.training.metrics import (bootstrap_intervals, calibration_error, count_summary, detection_summary,
                                    grade_summary, iou_dice, match_lesions)
+from core.types import INFLAMMATORY_KINDS
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def score_photo(analyzer, sample, perturbation: Perturbation | None = None) -> P
         tp=len(matches), n_pred=len(analysis.lesions), n_true=len(truth),
         pred_count=analysis.counts.total, true_count=len(truth),
         pred_inflammatory=analysis.counts.inflammatory,
-        true_inflammatory=sum(l.kind in ("papule", "pustule") for l in truth),
+        true_inflammatory=sum(l.kind in INFLAMMATORY_KINDS for l in truth),
         kind_correct=sum(analysis.lesions[p].kind == truth[t].kind for p, t in matches),
         pred_grade=analysis.grade.value, true_grade=sample.grade, grade_confidence=analysis.grade.confidence,
         intersection=int((pred_mask & true_mask).sum()), pred_px=int(pred_mask.sum()),

@@ -33,9 +33,14 @@ TIMELINE_COLUMNS: tuple[str, ...] = (
     "model_version",
 )
 
-KIND_LABELS: dict[str, str] = {kind: kind.capitalize() + "s" for kind in LESION_KINDS}
+KIND_LABELS: dict[str, str] = {
+    "comedone": "Comedones", "papule": "Papules", "pustule": "Pustules", "nodule": "Nodules/cysts",
+}
+if set(KIND_LABELS) != set(LESION_KINDS):
+    raise ValueError(f"KIND_LABELS names {sorted(KIND_LABELS)}, not the lesion kinds {LESION_KINDS}")
+# The clinical groups (CLINICAL.md); nodules/cysts are inflammatory and also reported alone.
 GROUP_LABELS: dict[str, str] = {
-    "inflammatory": "Inflammatory (papules + pustules)",
+    "inflammatory": "Inflammatory (papules, pustules, nodules/cysts)",
     "non_inflammatory": "Non-inflammatory (comedones)",
 }
 IGA_LABELS: dict[int, str] = {

@@ -196,10 +196,11 @@ def kinds_figure(visits: pd.DataFrame, **options: Any) -> go.Figure:
 
 
 def groups_figure(visits: pd.DataFrame, **options: Any) -> go.Figure:
-    """Inflammatory and non-inflammatory counts, the trial co-primary endpoints."""
+    """Inflammatory and non-inflammatory counts, the trial co-primary endpoints, with the
+    nodules/cysts (part of the inflammatory count) on their own line."""
     return trend_figure(
-        visits, GROUP_LABELS, title="Inflammatory and non-inflammatory lesions",
-        unit="lesions", **options,
+        visits, {**GROUP_LABELS, "nodule": KIND_LABELS["nodule"] + " (part of inflammatory)"},
+        title="Inflammatory and non-inflammatory lesions", unit="lesions", **options,
     )
 
 

@@ -37,8 +37,8 @@ def show_quality(item: CheckedPhoto, key: str) -> bool:
     grade = item.analysis.grade
     grade_text = "clear" if counts.total == 0 else f"{grade.label} ({grade.confidence:.0%} confidence)"
     st.write(
-        f"{counts.total} lesions: {counts.inflammatory} inflammatory, "
-        f"{counts.non_inflammatory} non-inflammatory, {counts.nodule} nodules; grade {grade_text}."
+        f"{counts.total} lesions: {counts.inflammatory} inflammatory (of them {counts.nodule} "
+        f"nodules/cysts), {counts.non_inflammatory} non-inflammatory; grade {grade_text}."
     )
     return True
 

@@ -45,6 +45,7 @@ def report_visits(visits: pd.DataFrame) -> tuple[ReportVisit, ...]:
                 visit_date=row.visit_date.date(),
                 total=int(row.total),
                 inflammatory=int(row.inflammatory),
+                nodule=int(row.nodule),
                 non_inflammatory=int(row.non_inflammatory),
                 area_percent=round(100.0 * float(row.lesion_area_fraction), 2),
                 grade=f"{grade} {GRADE_LABELS[grade]}" + (" (clinician)" if override is not None else ""),

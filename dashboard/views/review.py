@@ -159,9 +159,10 @@ with left:
 with right:
     st.subheader("Model")
     cols = st.columns(3)
-    cols[0].metric("Inflammatory", analysis.inflammatory)
-    cols[1].metric("Non-inflammatory", analysis.non_inflammatory)
-    cols[2].metric("Nodules", analysis.nodule)
+    cols[0].metric("Inflammatory", analysis.inflammatory,
+                   help="Papules + pustules + nodules/cysts.")
+    cols[1].metric("Non-inflammatory", analysis.non_inflammatory, help="Comedones.")
+    cols[2].metric("Nodules/cysts", analysis.nodule, help="Also counted as inflammatory.")
     st.metric("Model grade (ACNE04 / Hayashi)", grade_text(analysis.grade),
               help=f"Confidence {analysis.grade_confidence:.0%}")
     st.caption(f"Model {analysis.model_version}, analysed {analysis.created_at:%d %b %Y %H:%M} UTC.")

@@ -12,6 +12,7 @@ import streamlit as st
 from core.overlay import draw_boxes, legend_items, overlay_heatmap, overlay_kinds
 from core.types import GRADE_LABELS, LESION_KINDS, Lesion
 from dashboard import state
+from dashboard.charts import timeline as timeline_charts
 from db.errors import NotFound, PermissionDenied
 from db.repository import (
     latest_analysis,
@@ -60,10 +61,11 @@ def show_results(analysis, actor) -> None:  # noqa: ANN001
     """Counts, grade, area, regions, GAGS, quality and model version of one stored analysis."""
     cols = st.columns(len(LESION_KINDS))
     for col, kind in zip(cols, LESION_KINDS):
-        col.metric(kind.capitalize() + "s", getattr(analysis, kind))
+        col.metric(timeline_charts.KIND_LABELS[kind], getattr(analysis, kind))
     cols = st.columns(4)
-    cols[0].metric("Inflammatory", analysis.inflammatory)
-    cols[1].metric("Non-inflammatory", analysis.non_inflammatory)
+    cols[0].metric("Inflammatory", analysis.inflammatory,
+                   help="Papules + pustules + nodules/cysts.")
+    cols[1].metric("Non-inflammatory", analysis.non_inflammatory, help="Comedones.")
     cols[2].metric("Total", analysis.total)
     cols[3].metric("Lesion area", f"{analysis.lesion_area_fraction:.2%}",
                    help="Lesion pixels as a share of the facial skin pixels.")

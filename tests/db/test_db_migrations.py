@@ -89,7 +89,7 @@ def test_upgrade_downgrade_upgrade(empty_db_url: str) -> None:
     assert _tables(url) == EXPECTED_TABLES | {"alembic_version"}
     assert _revision(url) == head
 
-    downgrade_database(url, FIRST_REVISION)  # one step: 0002 is undone exactly
+    downgrade_database(url, FIRST_REVISION)  # 0003, then 0002, undone exactly
     assert _revision(url) == FIRST_REVISION
     indexes = _indexes(url)
     for name, (table, columns, replaced) in COMPOSITE_INDEXES.items():
@@ -170,10 +170,12 @@ def _insert(connection: Connection, table: str, **values: Any) -> int:
 
 
 def _analysis_values(photo_id: int, *, papules: int, comedones: int, grade: int,
-                     version: str, passed: bool = True) -> dict[str, Any]:
+                     version: str, passed: bool = True, nodules: int = 0) -> dict[str, Any]:
+    # Before revision 0003, inflammatory counted papules and pustules only.
     return dict(
         photo_id=photo_id, model_version=version, comedone=comedones, papule=papules, pustule=0,
-        nodule=0, inflammatory=papules, non_inflammatory=comedones, total=papules + comedones,
+        nodule=nodules, inflammatory=papules, non_inflammatory=comedones,
+        total=papules + comedones + nodules,
         lesion_area_fraction=0.0125 * (papules + comedones), skin_area_px=52000, grade=grade,
         grade_label=("mild", "moderate", "severe", "very severe")[grade],
         grade_confidence=0.71, grade_source="counts", quality_passed=passed,
@@ -233,7 +235,7 @@ def _fill_0001(connection: Connection) -> None:
                                                            grade=2, version="seg 1.1")),
         _insert(connection, "analysis", **_analysis_values(photos[2], papules=3, comedones=4,
                                                            grade=0, version="seg 1.1",
-                                                           passed=False)),
+                                                           passed=False, nodules=5)),
     ]
     for analysis, kind, box, region in [
         (analyses[1], "papule", (100, 200, 112, 210), "forehead"),
@@ -304,7 +306,12 @@ def test_a_0001_database_keeps_every_row_when_upgraded(empty_db_url: str, tmp_pa
 
     upgrade_database(url)
     after = _snapshot(url)
-    assert _without_new_columns(after) == before  # same rows, same values, every table
+    # Same rows, same values, every table; but inflammatory now counts nodules/cysts (0003),
+    # recomputed from the stored per-type counts.
+    recomputed = [{**row, "inflammatory": row["papule"] + row["pustule"] + row["nodule"]}
+                  for row in before["analysis"]]
+    assert [row["inflammatory"] for row in recomputed] == [12, 14, 8]
+    assert _without_new_columns(after) == {**before, "analysis": recomputed}
     assert [{k: row[k] for k in SECOND_OPINION_COLUMNS} for row in after["analysis"]] == [
         dict.fromkeys(SECOND_OPINION_COLUMNS)
     ] * 3
@@ -334,7 +341,8 @@ def test_a_0001_database_keeps_every_row_when_upgraded(empty_db_url: str, tmp_pa
         assert (visit.id, photo.id) == (4, 4)  # ids go on after the old rows
     assert _without_new_columns(_snapshot(url))["lesion"][:3] == before["lesion"]
 
-    # Back to 0001: the old rows are still as they were.
+    # Back to 0001: the old rows are still as they were (0003's downgrade restores the old
+    # definition of inflammatory).
     downgrade_database(url, FIRST_REVISION)
     rolled_back = _snapshot(url)
     assert {table: rows[: len(before[table])] for table, rows in rolled_back.items()} == before
@@ -375,3 +383,25 @@ def test_migrations_render_for_postgresql(capsys: pytest.CaptureFixture[str]) ->
     assert "CONSTRAINT ck_review_iga CHECK" in sql
     assert "CREATE INDEX ix_analysis_photo_id_id ON analysis (photo_id, id)" in sql
     assert "ADD COLUMN second_opinion_grade INTEGER" in sql
+
+
+def test_0003_recomputes_inflammatory_with_nodules_and_back(empty_db_url: str) -> None:
+    """Stored analyses get the clinical groups without re-analysis: inflammatory = papules +
+    pustules + nodules/cysts; the downgrade restores the old sum; nothing else changes."""
+    url = empty_db_url
+    upgrade_database(url, "0002")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        _fill_0001(connection)
+    engine.dispose()
+    before = _snapshot(url)["analysis"]
+
+    upgrade_database(url, "0003")
+    after = _snapshot(url)["analysis"]
+    assert [(r["papule"], r["pustule"], r["nodule"], r["inflammatory"]) for r in after] == [
+        (12, 0, 0, 12), (14, 0, 0, 14), (3, 0, 5, 8)]
+    assert [{k: v for k, v in r.items() if k != "inflammatory"} for r in after] == [
+        {k: v for k, v in r.items() if k != "inflammatory"} for r in before]
+
+    downgrade_database(url, "0002")
+    assert _snapshot(url)["analysis"] == before

@@ -15,7 +15,7 @@ def visits() -> pd.DataFrame:
     rows = [
         timeline_row(1, date(2024, 1, 1), 1, counts=(10, 6, 4, 0), area=0.02, grade=1,
                      confidence=0.8, iga=3),
-        timeline_row(2, date(2024, 2, 1), 2, counts=(8, 3, 2, 1), area=0.01, grade=1,
+        timeline_row(2, date(2024, 2, 1), 2, counts=(8, 2, 2, 1), area=0.01, grade=1,
                      confidence=0.6),
         # visit 2's IGA was recorded on its left photo: it still counts for the visit.
         timeline_row(2, date(2024, 2, 1), 3, view="left", counts=(1, 1, 1, 0), iga=2),

@@ -12,7 +12,7 @@ from tests.dashboard.charts.timeline_rows import timeline_row
 def test_visit_frame_one_row_per_analysed_visit(visits):
     assert visits["visit_id"].tolist() == [1, 2, 3]
     assert visits["photo_id"].tolist() == [1, 2, 4]
-    assert visits["inflammatory"].tolist() == [10, 5, 1]
+    assert visits["inflammatory"].tolist() == [10, 5, 1]  # visit 2: 2 papules, 2 pustules, 1 nodule
     assert visits["iga"].tolist() == [3, 2, 1]
 
 

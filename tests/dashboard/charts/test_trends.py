@@ -33,7 +33,7 @@ def test_percent_change_from_zero_baseline_is_missing(visits):
     figure = trend_charts.kinds_figure(visits, mode="percent")
     assert list(next(t for t in figure.data if t.meta == "nodule").y) == [None, None, None]
     papule = next(t for t in figure.data if t.meta == "papule")
-    assert list(papule.y) == pytest.approx([0.0, -50.0, -500.0 / 6])
+    assert list(papule.y) == pytest.approx([0.0, -200.0 / 3, -500.0 / 6])  # 6, 2, 1 papules
 
 
 def test_area_in_percent_of_skin(visits):
