@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def summary_line(path: str, result: dict) -> str:
     if "error" in result:
         return f"{path}: ERROR {result['error']}"
+    if not result["assessable"]:
+        return f"{path}: NOT ASSESSABLE - {' '.join(result['not_assessable_reasons'])}"
     c, g = result["counts"], result["grade"]
     return (f"{path}: {c['total']} lesions ({c['inflammatory']} inflammatory, of them {c['nodule']} "
             f"nodules/cysts; {c['non_inflammatory']} non-inflammatory), grade {g['value']} {g['label']} "
@@ -83,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         result = {"path": path, **analysis.to_dict()}
         if args.masks:
-            mask = np.where(analysis.kind_mask > 0, 255, 0).astype(np.uint8)
+            # A photo that cannot be assessed claims no lesion: its mask is empty.
+            found = analysis.kind_mask > 0 if analysis.assessable else np.zeros_like(analysis.kind_mask, bool)
+            mask = np.where(found, 255, 0).astype(np.uint8)
             target = args.masks / mask_name(path, used)
             target.write_bytes(encode_png(mask))
             result["mask_path"] = str(target)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from core.alignment import compose_alignments, estimate_alignment
+from core.assessment import assessment
 from core.errors import ModelNotInstalledError, WeightsError
 from core.face import FaceDetector, get_face_detector
 from core.grading import SOFT_PEAK_FLOOR, CountGrader, GradeEvidence
@@ -99,11 +100,13 @@ class Analyzer:
             grade, second_opinion = self.grader.grade(evidence), image_grade
         kind_mask = kind_mask_from_labels(labels, work_lesions)
         probability = np.round(maps.lesion * 255).astype(np.uint8)
+        skin_area_px = int(round(skin_pixels * area_scale))
+        assessable, reasons = assessment(face, skin_area_px)
         return Analysis(
             width=w, height=h, lesions=lesions, counts=counts,
             grade=grade, second_opinion=second_opinion,
             lesion_area_fraction=area_fraction,
-            skin_area_px=int(round(skin_pixels * area_scale)),
+            skin_area_px=skin_area_px, assessable=assessable, not_assessable_reasons=reasons,
             face=face, quality=quality, model_version=self.model_version, alignment=alignment,
             region_counts=count_by_region(lesions) if regions else {},
             gags_estimate=gags_estimate(lesions) if regions else None,

@@ -208,13 +208,19 @@ class Analysis:
     gags_estimate: int | None = None
     # A second grade from an installed Hugging Face classifier, when one is installed.
     second_opinion: Grade | None = None
+    # False when the photo cannot be assessed (no face, too little facial skin): the model's
+    # measurements are kept for the record, but no count, grade or lesion is reported from it.
+    assessable: bool = True
+    not_assessable_reasons: tuple[str, ...] = ()
     # Lesion map at photo size: 0 background, 1..4 = index in LESION_KINDS + 1.
     kind_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
     # Lesion probability at photo size, 0-255.
     probability_map: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready dict in the command-line contract (masks left out)."""
+        """JSON-ready dict in the command-line contract (masks left out). A photo that cannot
+        be assessed reports no lesion, count, grade or area: `assessable` false with reasons."""
+        measured = self.assessable
         return {
             "width": self.width,
             "height": self.height,
@@ -226,18 +232,20 @@ class Analysis:
                     "area_px": lesion.area_px,
                     "region": lesion.region,
                 }
-                for lesion in self.lesions
+                for lesion in (self.lesions if measured else ())
             ],
-            "counts": self.counts.to_dict(),
-            "grade": self.grade.to_dict(),
-            "lesion_area_fraction": round(self.lesion_area_fraction, 6),
+            "assessable": self.assessable,
+            "not_assessable_reasons": list(self.not_assessable_reasons),
+            "counts": self.counts.to_dict() if measured else None,
+            "grade": self.grade.to_dict() if measured else None,
+            "lesion_area_fraction": round(self.lesion_area_fraction, 6) if measured else None,
             "skin_area_px": self.skin_area_px,
             "face": self.face.to_dict(),
             "quality": self.quality.to_dict(),
             "alignment": list(self.alignment) if self.alignment else None,
-            "region_counts": self.region_counts,
-            "gags_estimate": self.gags_estimate,
-            "second_opinion": self.second_opinion.to_dict() if self.second_opinion else None,
+            "region_counts": self.region_counts if measured else {},
+            "gags_estimate": self.gags_estimate if measured else None,
+            "second_opinion": self.second_opinion.to_dict() if self.second_opinion and measured else None,
             "model_version": self.model_version,
         }
 

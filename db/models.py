@@ -260,6 +260,10 @@ class AnalysisBase(SQLModel):
     alignment: list[float] | None = _json()  # 2x3 affine, row-major
     region_counts: dict[str, dict[str, int]] = _json(dict)
     gags_estimate: int | None = None
+    # False: the photo cannot be assessed (no face, too little facial skin; core.assessment).
+    # Its counts and grade are the model's output kept for the record, never shown or trended.
+    assessable: bool = Field(default=True, index=True)
+    not_assessable_reasons: list[str] = _json(list)
     # The optional second grader's verdict (core.types.Analysis.second_opinion); None: none ran.
     second_opinion_grade: int | None = None  # ACNE04 / Hayashi 0-3
     second_opinion_label: str | None = Field(default=None, max_length=40)

@@ -26,6 +26,12 @@ def show_quality(item: CheckedPhoto, key: str) -> bool:
     if item.analysis is None:
         st.caption("Not analysed (no model installed); the photo is stored without an analysis.")
         return True
+    if not item.analysis.assessable:
+        st.warning("Not assessable: " + " ".join(item.analysis.not_assessable_reasons))
+        st.caption("Kept, it stays in the visit for the record only: no lesion count or grade is "
+                   "made from it, and it is left out of trends, comparisons and studies.")
+        return st.checkbox("Keep it in the visit for the record only", value=False,
+                           key=f"{key}_keep")
     quality = item.analysis.quality
     if quality.passed:
         st.success("Quality checks passed.")

@@ -39,7 +39,7 @@ def grade_text(analysis) -> str:  # noqa: ANN001 - db.models.Analysis
 def draw(stored: StoredPhoto, analysis, overlay: str, actor) -> np.ndarray | None:  # noqa: ANN001
     """The photo with the chosen overlay, or None when that overlay's data is not stored."""
     image = stored.image
-    if overlay == "none" or analysis is None:
+    if overlay == "none" or analysis is None or not analysis.assessable:
         return image
     if overlay == "boxes":
         with state.db_session() as session:
@@ -57,8 +57,21 @@ def draw(stored: StoredPhoto, analysis, overlay: str, actor) -> np.ndarray | Non
     return overlay_kinds(image, mask) if overlay == "lesion types" else overlay_heatmap(image, mask)
 
 
+def show_not_assessable(analysis) -> None:  # noqa: ANN001
+    """What a photo that cannot be assessed shows instead of numbers."""
+    reasons = " ".join(analysis.not_assessable_reasons or []) or "No reason was recorded."
+    st.warning(f"Not assessable: {reasons}")
+    st.caption("This photo is kept in the visit for the record only: no lesion count or grade "
+               "is made from it, and it is left out of trends, comparisons and studies. "
+               f"Model version {analysis.model_version}, analysed "
+               f"{analysis.created_at:%d %b %Y %H:%M} UTC.")
+
+
 def show_results(analysis, actor) -> None:  # noqa: ANN001
     """Counts, grade, area, regions, GAGS, quality and model version of one stored analysis."""
+    if not analysis.assessable:
+        show_not_assessable(analysis)
+        return
     cols = st.columns(len(LESION_KINDS))
     for col, kind in zip(cols, LESION_KINDS):
         col.metric(timeline_charts.KIND_LABELS[kind], getattr(analysis, kind))
@@ -159,8 +172,10 @@ with state.db_session() as session:
     analysis = latest_analysis(session=session, actor=actor, photo_id=photo.id)
     history = list_analyses(session=session, actor=actor, photo_id=photo.id)
     history_rows = [
-        {"analysed": a.created_at, "model version": a.model_version, "total": a.total,
-         "inflammatory": a.inflammatory, "grade": a.grade_label}
+        {"analysed": a.created_at, "model version": a.model_version,
+         "total": a.total if a.assessable else None,
+         "inflammatory": a.inflammatory if a.assessable else None,
+         "grade": a.grade_label if a.assessable else "not assessable"}
         for a in history
     ]
 
@@ -174,13 +189,13 @@ except StoredPhotoError as error:
 left, right = st.columns([3, 2])
 with left:
     overlay = st.radio("Overlay", OVERLAYS, horizontal=True, key="overlay",
-                       disabled=analysis is None)
+                       disabled=analysis is None or not analysis.assessable)
     drawn = draw(stored, analysis, overlay, actor)
     if drawn is None:
         st.info(f"No {overlay} data is stored for this analysis; showing the photo alone.")
         drawn = stored.image
     st.image(drawn, caption=f"{names[photo.id]} ({photo.width} x {photo.height})", width="stretch")
-    if analysis is not None and overlay in ("lesion types", "boxes"):
+    if analysis is not None and analysis.assessable and overlay in ("lesion types", "boxes"):
         st.markdown(" ".join(
             f"<span style='color:{item.hex}'>■</span> {item.label}" for item in legend_items()
         ), unsafe_allow_html=True)

@@ -108,8 +108,11 @@ def photo_measure_rows(
         statement = statement.outerjoin(Photo, photo_join)
     else:
         statement = statement.join(Photo, photo_join)
+    # A photo whose latest analysis says it cannot be assessed is a photo without a
+    # measurement: it never reaches a trend, a comparison or a study.
     return (
-        statement.outerjoin(Analysis, col(Analysis.id) == latest_analysis_id)
+        statement.outerjoin(Analysis, sa.and_(col(Analysis.id) == latest_analysis_id,
+                                              col(Analysis.assessable)))
         .outerjoin(Review, col(Review.id) == latest_review_id)
         .where(scope)
         .order_by(col(Visit.visit_date), col(Visit.id), col(Photo.id))

@@ -111,6 +111,8 @@ def _analysis_row(
         grade_confidence=float(grade.confidence),
         grade_source=grade.source,
         quality_passed=bool(quality.passed),
+        assessable=bool(analysis.assessable),
+        not_assessable_reasons=list(analysis.not_assessable_reasons),
         quality_reasons=[str(reason) for reason in quality.reasons],
         quality_metrics={str(k): _finite(v) for k, v in quality.metrics.items()},
         face_found=bool(face.found),

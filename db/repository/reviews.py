@@ -35,7 +35,8 @@ class ReviewQueueEntry:
 def review_queue_entries(
     *, session: Session, actor: Account, limit: int | None = None
 ) -> list[ReviewQueueEntry]:
-    """Latest analyses of visible photos that nobody reviewed yet, oldest first (one query)."""
+    """Latest analyses of visible photos that nobody reviewed yet, oldest first (one query).
+    A photo that cannot be assessed has no count or grade to review: it is not listed."""
     principal = load_principal(session, actor)
     # correlate(None): the subquery reads the whole analysis table, not the outer row.
     latest_ids = (
@@ -50,6 +51,7 @@ def review_queue_entries(
         .where(
             col(Analysis.id).in_(latest_ids),
             col(Analysis.id).not_in(reviewed),
+            col(Analysis.assessable),
             visible_patients(principal),
         )
         .order_by(col(Analysis.created_at), col(Analysis.id))

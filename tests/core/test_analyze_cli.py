@@ -35,7 +35,9 @@ def photos(tmp_path_factory):
     Image.fromarray(np.rot90(data.astronaut(), k=1)).save(rotated, exif=exif)
     corrupt = folder / "corrupt.jpg"
     corrupt.write_bytes(face.read_bytes()[:400])
-    return {"face": face, "rotated": rotated, "corrupt": corrupt,
+    wall = folder / "wall.png"  # a photo with no face in it
+    Image.fromarray(np.full((480, 640, 3), (182, 150, 128), np.uint8)).save(wall)
+    return {"face": face, "rotated": rotated, "corrupt": corrupt, "wall": wall,
             "weights": build_tiny_weights(tmp_path_factory.mktemp("weights"))}
 
 
@@ -55,6 +57,8 @@ def test_json_per_photo_in_order_with_the_contract_fields(photos, tmp_path):
                                    "non_inflammatory", "total"}
     assert good["grade"]["value"] in range(4) and 0 <= good["grade"]["confidence"] <= 1
     assert good["face"]["found"] is True
+    assert good["assessable"] is True and good["not_assessable_reasons"] == []
+    assert good["counts"]["inflammatory"] == sum(good["counts"][k] for k in ("papule", "pustule", "nodule"))
     for lesion in good["lesions"]:
         assert set(lesion) >= {"bbox", "kind", "score", "area_px"}
     # the EXIF-rotated copy is measured upright: same size as the original
@@ -78,3 +82,17 @@ def test_not_a_photo_gives_a_sentence_not_a_traceback(photos, tmp_path):
     result = run_cli(html, "--json", weights=photos["weights"])
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert json.loads(result.stdout)["error"]
+
+
+def test_a_photo_with_no_face_is_not_assessable(photos, tmp_path):
+    result = run_cli(photos["wall"], "--json", "--masks", tmp_path, weights=photos["weights"])
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["assessable"] is False
+    assert row["not_assessable_reasons"] == [
+        "No face was found, so lesions cannot be counted or graded on this photo."]
+    assert row["grade"] is None and row["counts"] is None and row["lesions"] == []
+    assert row["lesion_area_fraction"] is None
+    assert not np.asarray(Image.open(tmp_path / "wall_mask.png")).any()  # no lesion claimed
+    plain = run_cli(photos["wall"], weights=photos["weights"])
+    assert plain.stdout.startswith(f"{photos['wall']}: NOT ASSESSABLE - No face was found")

@@ -60,13 +60,31 @@ def test_same_face_at_two_photo_sizes_gives_about_the_same_lesions(analyzer):
     assert a.lesion_area_fraction == pytest.approx(b.lesion_area_fraction, abs=0.02)
 
 
-def test_photo_without_a_face_is_still_measured_and_flagged(analyzer):
+def test_photo_without_a_face_is_not_assessable(analyzer):
     image = np.full((400, 600, 3), 180, np.uint8)
     analysis = analyzer.analyze(image)
     assert not analysis.face.found
     assert not analysis.quality.passed
     assert analysis.alignment is None
-    assert analysis.kind_mask.shape == (400, 600)
+    assert analysis.kind_mask.shape == (400, 600)  # measured, kept for the record
+    assert not analysis.assessable
+    assert analysis.not_assessable_reasons == (
+        "No face was found, so lesions cannot be counted or graded on this photo.",)
+    reported = analysis.to_dict()
+    assert (reported["counts"], reported["grade"], reported["lesions"]) == (None, None, [])
+    assert analyzer.analyze(data.astronaut()).assessable
+
+
+def test_too_little_facial_skin_is_not_assessable():
+    from core.assessment import MIN_ASSESSABLE_SKIN_PX, assessment
+    from core.types import FaceResult
+
+    face = FaceResult(found=True, box=(0, 0, 30, 30))
+    assert assessment(face, MIN_ASSESSABLE_SKIN_PX) == (True, ())
+    assessable, reasons = assessment(face, 400)
+    assert not assessable
+    assert reasons == ("Too little facial skin is visible (400 pixels; at least 1,000 are needed) "
+                       "to count lesions or grade this photo.",)
 
 
 def test_no_manifest_says_no_model_is_installed(tmp_path):

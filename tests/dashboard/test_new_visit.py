@@ -163,6 +163,41 @@ def test_quality_gate_shows_reasons_before_saving_and_holds_the_photo_back(dash,
     assert analyses[photos[0].id][0].quality_reasons == ["photo is blurred"]
 
 
+class NoFaceAnalyzer(CountingAnalyzer):
+    """The model's answer for a photo with no face in it: measured, but not assessable."""
+
+    def analyze(self, photo):  # noqa: ANN001, ANN201
+        import dataclasses
+
+        return dataclasses.replace(super().analyze(photo), assessable=False, not_assessable_reasons=(
+            "No face was found, so lesions cannot be counted or graded on this photo.",))
+
+
+def test_a_photo_that_cannot_be_assessed_is_kept_for_the_record_only(dash, clinic, monkeypatch):
+    doctor, patient = clinic
+    use_analyzer(monkeypatch, NoFaceAnalyzer(dash))
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    at = upload(at, ("coffee-cup.png", dash.flat_photo_bytes(), "image/png"))
+    assert ("Not assessable: No face was found, so lesions cannot be counted or graded on this photo."
+            in dash.texts(at.warning))
+    assert any("for the record only" in c for c in dash.texts(at.caption))
+    assert not any("lesions:" in m for m in dash.texts(at.markdown))  # no count, no grade
+    dash.widget(at.button, "Save the visit without photos")  # held back unless confirmed
+    dash.widget(at.checkbox, "Keep it in the visit for the record only").check().run()
+    dash.widget(at.button, "Save the visit with 1 photo(s)").click().run()
+    assert not at.exception
+    photos, analyses = stored_photos(dash, patient)
+    [analysis] = analyses[photos[0].id]
+    assert analysis.assessable is False
+
+    visit = dash.open_page(doctor, "visit", patient_id=patient)
+    assert not visit.exception
+    assert any(w.startswith("Not assessable: No face was found") for w in dash.texts(visit.warning))
+    assert not [m for m in visit.metric if m.label in ("Inflammatory", "Total")]
+    trends = dash.open_page(doctor, "trends", patient_id=patient)
+    assert not trends.exception and not trends.get("plotly_chart")  # nothing measured to trend
+
+
 def test_researcher_and_other_clinicians_cannot_add_visits(dash, clinic):
     doctor, patient = clinic
     other = dash.make_account("other", role="clinician")

@@ -2,6 +2,8 @@
 the indexes the queries need, and a database made at revision 0001 upgraded with its rows."""
 from __future__ import annotations
 
+import json
+
 import stat
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -39,6 +41,13 @@ SECOND_OPINION_COLUMNS = (
     "second_opinion_grade", "second_opinion_label", "second_opinion_confidence",
     "second_opinion_source",
 )
+ASSESSMENT_COLUMNS = ("assessable", "not_assessable_reasons")  # revision 0004
+NEW_COLUMNS = SECOND_OPINION_COLUMNS + ASSESSMENT_COLUMNS  # added after revision 0001
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON column as the driver returns it: text on SQLite, parsed on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _tables(url: str) -> set[str]:
@@ -285,7 +294,7 @@ def _snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
 
 def _without_new_columns(snapshot: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict]]:
     return {
-        table: [{k: v for k, v in row.items() if k not in SECOND_OPINION_COLUMNS} for row in rows]
+        table: [{k: v for k, v in row.items() if k not in NEW_COLUMNS} for row in rows]
         for table, rows in snapshot.items()
     }
 
@@ -315,6 +324,9 @@ def test_a_0001_database_keeps_every_row_when_upgraded(empty_db_url: str, tmp_pa
     assert [{k: row[k] for k in SECOND_OPINION_COLUMNS} for row in after["analysis"]] == [
         dict.fromkeys(SECOND_OPINION_COLUMNS)
     ] * 3
+    # 0004: every old analysis had a face and enough skin.
+    assert [(bool(row["assessable"]), _json_value(row["not_assessable_reasons"]))
+            for row in after["analysis"]] == [(True, [])] * 3
 
     # Today's code reads the old rows and keeps writing after them.
     from db import repository as repo
@@ -405,3 +417,25 @@ def test_0003_recomputes_inflammatory_with_nodules_and_back(empty_db_url: str) -
 
     downgrade_database(url, "0002")
     assert _snapshot(url)["analysis"] == before
+
+
+def test_0004_marks_stored_photos_without_a_face_or_skin_not_assessable(empty_db_url: str) -> None:
+    url = empty_db_url
+    upgrade_database(url, "0003")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        _fill_0001(connection)
+        connection.execute(text("UPDATE analysis SET face_found = false WHERE id = 2"))
+        connection.execute(text("UPDATE analysis SET skin_area_px = 400 WHERE id = 3"))
+    engine.dispose()
+
+    upgrade_database(url, "0004")
+    rows = _snapshot(url)["analysis"]
+    assert [(bool(r["assessable"]), _json_value(r["not_assessable_reasons"])) for r in rows] == [
+        (True, []),
+        (False, ["No face was found, so lesions cannot be counted or graded on this photo."]),
+        (False, ["Too little facial skin is visible to count lesions or grade this photo "
+                 "(at least 1,000 pixels of it are needed)."]),
+    ]
+    downgrade_database(url, "0003")
+    assert not _columns(url, "analysis") & set(ASSESSMENT_COLUMNS)

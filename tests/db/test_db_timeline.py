@@ -170,3 +170,35 @@ def test_study_measurements_take_the_same_number_of_queries_for_2_and_20_visits(
         assert sum(r.is_baseline for r in rows) == 2
         counts.append(counter.count)
     assert counts[0] == counts[1] <= 4
+
+
+def test_photos_that_cannot_be_assessed_are_left_out_of_timelines_and_studies(
+    session: Session, store: PhotoStore, clinician: Account
+) -> None:
+    """A not-assessable photo stays in its visit (for the record) but measures nothing: the
+    timeline shows it unanalysed, and the study takes the visit's assessable photo or none."""
+    import dataclasses
+
+    study_id, arms = _study(session, clinician)
+    patient = make_patient(session, clinician, "NA-1")
+    baseline = make_visit(session, clinician, patient, date(2024, 1, 1))
+    _photo(session, store, clinician, baseline.id, 1, _lesions(6, 2))
+    later = make_visit(session, clinician, patient, date(2024, 2, 1))
+    decoded = make_photo(2)
+    unreadable = dataclasses.replace(
+        make_analysis(decoded, _lesions(40)), assessable=False,
+        not_assessable_reasons=("No face was found, so lesions cannot be counted or graded on this photo.",))
+    record_only = repo.store_photo(session=session, actor=clinician, photo_store=store,
+                                   visit_id=later.id, photo=decoded, analysis=unreadable)
+    repo.enrol_patient(session=session, actor=clinician, study_id=study_id,
+                       arm_id=arms["active"], patient_id=patient.id)
+
+    stored = repo.latest_analysis(session=session, actor=clinician, photo_id=record_only.id)
+    assert stored.assessable is False and stored.not_assessable_reasons == [
+        "No face was found, so lesions cannot be counted or graded on this photo."]
+    timeline = repo.patient_timeline(session=session, actor=clinician, patient_id=patient.id)
+    assert [(r.visit_date, r.photo_id == record_only.id, r.analysis_id is None, r.inflammatory)
+            for r in timeline] == [(date(2024, 1, 1), False, False, 6),
+                                   (date(2024, 2, 1), True, True, None)]
+    rows = repo.study_measurements(session=session, actor=clinician, study_id=study_id)
+    assert [(r.visit_date, r.inflammatory) for r in rows] == [(date(2024, 1, 1), 6)]
