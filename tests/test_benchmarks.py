@@ -30,7 +30,7 @@ def test_synthetic_photos_are_distinct_jpegs_of_the_asked_size() -> None:
 
 
 def test_build_folder_uses_the_import_layout(tmp_path: Path) -> None:
-    from usecases.folder_import import plan_folder
+    from usecases.folder_plan import plan_folder
 
     bench_import.build_folder(tmp_path, 21, (96, 64))
 

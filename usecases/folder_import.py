@@ -1,30 +1,18 @@
-"""Import a folder of photos: patients and visits from the folder's layout, each photo through
-the same route as the new-visit page (`usecases.visits`).
+"""Import a folder of photos (the layout and what is refused: `usecases.folder_plan`): missing
+patients (by code) and visits (by date) are created with the account's rights, and each photo
+goes through the same route as the new-visit page (`usecases.visits`).
 
-Folder layout (one folder per patient, one folder per visit date inside it):
-
-    FOLDER/<patient code>/<YYYY-MM-DD>/<photos>     several patients
-    FOLDER/<YYYY-MM-DD>/<photos>                    one patient: FOLDER's own name is the code
-
-Photos may sit in subfolders of a visit folder (a camera's DCIM/100CANON export copied as is).
-Hidden files (.DS_Store, ._IMG_0001.JPG) and Thumbs.db / desktop.ini are ignored; every other
-file is read as a photo, and one that is not is refused with the reason. A symbolic link that
-leads out of FOLDER is refused (a link must not pull a file from elsewhere on the machine into
-a patient's record); links to folders are not followed.
-
-Missing patients (by code) and visits (by date) are created with the account's rights. A photo
-already stored for that patient (the same file bytes, by SHA-256) is skipped before it is
-decoded, so an interrupted import (Ctrl-C, kill) is resumed by running it again. A photo that
+A photo already stored for that patient (the same file bytes, by SHA-256) is skipped before it
+is decoded, so an interrupted import (Ctrl-C, kill) is resumed by running it again. A photo that
 fails the quality gate is stored with its analysis, as "Store it anyway" on the page does (the
-visit page shows the problems), and counted in the summary.
+visit page shows the problems), and counted in the summary. Two imports of overlapping folders
+at once both finish: a patient the other one created meanwhile is found, not refused.
 
 While one photo is analysed the next one is decoded in a background thread and the previous
 one is stored in another (decoding, PNG encoding and torch all release the GIL).
 """
 from __future__ import annotations
 
-import os
-import re
 import sys
 import time
 from collections import deque
@@ -39,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.types import DecodedPhoto
 from db.access import load_principal
 from db.errors import DuplicateError, PermissionDenied
-from db.models import Account, PatientCreate, check_patient_code
+from db.models import Account, PatientCreate
 from db.photos import file_sha256
 from db.repository import (
     create_patient,
@@ -49,8 +37,8 @@ from db.repository import (
     list_patients,
     list_visits,
 )
-from db.repository.visits import check_visit_date
 from usecases.clinic import Clinic
+from usecases.folder_plan import BatchImportError, Outcome, PlannedPhoto, plan_folder, read_planned
 from usecases.visits import (
     CaptureDetails,
     CheckedPhoto,
@@ -62,38 +50,12 @@ from usecases.visits import (
     store_checked_photo,
 )
 
-IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+__all__ = ["BatchImportError", "ImportReport", "Outcome", "check_account", "import_folder", "plan_folder"]
+
 # Photos decoded ahead of the one being analysed, and analysed photos waiting to be stored:
 # two each keeps both helper threads busy without holding many 12 MP images in memory.
 DECODE_AHEAD = 2
 STORE_BEHIND = 2
-OUTSIDE_LINK = "is a link to a place outside the imported folder; copy the photos into the folder"
-FOLDER_LINK = "is a link to a folder; links to folders are not followed, copy the photos instead"
-
-
-class BatchImportError(Exception):
-    """The import cannot start (bad folder, unknown account, no rights); the message says why."""
-
-
-@dataclass(frozen=True)
-class PlannedPhoto:
-    """A file to import, with the patient and visit its place in the folder gives it."""
-
-    path: Path
-    name: str  # path relative to the imported folder, for messages
-    patient_code: str
-    visit_date: date
-    root: Path  # the imported folder, resolved: the file must still be inside it when read
-
-
-@dataclass(frozen=True)
-class Outcome:
-    name: str
-    status: StoreStatus
-    reason: str | None = None
-    quality_passed: bool | None = None
-    finished_at: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -122,142 +84,8 @@ class ImportReport:
         )
 
 
-# ---------------------------------------------------------------------------------- the folder
-def _is_ignored(path: Path) -> bool:
-    return path.name.startswith(".") or path.name.lower() in IGNORED_NAMES
-
-
-def _inside(path: Path, root: Path) -> bool:
-    """Whether `path`, with every link followed, is still inside `root` (resolved)."""
-    try:
-        return path.resolve().is_relative_to(root)
-    except (OSError, RuntimeError):  # a link loop
-        return False
-
-
-def _link_problem(path: Path, root: Path) -> str | None:
-    """Why a link may not be imported, or None for a plain file or a link within the folder."""
-    if not path.is_symlink():
-        return None
-    if not _inside(path, root):
-        return OUTSIDE_LINK
-    if path.is_dir():
-        return FOLDER_LINK
-    return None
-
-
-def _entries_below(folder: Path) -> list[Path]:
-    """Files and links below `folder` in path order, hidden ones left out; links to folders
-    are listed, never entered."""
-    entries: list[Path] = []
-    for base, dirs, files in os.walk(folder, followlinks=False):
-        dirs[:] = [d for d in dirs if not _is_ignored(Path(d))]
-        linked_dirs = [d for d in dirs if (Path(base) / d).is_symlink()]
-        entries += [Path(base) / name for name in files + linked_dirs if not _is_ignored(Path(name))]
-    return sorted(entries)
-
-
-def _visit_date(name: str) -> date | str | None:
-    """The date of a `YYYY-MM-DD` folder name; a sentence when it has that shape but names no
-    day that exists (2026-02-30); None for any other name."""
-    if not _DATE_RE.match(name):
-        return None
-    try:
-        return date.fromisoformat(name)
-    except ValueError:
-        return f"the visit folder {name} names a date that does not exist (YYYY-MM-DD)"
-
-
-class _Planner:
-    """Turns the folder into planned photos and the files refused because of where they are."""
-
-    def __init__(self, root: Path) -> None:
-        self.original = root
-        self.root = root.resolve()
-        self.planned: list[PlannedPhoto] = []
-        self.refused: list[Outcome] = []
-
-    def _name(self, path: Path) -> str:
-        return str(path.relative_to(self.original))
-
-    def refuse_all(self, below: Path, reason: str) -> None:
-        entries = _entries_below(below) if below.is_dir() and not below.is_symlink() else [below]
-        for path in entries:
-            self.refused.append(Outcome(self._name(path), "refused", reason))
-
-    def refuse_link(self, path: Path) -> bool:
-        problem = _link_problem(path, self.root)
-        if problem is not None:
-            self.refused.append(Outcome(self._name(path), "refused", f"'{self._name(path)}' {problem}."))
-        return problem is not None
-
-    def patient(self, folder: Path, code: str) -> None:
-        try:
-            code = check_patient_code(code)
-        except ValueError as error:
-            self.refuse_all(folder, f"{error} (the folder name is used as the patient code)")
-            return
-        for child in sorted(folder.iterdir()):
-            if _is_ignored(child) or self.refuse_link(child):
-                continue
-            visit_date = _visit_date(child.name) if child.is_dir() else None
-            if visit_date is None:
-                self.refuse_all(child, f"not inside a visit folder named by its date (YYYY-MM-DD) "
-                                       f"in the folder of patient {code}")
-                continue
-            if isinstance(visit_date, str):
-                self.refuse_all(child, visit_date)
-                continue
-            try:
-                check_visit_date(visit_date)
-            except ValueError as error:
-                self.refuse_all(child, str(error))
-                continue
-            for path in _entries_below(child):
-                if not self.refuse_link(path):
-                    self.planned.append(
-                        PlannedPhoto(path, self._name(path), code, visit_date, self.root))
-
-    def plan(self) -> None:
-        children = [child for child in sorted(self.original.iterdir()) if not _is_ignored(child)]
-        if any(child.is_dir() and _visit_date(child.name) for child in children):
-            self.patient(self.original, self.root.name)
-            return
-        for child in children:
-            if self.refuse_link(child):
-                continue
-            if child.is_dir():
-                self.patient(child, child.name)
-            else:
-                self.refused.append(Outcome(
-                    child.name, "refused",
-                    "not inside a patient folder (FOLDER/<patient code>/<YYYY-MM-DD>/)"))
-
-
-def plan_folder(folder: Path) -> tuple[list[PlannedPhoto], list[Outcome]]:
-    """The photos of `folder` with their patient code and visit date, and the files refused
-    because of where they are. A folder with `YYYY-MM-DD` subfolders is one patient's folder."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BatchImportError(f"'{folder}' is not a folder.")
-    planner = _Planner(folder)
-    planner.plan()
-    return planner.planned, planner.refused
-
-
-def _read(item: PlannedPhoto) -> bytes | str:
-    """The file's bytes, or why it cannot be read; checked again at reading time, so a file
-    swapped for a link after planning is refused too."""
-    if not _inside(item.path, item.root):
-        return f"'{item.name}' {OUTSIDE_LINK}."
-    try:
-        return item.path.read_bytes()
-    except OSError as error:
-        return f"'{item.name}' could not be read ({error.strerror or error})."
-
-
 def _read_and_decode(item: PlannedPhoto) -> DecodedPhoto | str:
-    data = _read(item)
+    data = read_planned(item)
     return data if isinstance(data, str) else decode_upload(data, item.path.name)
 
 

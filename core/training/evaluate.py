@@ -22,7 +22,7 @@ import csv
 import json
 import sys
 import time
-from dataclasses import astuple, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,8 @@ from core.manifest import DEFAULT_WEIGHTS_DIR
 from core.training.data import read_rgb, read_split, render_targets
 from core.training.perturb import Perturbation, get_perturbations
 from core.training.metrics import (bootstrap_intervals, calibration_error, count_summary, detection_summary,
-                                   grade_summary, iou_dice, match_lesions)
+                                   grade_summary, iou_dice, kind_pairs, kind_tally, match_lesions,
+                                   type_summary)
 from core.types import INFLAMMATORY_KINDS
 
 
@@ -55,6 +56,10 @@ class PhotoScore:
     pred_px: int
     true_px: int
     seconds: float
+    assessable: int  # 1 when the app would report counts for this photo (core.assessment)
+    kind_pairs: tuple[int, ...]  # matched lesions, labelled x predicted type (metrics.kind_pairs)
+    pred_kinds: tuple[int, ...]  # predicted lesions per type
+    true_kinds: tuple[int, ...]  # labelled lesions per type
 
 
 # The headline metrics that get a bootstrap interval (and a paired difference to a baseline).
@@ -82,7 +87,10 @@ def score_photo(analyzer, sample, perturbation: Perturbation | None = None) -> P
         kind_correct=sum(analysis.lesions[p].kind == truth[t].kind for p, t in matches),
         pred_grade=analysis.grade.value, true_grade=sample.grade, grade_confidence=analysis.grade.confidence,
         intersection=int((pred_mask & true_mask).sum()), pred_px=int(pred_mask.sum()),
-        true_px=int(true_mask.sum()), seconds=seconds)
+        true_px=int(true_mask.sum()), seconds=seconds, assessable=int(analysis.assessable),
+        kind_pairs=kind_pairs([(truth[t].kind, analysis.lesions[p].kind) for p, t in matches]),
+        pred_kinds=kind_tally([l.kind for l in analysis.lesions]),
+        true_kinds=kind_tally([l.kind for l in truth]))
 
 
 def _columns(photos: list[PhotoScore]) -> dict[str, np.ndarray]:
@@ -117,6 +125,9 @@ def summarise(photos: list[PhotoScore]) -> dict:
         "grade_mean_confidence": float(c["grade_confidence"].mean()) if photos else 0.0,
         "grade_calibration_error": calibration_error(c["grade_confidence"], c["pred_grade"] == c["true_grade"]),
         "count_error_by_true_grade": count_error_by_grade(photos),
+        # Of the photos, the share the app reports numbers for (a face and enough facial skin).
+        "assessable_share": float(c["assessable"].mean()) if photos else 0.0,
+        **type_summary(c["kind_pairs"], c["pred_kinds"], c["true_kinds"]),
         "seconds_per_photo_median": float(np.median(c["seconds"])) if photos else 0.0,
     }
 
@@ -133,11 +144,12 @@ def count_error_by_grade(photos: list[PhotoScore]) -> dict[str, dict[str, float]
 
 def write_per_photo(path: Path, samples, photos: list[PhotoScore]) -> None:
     """One CSV row per photo (its file name, no pixels), for looking at the worst errors."""
+    columns = [f.name for f in fields(PhotoScore) if f.type in ("int", "float")]
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["image", *(f.name for f in fields(PhotoScore))])
+        writer.writerow(["image", *columns])
         for sample, photo in zip(samples, photos):
-            writer.writerow([sample.image_path.name, *astuple(photo)])
+            writer.writerow([sample.image_path.name, *(getattr(photo, name) for name in columns)])
 
 
 def score_photos(analyzer, samples, progress: bool = True, perturbation: Perturbation | None = None,

@@ -5,6 +5,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from core.types import LESION_KINDS
+
 Box = tuple[float, float, float, float]
 MATCH_IOU = 0.3
 
@@ -110,3 +112,41 @@ def calibration_error(confidences: Sequence[float], correct: Sequence[bool], n_b
         inside = bins == b
         gap += inside.sum() * abs(conf[inside].mean() - hit[inside].mean())
     return float(gap / len(conf))
+
+
+def kind_tally(kinds: Sequence[str]) -> tuple[int, ...]:
+    """How many of each lesion kind, in LESION_KINDS order."""
+    return tuple(sum(kind == name for kind in kinds) for name in LESION_KINDS)
+
+
+def kind_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[int, ...]:
+    """Matched (true kind, predicted kind) pairs as a flattened K x K table, rows true."""
+    k = len(LESION_KINDS)
+    table = [0] * (k * k)
+    for true_kind, pred_kind in pairs:
+        table[LESION_KINDS.index(true_kind) * k + LESION_KINDS.index(pred_kind)] += 1
+    return tuple(table)
+
+
+def type_summary(pairs: np.ndarray, pred_kinds: np.ndarray, true_kinds: np.ndarray) -> dict:
+    """The type confusion matrix of matched lesions (rows: the labelled type, columns: the
+    predicted type) and each type's precision (of the lesions predicted as that type, the share
+    matched to a labelled lesion of that type) and recall (of the labelled lesions of that type,
+    the share found with that type). Inputs are per-photo rows (kind_pairs, kind_tally), summed."""
+    k = len(LESION_KINDS)
+    matrix = np.asarray(pairs, dtype=np.int64).reshape(-1, k, k).sum(axis=0)
+    predicted = np.asarray(pred_kinds, dtype=np.int64).reshape(-1, k).sum(axis=0)
+    labelled = np.asarray(true_kinds, dtype=np.int64).reshape(-1, k).sum(axis=0)
+    per_type = {}
+    for i, kind in enumerate(LESION_KINDS):
+        right = int(matrix[i, i])
+        per_type[kind] = {
+            "precision": right / int(predicted[i]) if predicted[i] else 0.0,
+            "recall": right / int(labelled[i]) if labelled[i] else 0.0,
+            "n_predicted": int(predicted[i]), "n_labelled": int(labelled[i]),
+        }
+    return {
+        "type_confusion": {"rows_labelled": list(LESION_KINDS), "columns_predicted": list(LESION_KINDS),
+                           "matrix": matrix.tolist()},
+        "type_precision_recall": per_type,
+    }

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from usecases import folder_import
+from usecases import folder_import, folder_plan
 from usecases.cli import import_folder as import_command
 
 BAD = b"these bytes are a note, not a photo"
@@ -254,7 +254,7 @@ def test_plan_folder_refuses_misplaced_files_with_reasons(tmp_path: Path) -> Non
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(b"x")
 
-    planned, refused = folder_import.plan_folder(root)
+    planned, refused = folder_plan.plan_folder(root)
 
     assert [(p.name, p.patient_code, p.visit_date) for p in planned] == [
         ("P001/2024-01-10/DCIM/100CANON/b.jpg", "P001", date(2024, 1, 10)),
@@ -268,8 +268,8 @@ def test_plan_folder_refuses_misplaced_files_with_reasons(tmp_path: Path) -> Non
     assert "patient code 'bad code'" in reasons["bad code/2024-01-10/e.jpg"]
     assert "patient folder" in reasons["loose.jpg"]
     assert "in the future" in reasons["P002/2999-01-01/f.jpg"]
-    with pytest.raises(folder_import.BatchImportError, match="is not a folder"):
-        folder_import.plan_folder(root / "missing")
+    with pytest.raises(folder_plan.BatchImportError, match="is not a folder"):
+        folder_plan.plan_folder(root / "missing")
 
 
 @pytest.mark.slow  # a fresh interpreter importing core and db
@@ -300,7 +300,7 @@ def test_links_that_leave_the_folder_are_refused(tmp_path: Path) -> None:
     (root / "P009").symlink_to(outside)  # a patient folder that is a link
     (root / "P001" / "2024-02-10").symlink_to(outside / "2024-01-10")  # a visit folder link
 
-    planned, refused = folder_import.plan_folder(root)
+    planned, refused = folder_plan.plan_folder(root)
 
     assert [p.name for p in planned] == ["P001/2024-01-10/a.png", "P001/2024-01-10/copy-of-a.png"]
     reasons = {outcome.name: outcome.reason for outcome in refused}
@@ -312,14 +312,14 @@ def test_links_that_leave_the_folder_are_refused(tmp_path: Path) -> None:
     # Swapped for a link after the plan was made: refused when read.
     (visit / "a.png").unlink()
     (visit / "a.png").symlink_to(outside / "secret.png")
-    assert folder_import._read(planned[0]) == (
+    assert folder_plan.read_planned(planned[0]) == (
         "'P001/2024-01-10/a.png' is a link to a place outside the imported folder; copy the photos into the folder.")
 
 
 def test_a_visit_folder_named_by_a_date_that_does_not_exist(tmp_path: Path) -> None:
     (tmp_path / "export" / "P001" / "2026-02-30").mkdir(parents=True)
     (tmp_path / "export" / "P001" / "2026-02-30" / "x.jpg").write_bytes(b"x")
-    planned, refused = folder_import.plan_folder(tmp_path / "export")
+    planned, refused = folder_plan.plan_folder(tmp_path / "export")
     assert planned == []
     assert [(o.name, o.reason) for o in refused] == [
         ("P001/2026-02-30/x.jpg", "the visit folder 2026-02-30 names a date that does not exist (YYYY-MM-DD)")]

@@ -78,6 +78,16 @@ def test_calibrate_writes_loadable_weights_and_its_choices(tmp_path, capsys):
         assert row["n_photos"] == len(errors)
         assert row["count_bias"] == pytest.approx(sum(errors) / len(errors))
     assert metrics["n_photos"] == 3 and metrics["baseline_version"] == metrics["model_version"]
+    # The type confusion of matched lesions and each type's precision and recall.
+    confusion = metrics["type_confusion"]
+    assert confusion["rows_labelled"] == confusion["columns_predicted"] == ["comedone", "papule",
+                                                                           "pustule", "nodule"]
+    assert sum(map(sum, confusion["matrix"])) == round(metrics["recall"] * sum(
+        t["n_labelled"] for t in metrics["type_precision_recall"].values()))
+    for kind, row in metrics["type_precision_recall"].items():
+        assert 0.0 <= row["precision"] <= 1.0 and 0.0 <= row["recall"] <= 1.0
+    assert 0.0 <= metrics["assessable_share"] <= 1.0
+    assert "kind_pairs" not in rows[0]  # the CSV holds the scalar columns only
 
     # Robustness: each perturbation is scored and compared with the clean photos.
     assert evaluate.main(["--data", str(data), "--split", "test", "--weights", str(out),

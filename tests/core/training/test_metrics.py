@@ -54,3 +54,22 @@ def test_calibration_error_is_small_when_confidence_matches_accuracy_and_large_w
     assert calibration_error([0.9, 0.9], [True, False]) == pytest.approx(0.4)
     with pytest.raises(ValueError, match="2 confidences but 1 outcomes"):
         calibration_error([0.5, 0.5], [True])
+
+
+def test_type_confusion_and_per_type_precision_recall():
+    from core.training.metrics import kind_pairs, kind_tally, type_summary
+
+    # Photo 1: two papules labelled; one found as papule, one as nodule; one spurious nodule.
+    # Photo 2: a comedone found as comedone.
+    photos = [
+        (kind_pairs([("papule", "papule"), ("papule", "nodule")]),
+         kind_tally(["papule", "nodule", "nodule"]), kind_tally(["papule", "papule"])),
+        (kind_pairs([("comedone", "comedone")]), kind_tally(["comedone"]), kind_tally(["comedone"])),
+    ]
+    pairs, predicted, labelled = (np.array(column) for column in zip(*photos))
+    summary = type_summary(pairs, predicted, labelled)
+    assert summary["type_confusion"]["matrix"] == [[1, 0, 0, 0], [0, 1, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
+    per_type = summary["type_precision_recall"]
+    assert per_type["papule"] == {"precision": 1.0, "recall": 0.5, "n_predicted": 1, "n_labelled": 2}
+    assert per_type["nodule"] == {"precision": 0.0, "recall": 0.0, "n_predicted": 2, "n_labelled": 0}
+    assert per_type["comedone"]["precision"] == per_type["comedone"]["recall"] == 1.0
