@@ -72,8 +72,9 @@ def extract_lesions(
         else:
             score = float(maps.lesion[slc][region].mean()) * 0.5
         bbox = (slc[1].start, slc[0].start, slc[1].stop, slc[0].stop)
-        lesions.append(Lesion(bbox=bbox, kind=LESION_KINDS[int(np.argmax(kind_scores))],
-                              score=score, area_px=area))
+        best = int(np.argmax(kind_scores))
+        lesions.append(Lesion(bbox=bbox, kind=LESION_KINDS[best], score=score, area_px=area,
+                              type_confidence=float(kind_scores[best])))
         final[slc][region] = len(lesions)
     return lesions, final
 

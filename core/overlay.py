@@ -47,7 +47,8 @@ def legend_items() -> list[LegendItem]:
             group = " (non-inflammatory)"
         else:
             group = ""
-        items.append(LegendItem(kind=kind, label=kind.capitalize() + group, rgb=KIND_COLOURS[kind]))
+        name = "Nodule/cyst" if kind == "nodule" else kind.capitalize()
+        items.append(LegendItem(kind=kind, label=name + group, rgb=KIND_COLOURS[kind]))
     return items
 
 

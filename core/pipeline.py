@@ -83,7 +83,7 @@ class Analyzer:
         area_scale = 1.0 / frame.scale**2
         lesions = tuple(
             Lesion(bbox=frame.to_photo(l.bbox), kind=l.kind, score=l.score,
-                   area_px=int(round(l.area_px * area_scale)),
+                   area_px=int(round(l.area_px * area_scale)), type_confidence=l.type_confidence,
                    region=region_of(l.centre, regions) if regions else None)
             for l in work_lesions
         )

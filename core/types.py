@@ -81,6 +81,9 @@ class Lesion:
     score: float
     area_px: int
     region: str | None = None
+    # The segmenter's mean probability of `kind` over the lesion's pixels (0-1): how sure the
+    # type is. 1.0 where no model gave one (hand-made lesions).
+    type_confidence: float = 1.0
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -231,6 +234,7 @@ class Analysis:
                     "score": round(lesion.score, 4),
                     "area_px": lesion.area_px,
                     "region": lesion.region,
+                    "type_confidence": round(lesion.type_confidence, 4),
                 }
                 for lesion in (self.lesions if measured else ())
             ],

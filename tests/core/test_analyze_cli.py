@@ -60,7 +60,7 @@ def test_json_per_photo_in_order_with_the_contract_fields(photos, tmp_path):
     assert good["assessable"] is True and good["not_assessable_reasons"] == []
     assert good["counts"]["inflammatory"] == sum(good["counts"][k] for k in ("papule", "pustule", "nodule"))
     for lesion in good["lesions"]:
-        assert set(lesion) >= {"bbox", "kind", "score", "area_px"}
+        assert set(lesion) >= {"bbox", "kind", "score", "area_px", "type_confidence"}
     # the EXIF-rotated copy is measured upright: same size as the original
     assert (rotated["width"], rotated["height"]) == (512, 512)
     mask = np.asarray(Image.open(masks / "face_mask.png"))

@@ -36,7 +36,7 @@ def test_legend_follows_lesion_kinds_with_groups():
     labels = {item.kind: item.label for item in items}
     assert labels["papule"] == "Papule (inflammatory)"
     assert labels["comedone"] == "Comedone (non-inflammatory)"
-    assert labels["nodule"] == "Nodule"
+    assert labels["nodule"] == "Nodule/cyst (inflammatory)"  # nodules/cysts are inflammatory
     assert items[0].hex == "#56b4e9"
 
 

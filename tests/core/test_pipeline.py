@@ -29,6 +29,7 @@ def test_analysis_of_a_real_face(analyzer):
         x0, y0, x1, y1 = lesion.bbox
         assert 0 <= x0 < x1 <= image.shape[1] and 0 <= y0 < y1 <= image.shape[0]
         assert lesion.kind in LESION_KINDS
+        assert 1 / len(LESION_KINDS) <= lesion.type_confidence <= 1.0  # the arg-max type's mean probability
         # every lesion box covers lesion pixels of the stored mask
         assert analysis.kind_mask[y0:y1, x0:x1].any()
     assert 0.0 <= analysis.lesion_area_fraction <= 1.0
