@@ -1,11 +1,13 @@
 """Model maps -> individual lesions: centre peaks split touching lesions, watershed gives areas."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy import ndimage
 
 from core.segmentation import LesionMaps, SegmenterConfig
-from core.types import LESION_KINDS, Lesion
+from core.types import INFLAMMATORY_KINDS, LESION_KINDS, UNCERTAIN_TYPE_MASK_VALUE, Lesion
 
 # A mask blob with no centre peak is still counted when it is at least this big (working pixels);
 # smaller blobs are noise.
@@ -80,15 +82,25 @@ def extract_lesions(
 
 
 def lesions_from_maps(maps: LesionMaps, config: SegmenterConfig) -> tuple[list[Lesion], np.ndarray]:
-    """`extract_lesions` with the thresholds the segmenter was shipped with."""
-    return extract_lesions(maps, lesion_threshold=config.lesion_threshold,
-                           peak_threshold=config.peak_threshold,
-                           min_peak_distance=config.min_peak_distance_px)
+    """`extract_lesions` with the thresholds the segmenter was shipped with; inflammatory
+    lesions whose type confidence is below the shipped threshold get `type_uncertain`."""
+    lesions, labels = extract_lesions(maps, lesion_threshold=config.lesion_threshold,
+                                      peak_threshold=config.peak_threshold,
+                                      min_peak_distance=config.min_peak_distance_px)
+    return [mark_type_uncertainty(lesion, config.type_confidence_threshold) for lesion in lesions], labels
+
+
+def mark_type_uncertainty(lesion: Lesion, threshold: float) -> Lesion:
+    """The lesion with `type_uncertain` set when it is inflammatory and its type confidence
+    lies below `threshold`."""
+    uncertain = lesion.kind in INFLAMMATORY_KINDS and lesion.type_confidence < threshold
+    return replace(lesion, type_uncertain=uncertain)
 
 
 def kind_mask_from_labels(labels: np.ndarray, lesions: list[Lesion]) -> np.ndarray:
-    """Lesion label image -> kind map (0 none, 1..4 = LESION_KINDS index + 1)."""
+    """Lesion label image -> kind map (0 none, 1..4 = LESION_KINDS index + 1, 5 = inflammatory,
+    type uncertain)."""
     lut = np.zeros(len(lesions) + 1, np.uint8)
     for i, lesion in enumerate(lesions, start=1):
-        lut[i] = LESION_KINDS.index(lesion.kind) + 1
+        lut[i] = UNCERTAIN_TYPE_MASK_VALUE if lesion.type_uncertain else LESION_KINDS.index(lesion.kind) + 1
     return lut[labels]

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from core.types import INFLAMMATORY_KINDS, LESION_KINDS, NON_INFLAMMATORY_KINDS, Lesion
+from core.types import (
+    INFLAMMATORY_KINDS,
+    LESION_KINDS,
+    NON_INFLAMMATORY_KINDS,
+    UNCERTAIN_TYPE_LABEL,
+    UNCERTAIN_TYPE_MASK_VALUE,
+    Lesion,
+)
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies, and none of
 # them is a skin tone, so a mark stays visible on any face.
@@ -20,6 +27,8 @@ KIND_COLOURS: dict[str, tuple[int, int, int]] = {
     "pustule": (240, 228, 66),  # yellow
     "nodule": (204, 121, 167),  # reddish purple
 }
+UNCERTAIN_TYPE_KEY = "inflammatory_type_uncertain"  # as in LesionCounts.to_dict
+UNCERTAIN_TYPE_COLOUR: tuple[int, int, int] = (0, 158, 115)  # bluish green
 
 GAP_COLOUR = 255  # white between paired photos, as on a printed page
 
@@ -49,6 +58,8 @@ def legend_items() -> list[LegendItem]:
             group = ""
         name = "Nodule/cyst" if kind == "nodule" else kind.capitalize()
         items.append(LegendItem(kind=kind, label=name + group, rgb=KIND_COLOURS[kind]))
+    items.append(LegendItem(kind=UNCERTAIN_TYPE_KEY, label=UNCERTAIN_TYPE_LABEL.capitalize(),
+                            rgb=UNCERTAIN_TYPE_COLOUR))
     return items
 
 
@@ -79,19 +90,21 @@ def _check_same_size(image: np.ndarray, plane: np.ndarray, name: str) -> None:
 def overlay_kinds(image: np.ndarray, kind_mask: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """Tint lesion pixels with their kind colour; background pixels (0) are left unchanged.
 
-    `kind_mask` holds 0 for background and 1..4 for the index in `LESION_KINDS` plus one.
+    `kind_mask` holds 0 for background, 1..4 for the index in `LESION_KINDS` plus one, and 5
+    for an inflammatory lesion whose type is uncertain.
     """
     image = _check_rgb(image)
     alpha = _check_alpha(alpha)
     mask = np.asarray(kind_mask)
     _check_same_size(image, mask, "kind_mask")
-    if mask.size and (mask.min() < 0 or mask.max() > len(LESION_KINDS)):
+    if mask.size and (mask.min() < 0 or mask.max() > UNCERTAIN_TYPE_MASK_VALUE):
         raise ValueError(
-            f"kind_mask values must be 0..{len(LESION_KINDS)}, got {mask.min()}..{mask.max()}"
+            f"kind_mask values must be 0..{UNCERTAIN_TYPE_MASK_VALUE}, got {mask.min()}..{mask.max()}"
         )
-    palette = np.zeros((len(LESION_KINDS) + 1, 3), np.float32)
+    palette = np.zeros((UNCERTAIN_TYPE_MASK_VALUE + 1, 3), np.float32)
     for index, kind in enumerate(LESION_KINDS, start=1):
         palette[index] = KIND_COLOURS[kind]
+    palette[UNCERTAIN_TYPE_MASK_VALUE] = UNCERTAIN_TYPE_COLOUR
     mask = mask.astype(np.intp)
     lesion = mask > 0
     out = image.copy()
@@ -115,7 +128,8 @@ def draw_boxes(image: np.ndarray, lesions: Iterable[Lesion]) -> np.ndarray:
             raise ValueError(f"unknown lesion kind {lesion.kind!r}; expected one of {LESION_KINDS}")
         x0, y0, x1, y1 = (int(v) for v in lesion.bbox)
         # Boxes are end-exclusive; cv2 draws inclusive corners.
-        cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), KIND_COLOURS[lesion.kind], thickness)
+        colour = UNCERTAIN_TYPE_COLOUR if lesion.type_uncertain else KIND_COLOURS[lesion.kind]
+        cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, thickness)
     return out
 
 

@@ -84,6 +84,7 @@ class Analyzer:
         lesions = tuple(
             Lesion(bbox=frame.to_photo(l.bbox), kind=l.kind, score=l.score,
                    area_px=int(round(l.area_px * area_scale)), type_confidence=l.type_confidence,
+                   type_uncertain=l.type_uncertain,
                    region=region_of(l.centre, regions) if regions else None)
             for l in work_lesions
         )
@@ -95,8 +96,10 @@ class Analyzer:
         if image_grade and self.image_grader_use == "grader":
             grade, second_opinion = image_grade, None
         else:
-            evidence = GradeEvidence(counts, peak_heights(maps.centre, SOFT_PEAK_FLOOR,
-                                                          self.config.min_peak_distance_px))
+            # The grader learned from every lesion's most likely type.
+            evidence = GradeEvidence(LesionCounts.from_lesions(lesions, split_uncertain=False),
+                                     peak_heights(maps.centre, SOFT_PEAK_FLOOR,
+                                                  self.config.min_peak_distance_px))
             grade, second_opinion = self.grader.grade(evidence), image_grade
         kind_mask = kind_mask_from_labels(labels, work_lesions)
         probability = np.round(maps.lesion * 255).astype(np.uint8)

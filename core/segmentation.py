@@ -44,6 +44,9 @@ class SegmenterConfig:
     # Average the maps of the photo and its mirror image (one batch of two): steadier peaks for
     # about 1.6x the segmentation time. Chosen on valid by core.training.calibrate.
     flip_tta: bool = False
+    # An inflammatory lesion whose type confidence is below this is "inflammatory, type
+    # uncertain" (0: every type is shown). Chosen on valid by core.training.calibrate.
+    type_confidence_threshold: float = 0.0
     kinds: tuple[str, ...] = field(default=LESION_KINDS)
 
     def to_json(self) -> str:

@@ -17,6 +17,10 @@ INFLAMMATORY_KINDS: tuple[str, ...] = ("papule", "pustule", "nodule")
 NON_INFLAMMATORY_KINDS: tuple[str, ...] = ("comedone",)
 FACIAL_REGIONS: tuple[str, ...] = ("forehead", "left_cheek", "right_cheek", "nose", "chin")
 VIEWS: tuple[str, ...] = ("front", "left", "right")
+# An inflammatory lesion whose type (papule, pustule or nodule/cyst) the model is unsure of is
+# shown and counted as this, never as a confident wrong type (threshold: SegmenterConfig).
+UNCERTAIN_TYPE_LABEL = "inflammatory, type uncertain"
+UNCERTAIN_TYPE_MASK_VALUE = len(LESION_KINDS) + 1  # kind masks: 1..4 the types, 5 this
 
 # ACNE04 / Hayashi grades. "clear" is shown (grade 0) when no lesion is found at all.
 GRADE_LABELS: dict[int, str] = {0: "mild", 1: "moderate", 2: "severe", 3: "very severe"}
@@ -84,6 +88,9 @@ class Lesion:
     # The segmenter's mean probability of `kind` over the lesion's pixels (0-1): how sure the
     # type is. 1.0 where no model gave one (hand-made lesions).
     type_confidence: float = 1.0
+    # An inflammatory lesion whose type is too unsure to show: counted as "inflammatory, type
+    # uncertain", not as `kind` (which stays the most likely type, for the record).
+    type_uncertain: bool = False
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -93,15 +100,19 @@ class Lesion:
 
 @dataclass(frozen=True)
 class LesionCounts:
+    """Lesions by type; a lesion whose inflammatory type is uncertain counts in
+    `inflammatory_type_uncertain`, not in papule, pustule or nodule."""
+
     comedone: int = 0
     papule: int = 0
     pustule: int = 0
     nodule: int = 0
+    inflammatory_type_uncertain: int = 0
 
     @property
     def inflammatory(self) -> int:
-        """Papules + pustules + nodules/cysts."""
-        return sum(getattr(self, kind) for kind in INFLAMMATORY_KINDS)
+        """Papules + pustules + nodules/cysts, with those whose type is uncertain."""
+        return sum(getattr(self, kind) for kind in INFLAMMATORY_KINDS) + self.inflammatory_type_uncertain
 
     @property
     def non_inflammatory(self) -> int:
@@ -110,18 +121,26 @@ class LesionCounts:
 
     @property
     def total(self) -> int:
-        return self.comedone + self.papule + self.pustule + self.nodule
+        return self.inflammatory + self.non_inflammatory
 
     @classmethod
-    def from_lesions(cls, lesions: "tuple[Lesion, ...] | list[Lesion]") -> "LesionCounts":
+    def from_lesions(cls, lesions: "tuple[Lesion, ...] | list[Lesion]", *,
+                     split_uncertain: bool = True) -> "LesionCounts":
+        """The counts of `lesions`; with `split_uncertain=False` every lesion counts as its most
+        likely type (what the grader learned from)."""
         tally = {kind: 0 for kind in LESION_KINDS}
+        uncertain = 0
         for lesion in lesions:
-            tally[lesion.kind] += 1
-        return cls(**tally)
+            if split_uncertain and lesion.type_uncertain:
+                uncertain += 1
+            else:
+                tally[lesion.kind] += 1
+        return cls(**tally, inflammatory_type_uncertain=uncertain)
 
     def to_dict(self) -> dict[str, int]:
         return {
             **{kind: getattr(self, kind) for kind in LESION_KINDS},
+            "inflammatory_type_uncertain": self.inflammatory_type_uncertain,
             "inflammatory": self.inflammatory,
             "non_inflammatory": self.non_inflammatory,
             "total": self.total,
@@ -235,6 +254,7 @@ class Analysis:
                     "area_px": lesion.area_px,
                     "region": lesion.region,
                     "type_confidence": round(lesion.type_confidence, 4),
+                    "type_uncertain": lesion.type_uncertain,
                 }
                 for lesion in (self.lesions if measured else ())
             ],

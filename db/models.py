@@ -240,6 +240,8 @@ class AnalysisBase(SQLModel):
     papule: int = 0
     pustule: int = 0
     nodule: int = 0
+    # Inflammatory lesions whose type the model was unsure of (not in papule/pustule/nodule).
+    inflammatory_type_uncertain: int = 0
     inflammatory: int = 0
     non_inflammatory: int = 0
     total: int = 0
@@ -308,6 +310,8 @@ class LesionRecord(SQLModel, table=True):
     area_px: int
     score: float
     region: str | None = Field(default=None, index=True, max_length=20)
+    type_confidence: float | None = None  # None: stored before types had a confidence
+    type_uncertain: bool = False  # counted as "inflammatory, type uncertain"
 
 
 # ------------------------------------------------------------------------------ reviews

@@ -27,8 +27,9 @@ from core.segmentation import build_model
 from core.training.data import read_rgb, read_split
 from core.training.export import read_run_config, save_grader, save_segmenter, write_manifest
 from core.training.grader_fit import fit_count_grader
-from core.training.metrics import count_summary, detection_summary, grade_summary, match_lesions
-from core.types import LesionCounts
+from core.training.metrics import (choose_type_threshold, count_summary, detection_summary,
+                                   grade_summary, match_lesions)
+from core.types import INFLAMMATORY_KINDS, LesionCounts
 
 log = logging.getLogger("calibrate")
 LESION_THRESHOLDS = (0.5, 0.6)
@@ -65,10 +66,24 @@ def score_thresholds(cache, lesion_t: float, peak_t: float, min_dist: int) -> di
     return {**detection_summary(tp, n_pred, n_true), **count_summary(pred_counts, true_counts)}
 
 
+def type_threshold(cache, config) -> float:
+    """The type-confidence threshold chosen on valid (metrics.choose_type_threshold) for the
+    matched lesions that the chosen thresholds find and call inflammatory."""
+    confidence, right = [], []
+    for sample, frame, maps in cache:
+        lesions, _ = lesions_from_maps(maps, config)
+        boxes = [frame.to_photo(l.bbox) for l in lesions]
+        for p, t in match_lesions(boxes, [l.score for l in lesions], [l.bbox for l in sample.lesions]):
+            if lesions[p].kind in INFLAMMATORY_KINDS:
+                confidence.append(lesions[p].type_confidence)
+                right.append(lesions[p].kind == sample.lesions[t].kind)
+    return choose_type_threshold(confidence, right)
+
+
 def grade_evidence(maps, config) -> GradeEvidence:
     """The grader's input for one photo, exactly as `Analyzer.analyze` builds it."""
     lesions, _ = lesions_from_maps(maps, config)
-    return GradeEvidence(LesionCounts.from_lesions(lesions),
+    return GradeEvidence(LesionCounts.from_lesions(lesions, split_uncertain=False),
                          peak_heights(maps.centre, SOFT_PEAK_FLOOR, config.min_peak_distance_px))
 
 
@@ -148,6 +163,9 @@ def main(argv: list[str] | None = None) -> None:
                      min_peak_distance_px=chosen["min_peak_distance_px"])
     log.info("chosen on valid: %s", chosen)
     valid = caches[config.flip_tta]
+    config = replace(config, type_confidence_threshold=type_threshold(valid, replace(
+        config, type_confidence_threshold=0.0)))
+    log.info("type confidence threshold chosen on valid: %.2f", config.type_confidence_threshold)
     analyzer = Analyzer(model, config, grader=None, model_version="calibration", face_detector=detector)
 
     train = train_evidence(analyzer, read_split(args.data, "train")[:: args.train_every])

@@ -150,3 +150,21 @@ def type_summary(pairs: np.ndarray, pred_kinds: np.ndarray, true_kinds: np.ndarr
                            "matrix": matrix.tolist()},
         "type_precision_recall": per_type,
     }
+
+
+TYPE_THRESHOLDS = tuple(round(0.30 + 0.01 * i, 2) for i in range(31))  # 0.30 .. 0.60
+
+
+def choose_type_threshold(confidence: Sequence[float], typed_right: Sequence[bool],
+                          min_accuracy: float = 0.70) -> float:
+    """The smallest type-confidence threshold at which the matched inflammatory lesions that
+    keep their type (confidence at or above it) are typed right at least `min_accuracy` of the
+    time; 1.0 (every inflammatory type uncertain) when no threshold gets there. Inputs: one
+    entry per matched lesion predicted inflammatory, on valid."""
+    conf = np.asarray(confidence, dtype=float)
+    right = np.asarray(typed_right, dtype=bool)
+    for threshold in TYPE_THRESHOLDS:
+        kept = conf >= threshold
+        if kept.any() and right[kept].mean() >= min_accuracy:
+            return threshold
+    return 1.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 from core.alignment import transform_points
 from core.trends import is_meaningful_count_change, percent_change
 from core.types import Box, Lesion
-from dashboard.charts.timeline import GROUP_LABELS, KIND_LABELS
+from dashboard.charts.timeline import GROUP_LABELS, TYPE_LABELS
 
 # Okabe-Ito hues that differ from each other under colour-vision deficiencies.
 CHANGE_COLOURS: dict[str, str] = {
@@ -29,16 +29,7 @@ CHANGE_LABELS: dict[str, str] = {
     "resolved": "Resolved (before only)",
     "persisting": "Persisting (both visits)",
 }
-COUNT_ROWS: dict[str, str] = {**KIND_LABELS, **GROUP_LABELS, "total": "All lesions"}
-
-
-def lesions_from_records(records: Iterable[Any]) -> list[Lesion]:
-    """core Lesions from stored lesion rows (x0, y0, x1, y1, kind, score, area_px, region)."""
-    return [
-        Lesion(bbox=(int(r.x0), int(r.y0), int(r.x1), int(r.y1)), kind=r.kind,
-               score=float(r.score), area_px=int(r.area_px), region=r.region)
-        for r in records
-    ]
+COUNT_ROWS: dict[str, str] = {**TYPE_LABELS, **GROUP_LABELS, "total": "All lesions"}
 
 
 def count_change_table(before: Any, after: Any) -> pd.DataFrame:

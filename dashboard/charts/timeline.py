@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from core.types import LESION_KINDS
+from core.types import LESION_KINDS, Lesion
 
 # Columns of db.repository.TimelineRow, in the order the frame keeps them.
 TIMELINE_COLUMNS: tuple[str, ...] = (
@@ -21,6 +21,7 @@ TIMELINE_COLUMNS: tuple[str, ...] = (
     "view",
     "analysis_id",
     *LESION_KINDS,
+    "inflammatory_type_uncertain",
     "inflammatory",
     "non_inflammatory",
     "total",
@@ -38,6 +39,8 @@ KIND_LABELS: dict[str, str] = {
 }
 if set(KIND_LABELS) != set(LESION_KINDS):
     raise ValueError(f"KIND_LABELS names {sorted(KIND_LABELS)}, not the lesion kinds {LESION_KINDS}")
+# The types as counted: an inflammatory lesion of uncertain type is in none of the four.
+TYPE_LABELS: dict[str, str] = {**KIND_LABELS, "inflammatory_type_uncertain": "Inflammatory, type uncertain"}
 # The clinical groups (CLINICAL.md); nodules/cysts are inflammatory and also reported alone.
 GROUP_LABELS: dict[str, str] = {
     "inflammatory": "Inflammatory (papules, pustules, nodules/cysts)",
@@ -109,3 +112,14 @@ def visit_frame(timeline: pd.DataFrame, view: str = "front") -> pd.DataFrame:
     per_visit = per_visit.assign(iga=iga)
     per_visit = per_visit.sort_values(["visit_date", "visit_id"], kind="stable")
     return per_visit.reset_index(drop=True)[columns]
+
+
+def lesions_from_records(records: Iterable[Any]) -> list[Lesion]:
+    """core Lesions from stored lesion rows (x0, y0, x1, y1, kind, score, area_px, region,
+    type_uncertain)."""
+    return [
+        Lesion(bbox=(int(r.x0), int(r.y0), int(r.x1), int(r.y1)), kind=r.kind,
+               score=float(r.score), area_px=int(r.area_px), region=r.region,
+               type_uncertain=bool(getattr(r, "type_uncertain", False)))
+        for r in records
+    ]

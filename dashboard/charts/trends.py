@@ -12,10 +12,10 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.overlay import KIND_COLOURS
+from core.overlay import KIND_COLOURS, UNCERTAIN_TYPE_COLOUR
 from core.trends import change_from_baseline, iga_success, percent_change, smooth
 from core.types import GRADE_LABELS
-from dashboard.charts.timeline import GROUP_LABELS, IGA_LABELS, KIND_LABELS, none_if_missing
+from dashboard.charts.timeline import GROUP_LABELS, IGA_LABELS, KIND_LABELS, TYPE_LABELS, none_if_missing
 
 MODES: dict[str, str] = {
     "value": "Values",
@@ -29,6 +29,7 @@ _SERIES_COLOURS: dict[str, str] = {
     **{kind: "#{:02x}{:02x}{:02x}".format(*rgb) for kind, rgb in KIND_COLOURS.items()},
     "inflammatory": "#{:02x}{:02x}{:02x}".format(*KIND_COLOURS["papule"]),
     "non_inflammatory": "#{:02x}{:02x}{:02x}".format(*KIND_COLOURS["comedone"]),
+    "inflammatory_type_uncertain": "#{:02x}{:02x}{:02x}".format(*UNCERTAIN_TYPE_COLOUR),
     "lesion_area_fraction": "#009e73",
     "total": "#0072b2",
 }
@@ -189,9 +190,10 @@ def trend_figure(
 
 
 def kinds_figure(visits: pd.DataFrame, **options: Any) -> go.Figure:
-    """Counts of each lesion type (comedones, papules, pustules, nodules)."""
+    """Counts of each lesion type (comedones, papules, pustules, nodules/cysts, and the
+    inflammatory lesions whose type is uncertain)."""
     return trend_figure(
-        visits, KIND_LABELS, title="Lesions by type", unit="lesions", **options
+        visits, TYPE_LABELS, title="Lesions by type", unit="lesions", **options
     )
 
 

@@ -33,7 +33,7 @@ def load_side(actor, photo_id: int, analysis_id: int):  # noqa: ANN001, ANN201
         analysis = get_analysis(session=session, actor=actor, analysis_id=analysis_id)
         if photo is None or analysis is None:
             return None
-        lesions = compare_charts.lesions_from_records(
+        lesions = timeline_charts.lesions_from_records(
             list_lesions(session=session, actor=actor, analysis_id=analysis_id)
         )
     loaded = state.stored_photo_with_mask(photo, analysis)

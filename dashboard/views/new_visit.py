@@ -44,7 +44,8 @@ def show_quality(item: CheckedPhoto, key: str) -> bool:
     grade_text = "clear" if counts.total == 0 else f"{grade.label} ({grade.confidence:.0%} confidence)"
     st.write(
         f"{counts.total} lesions: {counts.inflammatory} inflammatory (of them {counts.nodule} "
-        f"nodules/cysts), {counts.non_inflammatory} non-inflammatory; grade {grade_text}."
+        f"nodules/cysts and {counts.inflammatory_type_uncertain} of uncertain type), "
+        f"{counts.non_inflammatory} non-inflammatory; grade {grade_text}."
     )
     return True
 

@@ -140,7 +140,7 @@ if tabs[TABS[4]].open:
 table = visits.assign(
     lesion_area_percent=(visits["lesion_area_fraction"].astype(float) * 100).round(2),
     visit_date=visits["visit_date"].dt.date,
-)[["visit_date", *timeline_charts.KIND_LABELS, "inflammatory", "non_inflammatory", "total",
+)[["visit_date", *timeline_charts.TYPE_LABELS, "inflammatory", "non_inflammatory", "total",
    "lesion_area_percent", "grade", "grade_confidence", "iga", "model_version"]]
 st.dataframe(table, hide_index=True, width="stretch")
 if len(set(visits["model_version"].dropna())) > 1:

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core.overlay import draw_boxes, legend_items, overlay_heatmap, overlay_kinds
-from core.types import GRADE_LABELS, LESION_KINDS, Lesion
+from core.types import GRADE_LABELS
 from dashboard import state
 from dashboard.charts import timeline as timeline_charts
 from db.errors import NotFound, PermissionDenied
@@ -26,6 +26,8 @@ from db.repository import (
 from usecases.photos import StoredPhoto, StoredPhotoError, load_stored_photo, reanalyse_photo
 
 OVERLAYS = ("lesion types", "boxes", "heatmap", "none")
+UNCERTAIN_TYPE_HELP = ("Inflammatory lesions the model could not type with confidence (papule, "
+                       "pustule or nodule/cyst): shown so rather than as a type that is likely wrong.")
 
 
 def grade_text(analysis) -> str:  # noqa: ANN001 - db.models.Analysis
@@ -44,11 +46,7 @@ def draw(stored: StoredPhoto, analysis, overlay: str, actor) -> np.ndarray | Non
     if overlay == "boxes":
         with state.db_session() as session:
             rows = list_lesions(session=session, actor=actor, analysis_id=analysis.id)
-            lesions = [
-                Lesion(bbox=(r.x0, r.y0, r.x1, r.y1), kind=r.kind, score=r.score,
-                       area_px=r.area_px, region=r.region)
-                for r in rows
-            ]
+            lesions = timeline_charts.lesions_from_records(rows)
         return draw_boxes(image, lesions)
     # A missing mask file (reported by the integrity check) or one of another size is None.
     mask = stored.kind_mask if overlay == "lesion types" else stored.probability
@@ -72,12 +70,13 @@ def show_results(analysis, actor) -> None:  # noqa: ANN001
     if not analysis.assessable:
         show_not_assessable(analysis)
         return
-    cols = st.columns(len(LESION_KINDS))
-    for col, kind in zip(cols, LESION_KINDS):
-        col.metric(timeline_charts.KIND_LABELS[kind], getattr(analysis, kind))
+    cols = st.columns(len(timeline_charts.TYPE_LABELS))
+    for col, (name, label) in zip(cols, timeline_charts.TYPE_LABELS.items()):
+        col.metric(label, getattr(analysis, name),
+                   help=UNCERTAIN_TYPE_HELP if name == "inflammatory_type_uncertain" else None)
     cols = st.columns(4)
     cols[0].metric("Inflammatory", analysis.inflammatory,
-                   help="Papules + pustules + nodules/cysts.")
+                   help="Papules + pustules + nodules/cysts, with those of uncertain type.")
     cols[1].metric("Non-inflammatory", analysis.non_inflammatory, help="Comedones.")
     cols[2].metric("Total", analysis.total)
     cols[3].metric("Lesion area", f"{analysis.lesion_area_fraction:.2%}",

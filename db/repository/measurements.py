@@ -29,6 +29,7 @@ class TimelineRow:
     papule: int | None
     pustule: int | None
     nodule: int | None
+    inflammatory_type_uncertain: int | None
     inflammatory: int | None
     non_inflammatory: int | None
     total: int | None
@@ -53,6 +54,7 @@ MEASURE_COLUMNS = (
     col(Analysis.papule).label("papule"),
     col(Analysis.pustule).label("pustule"),
     col(Analysis.nodule).label("nodule"),
+    col(Analysis.inflammatory_type_uncertain).label("inflammatory_type_uncertain"),
     col(Analysis.inflammatory).label("inflammatory"),
     col(Analysis.non_inflammatory).label("non_inflammatory"),
     col(Analysis.total).label("total"),

@@ -101,6 +101,7 @@ def _analysis_row(
         papule=counts.papule,
         pustule=counts.pustule,
         nodule=counts.nodule,
+        inflammatory_type_uncertain=counts.inflammatory_type_uncertain,
         inflammatory=counts.inflammatory,
         non_inflammatory=counts.non_inflammatory,
         total=counts.total,
@@ -147,6 +148,8 @@ def _lesion_rows(analysis: core_types.Analysis, analysis_id: int) -> list[Lesion
             area_px=int(lesion.area_px),
             score=float(lesion.score),
             region=lesion.region,
+            type_confidence=float(lesion.type_confidence),
+            type_uncertain=bool(lesion.type_uncertain),
         )
         for lesion in analysis.lesions
     ]

@@ -240,6 +240,7 @@ class StudyMeasurement:
     papule: int
     pustule: int
     nodule: int
+    inflammatory_type_uncertain: int
     inflammatory: int
     non_inflammatory: int
     total: int
@@ -307,6 +308,7 @@ def study_measurements(*, session: Session, actor: Account, study_id: int) -> li
                     is_baseline=row.visit_id == baseline_id, photo_id=row.photo_id,
                     view=row.view, analysis_id=row.analysis_id, comedone=row.comedone,
                     papule=row.papule, pustule=row.pustule, nodule=row.nodule,
+                    inflammatory_type_uncertain=row.inflammatory_type_uncertain,
                     inflammatory=row.inflammatory, non_inflammatory=row.non_inflammatory,
                     total=row.total, lesion_area_fraction=row.lesion_area_fraction,
                     grade=row.grade, grade_confidence=row.grade_confidence,

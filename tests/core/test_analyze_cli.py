@@ -58,7 +58,8 @@ def test_json_per_photo_in_order_with_the_contract_fields(photos, tmp_path):
     assert good["grade"]["value"] in range(4) and 0 <= good["grade"]["confidence"] <= 1
     assert good["face"]["found"] is True
     assert good["assessable"] is True and good["not_assessable_reasons"] == []
-    assert good["counts"]["inflammatory"] == sum(good["counts"][k] for k in ("papule", "pustule", "nodule"))
+    assert good["counts"]["inflammatory"] == sum(good["counts"][k] for k in (
+        "papule", "pustule", "nodule", "inflammatory_type_uncertain"))
     for lesion in good["lesions"]:
         assert set(lesion) >= {"bbox", "kind", "score", "area_px", "type_confidence"}
     # the EXIF-rotated copy is measured upright: same size as the original

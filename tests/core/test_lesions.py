@@ -75,3 +75,23 @@ def test_peak_heights_lists_every_peak_above_the_floor_highest_first():
     assert heights == pytest.approx((1.0, 0.4, 0.2), abs=1e-6)
     assert heights == tuple(sorted(heights, reverse=True))
     assert len(peak_heights(centre, 0.3, 4)) == 2
+
+
+def test_an_unsure_inflammatory_type_is_counted_as_type_uncertain():
+    from core.lesions import kind_mask_from_labels, mark_type_uncertainty
+    from core.types import Lesion, LesionCounts
+
+    lesions = [
+        Lesion(bbox=(0, 0, 2, 2), kind="nodule", score=0.9, area_px=4, type_confidence=0.40),
+        Lesion(bbox=(3, 0, 5, 2), kind="pustule", score=0.9, area_px=4, type_confidence=0.52),
+        Lesion(bbox=(6, 0, 8, 2), kind="comedone", score=0.9, area_px=4, type_confidence=0.30),
+    ]
+    marked = [mark_type_uncertainty(lesion, 0.47) for lesion in lesions]
+    assert [l.type_uncertain for l in marked] == [True, False, False]  # comedones keep their type
+    counts = LesionCounts.from_lesions(marked)
+    assert (counts.nodule, counts.pustule, counts.comedone, counts.inflammatory_type_uncertain) == (0, 1, 1, 1)
+    assert (counts.inflammatory, counts.non_inflammatory, counts.total) == (2, 1, 3)
+    assert LesionCounts.from_lesions(marked, split_uncertain=False).nodule == 1  # what the grader sees
+    assert [mark_type_uncertainty(l, 0.0).type_uncertain for l in lesions] == [False] * 3
+    labels = np.array([[1, 1, 0, 2, 2, 0, 3, 3]])
+    assert kind_mask_from_labels(labels, marked).tolist() == [[5, 5, 0, 3, 3, 0, 1, 1]]

@@ -32,12 +32,13 @@ def test_every_kind_has_its_own_colour():
 
 def test_legend_follows_lesion_kinds_with_groups():
     items = legend_items()
-    assert [item.kind for item in items] == list(LESION_KINDS)
+    assert [item.kind for item in items] == [*LESION_KINDS, "inflammatory_type_uncertain"]
     labels = {item.kind: item.label for item in items}
     assert labels["papule"] == "Papule (inflammatory)"
     assert labels["comedone"] == "Comedone (non-inflammatory)"
     assert labels["nodule"] == "Nodule/cyst (inflammatory)"  # nodules/cysts are inflammatory
     assert items[0].hex == "#56b4e9"
+    assert labels["inflammatory_type_uncertain"] == "Inflammatory, type uncertain"
 
 
 def test_overlay_kinds_tints_lesion_pixels_and_leaves_background():
@@ -64,8 +65,10 @@ def test_overlay_kinds_full_alpha_gives_the_kind_colour():
 
 
 def test_overlay_kinds_rejects_bad_masks_and_alpha():
-    with pytest.raises(ValueError, match="0..4"):
-        overlay_kinds(_grey(), np.full((10, 10), 5, np.uint8))
+    with pytest.raises(ValueError, match="0..5"):  # 5: inflammatory, type uncertain
+        overlay_kinds(_grey(), np.full((10, 10), 6, np.uint8))
+    uncertain = overlay_kinds(_grey(), np.full((10, 10), 5, np.uint8), alpha=1.0)
+    assert uncertain[0, 0].tolist() == [0, 158, 115]
     with pytest.raises(ValueError, match="size of the photo"):
         overlay_kinds(_grey(), np.zeros((9, 10), np.uint8))
     with pytest.raises(ValueError, match="alpha"):

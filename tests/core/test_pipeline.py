@@ -38,7 +38,8 @@ def test_analysis_of_a_real_face(analyzer):
     counted = sum(sum(v.values()) for v in analysis.region_counts.values())
     assert counted <= analysis.counts.total
     counts = analysis.to_dict()["counts"]  # the clinical groups, as the command line prints them
-    assert counts["inflammatory"] == counts["papule"] + counts["pustule"] + counts["nodule"]
+    assert counts["inflammatory"] == (counts["papule"] + counts["pustule"] + counts["nodule"]
+                                      + counts["inflammatory_type_uncertain"])
     assert counts["non_inflammatory"] == counts["comedone"]
 
 
@@ -48,7 +49,8 @@ def test_the_clinical_groups_count_nodules_as_inflammatory():
     counts = LesionCounts(comedone=4, papule=3, pustule=2, nodule=43)
     assert (counts.inflammatory, counts.non_inflammatory, counts.total) == (48, 4, 52)
     assert counts.to_dict() == {"comedone": 4, "papule": 3, "pustule": 2, "nodule": 43,
-                                "inflammatory": 48, "non_inflammatory": 4, "total": 52}
+                                "inflammatory_type_uncertain": 0, "inflammatory": 48,
+                                "non_inflammatory": 4, "total": 52}
 
 
 def test_same_face_at_two_photo_sizes_gives_about_the_same_lesions(analyzer):

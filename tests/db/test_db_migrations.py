@@ -42,7 +42,9 @@ SECOND_OPINION_COLUMNS = (
     "second_opinion_source",
 )
 ASSESSMENT_COLUMNS = ("assessable", "not_assessable_reasons")  # revision 0004
-NEW_COLUMNS = SECOND_OPINION_COLUMNS + ASSESSMENT_COLUMNS  # added after revision 0001
+TYPE_DOUBT_COLUMNS = ("inflammatory_type_uncertain", "type_confidence", "type_uncertain")  # 0005
+# Added after revision 0001 (analysis and lesion columns).
+NEW_COLUMNS = SECOND_OPINION_COLUMNS + ASSESSMENT_COLUMNS + TYPE_DOUBT_COLUMNS
 
 
 def _json_value(value: Any) -> Any:
@@ -439,3 +441,24 @@ def test_0004_marks_stored_photos_without_a_face_or_skin_not_assessable(empty_db
     ]
     downgrade_database(url, "0003")
     assert not _columns(url, "analysis") & set(ASSESSMENT_COLUMNS)
+
+
+def test_0005_keeps_stored_types_and_counts_as_they_were(empty_db_url: str) -> None:
+    url = empty_db_url
+    upgrade_database(url, "0003")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        _fill_0001(connection)
+    engine.dispose()
+    upgrade_database(url, "0004")
+    before = _snapshot(url)
+
+    upgrade_database(url, "0005")
+    after = _snapshot(url)
+    assert [r["inflammatory_type_uncertain"] for r in after["analysis"]] == [0, 0, 0]
+    assert [(r["type_confidence"], bool(r["type_uncertain"])) for r in after["lesion"]] == [(None, False)] * 3
+    strip = {"analysis": ("inflammatory_type_uncertain",), "lesion": ("type_confidence", "type_uncertain")}
+    for table, columns in strip.items():
+        assert [{k: v for k, v in r.items() if k not in columns} for r in after[table]] == before[table]
+    downgrade_database(url, "0004")
+    assert _snapshot(url) == before

@@ -346,3 +346,27 @@ def test_same_bytes_give_two_rows_and_one_file_unless_duplicates_are_refused(
     repo.store_photo(session=session, actor=clinician, photo_store=store, visit_id=other.id,
                      photo=decoded, analysis=None, refuse_duplicate=True)
     assert _count(session, Photo) == 3 and len(list(store.iter_files())) == 1
+
+
+def test_lesions_of_uncertain_type_are_stored_and_counted_apart(
+    session: Session, store: PhotoStore, clinician: Account
+) -> None:
+    patient = make_patient(session, clinician, "TYPE-1")
+    visit = make_visit(session, clinician, patient, date(2024, 5, 1))
+    decoded = make_photo(31)
+    analysis = make_analysis(decoded, [LesionSpec("nodule", (0, 0, 2, 2)), LesionSpec("papule", (4, 0, 6, 2))])
+    unsure = replace(analysis.lesions[0], type_confidence=0.41, type_uncertain=True)
+    sure = replace(analysis.lesions[1], type_confidence=0.52)
+    lesions = (unsure, sure)
+    analysis = replace(analysis, lesions=lesions, counts=core_types.LesionCounts.from_lesions(lesions))
+    photo = repo.store_photo(session=session, actor=clinician, photo_store=store, visit_id=visit.id,
+                             photo=decoded, analysis=analysis)
+
+    row = repo.latest_analysis(session=session, actor=clinician, photo_id=photo.id)
+    assert (row.nodule, row.papule, row.inflammatory_type_uncertain, row.inflammatory, row.total) == (
+        0, 1, 1, 2, 2)
+    stored = repo.list_lesions(session=session, actor=clinician, analysis_id=row.id)
+    assert [(l.kind, l.type_uncertain, l.type_confidence) for l in stored] == [
+        ("nodule", True, pytest.approx(0.41)), ("papule", False, pytest.approx(0.52))]
+    [timeline] = repo.patient_timeline(session=session, actor=clinician, patient_id=patient.id)
+    assert timeline.inflammatory_type_uncertain == 1

@@ -9,6 +9,7 @@ import pytest
 from core.grading import FEATURE_SETS, HAYASHI_COUNT_BINS, GradeEvidence
 from core.pipeline import load_analyzer
 from core.training import calibrate, evaluate, train_segmenter
+from core.training.metrics import TYPE_THRESHOLDS
 from core.types import LesionCounts
 from tests.core.training.test_training import make_dataset
 
@@ -55,6 +56,8 @@ def test_calibrate_writes_loadable_weights_and_its_choices(tmp_path, capsys):
     shipped = json.loads((out / "segmenter.json").read_text())
     assert shipped["peak_threshold"] == chosen["peak_threshold"]
     assert shipped["min_peak_distance_px"] == chosen["min_peak_distance_px"]
+    # Chosen on valid: a grid value, or 1.0 when no threshold types inflammatory lesions well.
+    assert shipped["type_confidence_threshold"] in {*TYPE_THRESHOLDS, 1.0}
     analyzer = load_analyzer(out)
     assert analyzer.grader.features == FEATURE_SETS[report["grader_feature_set"]]
     image = np.full((96, 96, 3), (200, 160, 140), np.uint8)

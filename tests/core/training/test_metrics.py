@@ -73,3 +73,14 @@ def test_type_confusion_and_per_type_precision_recall():
     assert per_type["papule"] == {"precision": 1.0, "recall": 0.5, "n_predicted": 1, "n_labelled": 2}
     assert per_type["nodule"] == {"precision": 0.0, "recall": 0.0, "n_predicted": 2, "n_labelled": 0}
     assert per_type["comedone"]["precision"] == per_type["comedone"]["recall"] == 1.0
+
+
+def test_the_type_threshold_is_the_smallest_that_keeps_types_right_often_enough():
+    from core.training.metrics import choose_type_threshold
+
+    # Confident types (0.5+) are right 3 times in 4, unsure ones (0.35) once in 4.
+    confidence = [0.5, 0.52, 0.55, 0.58] + [0.35] * 4
+    right = [True, True, True, False] + [True, False, False, False]
+    assert choose_type_threshold(confidence, right, min_accuracy=0.70) == 0.36
+    assert choose_type_threshold(confidence, right, min_accuracy=0.50) == 0.30  # all kept: 4 of 8
+    assert choose_type_threshold(confidence, [False] * 8) == 1.0  # never right: every type uncertain

@@ -10,9 +10,11 @@ from dashboard.charts import compare as compare_charts, timeline as timeline_cha
 
 
 def test_count_change_table_flags_counting_noise():
-    before = {"comedone": 10, "papule": 6, "pustule": 4, "nodule": 0, "inflammatory": 10,
+    before = {"comedone": 10, "papule": 6, "pustule": 4, "nodule": 0, "inflammatory_type_uncertain": 0,
+              "inflammatory": 10,
               "non_inflammatory": 10, "total": 20}
-    after = {"comedone": 9, "papule": 2, "pustule": 1, "nodule": 1, "inflammatory": 3,
+    after = {"comedone": 9, "papule": 2, "pustule": 1, "nodule": 1, "inflammatory_type_uncertain": 0,
+             "inflammatory": 3,
              "non_inflammatory": 9, "total": 13}
     table = compare_charts.count_change_table(before, after).set_index("lesions")
     inflammatory = table.loc[timeline_charts.GROUP_LABELS["inflammatory"]]
