@@ -399,15 +399,23 @@ def test_migrations_render_for_postgresql(capsys: pytest.CaptureFixture[str]) ->
     assert "ADD COLUMN second_opinion_grade INTEGER" in sql
 
 
+def _filled_at(url: str, revision: str, *changes: str) -> None:
+    """The database at `revision` with revision 0001's rows, then `changes` (SQL) applied.
+    Revisions after 0003 add NOT NULL columns the 0001 rows lack: fill at 0003 at the latest."""
+    upgrade_database(url, revision)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        _fill_0001(connection)
+        for change in changes:
+            connection.execute(text(change))
+    engine.dispose()
+
+
 def test_0003_recomputes_inflammatory_with_nodules_and_back(empty_db_url: str) -> None:
     """Stored analyses get the clinical groups without re-analysis: inflammatory = papules +
     pustules + nodules/cysts; the downgrade restores the old sum; nothing else changes."""
     url = empty_db_url
-    upgrade_database(url, "0002")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        _fill_0001(connection)
-    engine.dispose()
+    _filled_at(url, "0002")
     before = _snapshot(url)["analysis"]
 
     upgrade_database(url, "0003")
@@ -423,13 +431,8 @@ def test_0003_recomputes_inflammatory_with_nodules_and_back(empty_db_url: str) -
 
 def test_0004_marks_stored_photos_without_a_face_or_skin_not_assessable(empty_db_url: str) -> None:
     url = empty_db_url
-    upgrade_database(url, "0003")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        _fill_0001(connection)
-        connection.execute(text("UPDATE analysis SET face_found = false WHERE id = 2"))
-        connection.execute(text("UPDATE analysis SET skin_area_px = 400 WHERE id = 3"))
-    engine.dispose()
+    _filled_at(url, "0003", "UPDATE analysis SET face_found = false WHERE id = 2",
+               "UPDATE analysis SET skin_area_px = 400 WHERE id = 3")
 
     upgrade_database(url, "0004")
     rows = _snapshot(url)["analysis"]
@@ -445,11 +448,7 @@ def test_0004_marks_stored_photos_without_a_face_or_skin_not_assessable(empty_db
 
 def test_0005_keeps_stored_types_and_counts_as_they_were(empty_db_url: str) -> None:
     url = empty_db_url
-    upgrade_database(url, "0003")
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        _fill_0001(connection)
-    engine.dispose()
+    _filled_at(url, "0003")
     upgrade_database(url, "0004")
     before = _snapshot(url)
 
