@@ -27,6 +27,15 @@ DETECT_MIN_FACE_FRACTION = 0.05
 DETECT_MIN_FACE_PX = 20
 # Below this score a candidate is not a face (MTCNN's last-stage threshold is 0.7).
 MIN_FACE_SCORE = 0.9
+# When the photo itself shows no face, MTCNN looks again at copies that give a face filling the
+# frame some context (grey margins of this share of the long side, shrunk back to the same size)
+# or turn a tilted head upright (these angles, degrees). On ACNE04 valid this finds a face in
+# 7 of the 29 close-ups where the plain pass found none, and none in scikit-image's non-face
+# photos (coffee, cat, rocket, retina, ...). Such a face is `rough`: it makes the photo
+# assessable, but its landmarks are too rough to scale the photo by (measured on valid: using
+# them cost 0.008 lesion F1 and 0.23 count MAE), so the pipeline measures as without a face.
+RETRY_MARGIN = 0.5
+RETRY_ANGLES: tuple[float, ...] = (25.0, -25.0)
 # |yaw_ratio| above which the photo is a side view ("left"/"right") rather than "front".
 # yaw_ratio = nose offset from the eye midpoint, along the eye line, over the inter-ocular
 # distance: about 0 for a frontal face, near 0.5 for a three-quarter view.
@@ -128,9 +137,14 @@ class FaceDetector:
             small = np.ascontiguousarray(image)
         if min(small.shape[:2]) < _MIN_DETECT_SIDE:  # MTCNN cannot even look at it
             return FaceResult(found=False)
-        boxes, scores, points = self._run(small)
-        keep = scores >= MIN_FACE_SCORE
-        boxes, scores, points = boxes[keep], scores[keep], points[keep]
+        boxes, scores, points = self._faces(small)
+        rough = False
+        for view, back in _retry_views(small) if len(boxes) == 0 else ():
+            boxes, scores, points = self._faces(view)
+            if len(boxes):
+                boxes, points = _map_back(boxes, points, back)
+                rough = True
+                break
         if len(boxes) == 0:
             return FaceResult(found=False)
 
@@ -158,7 +172,14 @@ class FaceDetector:
             ),
             view=view_from_yaw(yaw),
             yaw_ratio=yaw,
+            rough=rough,
         )
+
+    def _faces(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidates of `_run` that score as faces."""
+        boxes, scores, points = self._run(small)
+        keep = scores >= MIN_FACE_SCORE
+        return boxes[keep], scores[keep], points[keep]
 
     def _run(self, small: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """MTCNN on the detection copy: boxes (N x 4, edges), scores (N), points (N x 5 x 2)."""
@@ -242,6 +263,33 @@ class FaceDetector:
 
 _DETECTOR: FaceDetector | None = None
 _DETECTOR_LOCK = threading.Lock()
+
+
+def _retry_views(image: np.ndarray):  # noqa: ANN202 - an iterator of (image, 2x3 affine)
+    """Copies of `image` for a second look, each with the affine that maps its pixels back."""
+    height, width = image.shape[:2]
+    pad = int(round(RETRY_MARGIN * max(height, width)))
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    scale = max(height, width) / max(padded.shape[:2])
+    shrunk = cv2.resize(padded, (round(padded.shape[1] * scale), round(padded.shape[0] * scale)),
+                        interpolation=cv2.INTER_AREA)
+    yield shrunk, np.array([[1 / scale, 0.0, -pad], [0.0, 1 / scale, -pad]])
+    for angle in RETRY_ANGLES:
+        turn = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, 1.0)
+        turned = cv2.warpAffine(image, turn, (width, height), borderMode=cv2.BORDER_REPLICATE)
+        yield turned, cv2.invertAffineTransform(turn)
+
+
+def _map_back(boxes: np.ndarray, points: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (as the axis-aligned box around their mapped corners) and landmarks of a retry
+    copy, in the photo's pixels."""
+    def apply(xy: np.ndarray) -> np.ndarray:
+        return xy @ affine[:, :2].T + affine[:, 2]
+
+    corners = np.stack([boxes[:, [0, 1]], boxes[:, [2, 1]], boxes[:, [0, 3]], boxes[:, [2, 3]]], axis=1)
+    mapped = apply(corners.reshape(-1, 2)).reshape(-1, 4, 2)
+    back = np.concatenate([mapped.min(axis=1), mapped.max(axis=1)], axis=1)
+    return back, apply(points.reshape(-1, 2)).reshape(points.shape)
 
 
 def get_face_detector() -> FaceDetector:

@@ -56,7 +56,10 @@ class Analyzer:
         self.image_grader_use = image_grader_use
 
     def segment(self, image: np.ndarray, face: FaceResult) -> tuple[WorkingFrame, np.ndarray, LesionMaps]:
-        """The scale-normalised working image around the face and the segmenter's maps of it."""
+        """The scale-normalised working image around the face and the segmenter's maps of it
+        (a rough face is not used: the photo is scaled as one without a face)."""
+        if not face.measurable:
+            face = FaceResult(found=False)
         cfg = self.config
         frame = working_frame(image.shape[:2], face, cfg.face_width_px, cfg.face_context,
                               cfg.train_image_side)
@@ -70,14 +73,17 @@ class Analyzer:
         h, w = image.shape[:2]
         face = self.face_detector.detect(image)
         quality = assess_quality(image, face)
-        alignment = estimate_alignment(face.landmarks) if face.found and face.landmarks else None
+        # A face found only roughly makes the photo assessable; it is not used to scale, align
+        # or mask the photo (core.face.RETRY_MARGIN).
+        measured = face if face.measurable else FaceResult(found=False)
+        alignment = estimate_alignment(measured.landmarks) if measured.found and measured.landmarks else None
 
-        frame, work, maps = self.segment(image, face)
+        frame, work, maps = self.segment(image, measured)
         work_lesions, labels = lesions_from_maps(maps, self.config)
         # Skin and regions at working resolution: the same geometry, far fewer pixels.
         work_to_photo = (1 / frame.scale, 0.0, float(frame.x0), 0.0, 1 / frame.scale, float(frame.y0))
         work_alignment = compose_alignments(work_to_photo, alignment) if alignment else None
-        skin = facial_skin_mask(work.shape[:2], _face_in_frame(face, frame), work_alignment)
+        skin = facial_skin_mask(work.shape[:2], _face_in_frame(measured, frame), work_alignment)
         regions = region_masks(work.shape[:2], work_alignment) if work_alignment else {}
 
         area_scale = 1.0 / frame.scale**2

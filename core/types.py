@@ -179,10 +179,19 @@ class FaceResult:
     other_boxes: tuple[tuple[float, float, float, float], ...] = ()
     view: str | None = None
     yaw_ratio: float | None = None
+    # Found only on a second look (core.face: a face filling the frame, a tilted head): there is
+    # a face, but its box and landmarks are too rough to scale, align or mask the photo by.
+    rough: bool = False
+
+    @property
+    def measurable(self) -> bool:
+        """Whether the box and landmarks may be used to scale, align and mask the photo."""
+        return self.found and not self.rough
 
     def to_dict(self) -> dict[str, object]:
         return {
             "found": self.found,
+            "rough": self.rough,
             "box": [round(v, 1) for v in self.box] if self.box else None,
             "landmarks": [[round(x, 1), round(y, 1)] for x, y in self.landmarks]
             if self.landmarks

@@ -144,3 +144,27 @@ def test_bad_inputs_are_rejected_with_the_bad_value():
 
 def test_detector_is_shared_process_wide():
     assert get_face_detector() is get_face_detector()
+
+
+def test_a_face_filling_the_frame_is_found_on_a_second_look(detector, astronaut, astronaut_face):
+    """A close-up cut inside the face box (as clinics crop to a cheek): the plain pass finds no
+    face; the copy with grey margins does, and its landmarks map back into the close-up."""
+    x0, y0, x1, y1 = (int(v) for v in astronaut_face.box)
+    inset_x, inset_y = (x1 - x0) * 14 // 100, (y1 - y0) * 14 // 100  # 11-20% all behave alike
+    close_up = np.ascontiguousarray(cv2.resize(
+        astronaut[y0 + inset_y:y1 - inset_y, x0 + inset_x:x1 - inset_x], None, fx=4, fy=4,
+        interpolation=cv2.INTER_CUBIC))
+    assert len(detector._faces(close_up)[0]) == 0  # what the plain pass sees
+    face = detector.detect(close_up)
+    assert face.found
+    height, width = close_up.shape[:2]
+    landmarks = np.array(face.landmarks)
+    assert (landmarks[:, 0] > 0).all() and (landmarks[:, 0] < width).all()
+    assert (landmarks[:, 1] > 0).all() and (landmarks[:, 1] < height).all()
+    left_eye, right_eye = landmarks[0], landmarks[1]
+    assert left_eye[0] < right_eye[0] and abs(left_eye[1] - right_eye[1]) < 0.1 * height
+
+
+@pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket"])
+def test_the_second_look_finds_no_face_where_there_is_none(detector, name):
+    assert not detector.detect(getattr(data, name)()).found

@@ -121,3 +121,19 @@ def test_hugging_face_classifier_serves_as_second_opinion_or_grader(tmp_path, us
         assert analysis.grade.source == "learned"
         assert analysis.second_opinion.source == "hf:hf-grader"
         assert analysis.to_dict()["second_opinion"]["value"] in range(4)
+
+
+def test_a_face_found_only_on_a_second_look_is_assessable_but_not_used_to_scale(analyzer):
+    import cv2
+
+    image = data.astronaut()
+    x0, y0, x1, y1 = (int(v) for v in analyzer.analyze(image).face.box)
+    inset_x, inset_y = (x1 - x0) * 14 // 100, (y1 - y0) * 14 // 100
+    close_up = np.ascontiguousarray(cv2.resize(
+        image[y0 + inset_y:y1 - inset_y, x0 + inset_x:x1 - inset_x], None, fx=4, fy=4,
+        interpolation=cv2.INTER_CUBIC))
+    analysis = analyzer.analyze(close_up)
+    assert analysis.face.found and analysis.face.rough and not analysis.face.measurable
+    assert analysis.assessable and analysis.to_dict()["face"]["rough"] is True
+    assert analysis.alignment is None and analysis.region_counts == {}  # measured without landmarks
+    assert analysis.skin_area_px == pytest.approx(close_up.shape[0] * close_up.shape[1], rel=0.01)  # all of it
