@@ -57,26 +57,31 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from core.imaging import encode_png, read_photo_file
-    from core.pipeline import load_analyzer
 
     emit = (lambda path, r: print(json.dumps(r), flush=True)) if args.json else \
         (lambda path, r: print(summary_line(path, r), flush=True))
-    try:
-        analyzer = load_analyzer(args.weights)
-    except (ModelNotInstalledError, WeightsError) as exc:
-        for path in args.photos:
-            emit(path, {"path": path, "error": str(exc)})
-        return EXIT_MODEL_ERROR
     if args.masks:
         args.masks.mkdir(parents=True, exist_ok=True)
+    # The models load on the first photo that can be read: a missing or broken file is answered
+    # at once, without importing torch (seconds on a small machine).
+    analyzer = None
     status, used = 0, set()
-    for path in args.photos:
+    for index, path in enumerate(args.photos):
         try:
             photo = read_photo_file(path)
         except PhotoError as exc:
             emit(path, {"path": path, "error": str(exc)})
             status = EXIT_PHOTO_ERROR
             continue
+        if analyzer is None:
+            try:
+                from core.pipeline import load_analyzer
+
+                analyzer = load_analyzer(args.weights)
+            except (ModelNotInstalledError, WeightsError) as exc:
+                for rest in args.photos[index:]:
+                    emit(rest, {"path": rest, "error": str(exc)})
+                return EXIT_MODEL_ERROR
         try:
             analysis = analyzer.analyze(photo)
         except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the others

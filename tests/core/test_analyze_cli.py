@@ -97,3 +97,21 @@ def test_a_photo_with_no_face_is_not_assessable(photos, tmp_path):
     assert not np.asarray(Image.open(tmp_path / "wall_mask.png")).any()  # no lesion claimed
     plain = run_cli(photos["wall"], weights=photos["weights"])
     assert plain.stdout.startswith(f"{photos['wall']}: NOT ASSESSABLE - No face was found")
+
+
+def test_a_missing_or_broken_file_is_answered_without_loading_the_models(photos, tmp_path):
+    code = ("import sys; from core import analyze; "
+            f"status = analyze.main([{str(tmp_path / 'missing.jpg')!r}, {str(photos['corrupt'])!r}, '--json']); "
+            "print(status, 'torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    rows = [json.loads(line) for line in result.stdout.splitlines()[:2]]
+    assert [r["error"].split(" ")[0] for r in rows] == ["There", f"'{photos['corrupt'].name}'"]
+    assert result.stdout.splitlines()[-1] == "1 False"  # exit status 1, torch never imported
+
+    # The models load on the first readable photo; a model problem is said for it and the rest.
+    ordered = run_cli(tmp_path / "missing.jpg", photos["face"], photos["rotated"], "--json", weights=tmp_path)
+    assert ordered.returncode == 3
+    missing, face, rotated = (json.loads(line) for line in ordered.stdout.splitlines())
+    assert missing["error"].startswith("There is no photo file")
+    assert "No model is installed" in face["error"] and "No model is installed" in rotated["error"]
