@@ -168,3 +168,14 @@ def rgb_icc_profile(
     )
     assert len(header) == 128
     return header + struct.pack(">I", len(tags)) + table + body
+
+
+def face_close_up(image: np.ndarray, face_box, inset: float = 0.14, zoom: int = 4) -> np.ndarray:  # noqa: ANN001
+    """A close-up cut `inset` inside the face box on every side and enlarged `zoom` times, as a
+    clinic crops a photo to the skin: a face that fills the frame (core.face's second look)."""
+    import cv2
+
+    x0, y0, x1, y1 = (int(v) for v in face_box)
+    dx, dy = int((x1 - x0) * inset), int((y1 - y0) * inset)
+    return np.ascontiguousarray(cv2.resize(image[y0 + dy:y1 - dy, x0 + dx:x1 - dx], None, fx=zoom,
+                                           fy=zoom, interpolation=cv2.INTER_CUBIC))

@@ -149,11 +149,9 @@ def test_detector_is_shared_process_wide():
 def test_a_face_filling_the_frame_is_found_on_a_second_look(detector, astronaut, astronaut_face):
     """A close-up cut inside the face box (as clinics crop to a cheek): the plain pass finds no
     face; the copy with grey margins does, and its landmarks map back into the close-up."""
-    x0, y0, x1, y1 = (int(v) for v in astronaut_face.box)
-    inset_x, inset_y = (x1 - x0) * 14 // 100, (y1 - y0) * 14 // 100  # 11-20% all behave alike
-    close_up = np.ascontiguousarray(cv2.resize(
-        astronaut[y0 + inset_y:y1 - inset_y, x0 + inset_x:x1 - inset_x], None, fx=4, fy=4,
-        interpolation=cv2.INTER_CUBIC))
+    from tests.core.photo_factory import face_close_up
+
+    close_up = face_close_up(astronaut, astronaut_face.box)  # insets of 11-20% all behave alike
     assert len(detector._faces(close_up)[0]) == 0  # what the plain pass sees
     face = detector.detect(close_up)
     assert face.found

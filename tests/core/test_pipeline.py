@@ -124,14 +124,10 @@ def test_hugging_face_classifier_serves_as_second_opinion_or_grader(tmp_path, us
 
 
 def test_a_face_found_only_on_a_second_look_is_assessable_but_not_used_to_scale(analyzer):
-    import cv2
+    from tests.core.photo_factory import face_close_up
 
     image = data.astronaut()
-    x0, y0, x1, y1 = (int(v) for v in analyzer.analyze(image).face.box)
-    inset_x, inset_y = (x1 - x0) * 14 // 100, (y1 - y0) * 14 // 100
-    close_up = np.ascontiguousarray(cv2.resize(
-        image[y0 + inset_y:y1 - inset_y, x0 + inset_x:x1 - inset_x], None, fx=4, fy=4,
-        interpolation=cv2.INTER_CUBIC))
+    close_up = face_close_up(image, analyzer.analyze(image).face.box)
     analysis = analyzer.analyze(close_up)
     assert analysis.face.found and analysis.face.rough and not analysis.face.measurable
     assert analysis.assessable and analysis.to_dict()["face"]["rough"] is True
