@@ -26,7 +26,6 @@ UNCERTAIN_TYPE_MASK_VALUE = len(LESION_KINDS) + 1  # kind masks: 1..4 the types,
 GRADE_LABELS: dict[int, str] = {0: "mild", 1: "moderate", 2: "severe", 3: "very severe"}
 
 
-
 class Right(StrEnum):
     """What an account may do; each page and each repository write asks for one."""
 
@@ -45,11 +44,6 @@ class Role(StrEnum):
 
     def may(self, right: Right) -> bool:
         return right in ROLE_RIGHTS[self]
-
-    @property
-    def sees_every_patient(self) -> bool:
-        """Administrators see every patient; clinicians their own and their team's."""
-        return self is Role.ADMIN
 
     @property
     def hides_identity(self) -> bool:

@@ -252,12 +252,10 @@ class _Importer:
                 if isinstance(photo, str):
                     finish(Outcome(item.name, "refused", photo))
                     continue
-                checked = check_photo(
-                    self.clinic, self.actor, patient_id=self.records.patient(item.patient_code),
-                    filename=item.path.name, photo=photo, analyzer=analyzer)
-                if checked.duplicate is not None:
-                    finish(Outcome(item.name, "skipped", "already imported"))
-                    continue
+                # No duplicate query here: `check` looked every file up already, and the store
+                # looks again inside its write (a photo another import stored meanwhile).
+                checked = check_photo(self.clinic, self.actor, patient_id=None,
+                                      filename=item.path.name, photo=photo, analyzer=analyzer)
                 self.report.analysed += 1
                 if checked.error is not None:
                     finish(Outcome(item.name, "refused", checked.error))

@@ -25,7 +25,6 @@ VARIABLES: dict[str, str] = {
     "lockout_minutes": "ACNE_LOCKOUT_MINUTES",
     "backup_key_file": "ACNE_BACKUP_KEY_FILE",
 }
-MIN_BACKUP_KEY_BYTES = 32
 DATABASE_SCHEMES = ("sqlite", "postgresql")
 
 
@@ -102,8 +101,8 @@ def database_location(settings: Settings) -> str:
     return f"database file {where}"
 
 
-def check_storage(settings: Settings, *, database: bool = True) -> None:
-    """Make sure the data folder can be created and (with `database`) the database reached.
+def check_storage(settings: Settings) -> None:
+    """Make sure the data folder can be created and the database reached.
 
     Raises SettingsError naming ACNE_DATA_DIR or DATABASE_URL; never a traceback.
     """
@@ -127,11 +126,10 @@ def check_storage(settings: Settings, *, database: bool = True) -> None:
                 f"DATABASE_URL names a SQLite file in {database_file.parent}, which cannot be "
                 f"created: {error.strerror or error}."
             ) from None
-    if database:
-        problem = check_connection(url)
-        if problem is not None:
-            variable = "DATABASE_URL" if settings.database_url else "ACNE_DATA_DIR"
-            raise SettingsError(f"{variable}: {problem}.")
+    problem = check_connection(url)
+    if problem is not None:
+        variable = "DATABASE_URL" if settings.database_url else "ACNE_DATA_DIR"
+        raise SettingsError(f"{variable}: {problem}.")
 
 
 def backup_key(settings: Settings) -> bytes | None:
@@ -139,6 +137,8 @@ def backup_key(settings: Settings) -> bytes | None:
 
     The key must live outside the data folder (a key beside the data it protects protects
     nothing) and hold at least 32 bytes; SettingsError names the variable otherwise."""
+    from db.backup.format import MIN_KEY_BYTES
+
     path = settings.backup_key_file
     if path is None:
         return None
@@ -150,8 +150,8 @@ def backup_key(settings: Settings) -> bytes | None:
     except OSError as error:
         raise SettingsError(f"ACNE_BACKUP_KEY_FILE ({path}) cannot be read: "
                             f"{error.strerror or error}.") from None
-    if len(key) < MIN_BACKUP_KEY_BYTES:
+    if len(key) < MIN_KEY_BYTES:
         raise SettingsError(f"ACNE_BACKUP_KEY_FILE ({path}) holds {len(key)} bytes; a key needs at "
-                            f"least {MIN_BACKUP_KEY_BYTES} (make one with "
+                            f"least {MIN_KEY_BYTES} (make one with "
                             "`python -m usecases.cli.backup make-key PATH`).")
     return key
