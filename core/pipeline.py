@@ -99,13 +99,12 @@ class Analyzer:
         area_fraction = lesion_pixels / skin_pixels if skin_pixels else 0.0
         counts = LesionCounts.from_lesions(lesions)
         image_grade = self.image_grader.grade(work) if self.image_grader else None
+        heights = peak_heights(maps.centre, SOFT_PEAK_FLOOR, self.config.min_peak_distance_px)
         if image_grade and self.image_grader_use == "grader":
             grade, second_opinion = image_grade, None
         else:
             # The grader learned from every lesion's most likely type.
-            evidence = GradeEvidence(LesionCounts.from_lesions(lesions, split_uncertain=False),
-                                     peak_heights(maps.centre, SOFT_PEAK_FLOOR,
-                                                  self.config.min_peak_distance_px))
+            evidence = GradeEvidence(LesionCounts.from_lesions(lesions, split_uncertain=False), heights)
             grade, second_opinion = self.grader.grade(evidence), image_grade
         kind_mask = kind_mask_from_labels(labels, work_lesions)
         probability = np.round(maps.lesion * 255).astype(np.uint8)
@@ -119,6 +118,7 @@ class Analyzer:
             face=face, quality=quality, model_version=self.model_version, alignment=alignment,
             region_counts=count_by_region(lesions) if regions else {},
             gags_estimate=gags_estimate(lesions) if regions else None,
+            grade_evidence=tuple(round(h, 4) for h in heights),
             kind_mask=frame.paste(kind_mask, (h, w)),
             probability_map=frame.paste(probability, (h, w)),
         )

@@ -85,6 +85,8 @@ class Lesion:
     # An inflammatory lesion whose type is too unsure to show: counted as "inflammatory, type
     # uncertain", not as `kind` (which stays the most likely type, for the record).
     type_uncertain: bool = False
+    # Drawn by a clinician on the photo (core.correction), not found by the model.
+    added_by_clinician: bool = False
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -237,6 +239,9 @@ class Analysis:
     # measurements are kept for the record, but no count, grade or lesion is reported from it.
     assessable: bool = True
     not_assessable_reasons: tuple[str, ...] = ()
+    # The centre-heatmap peak heights the grader saw: a clinician's correction is regraded
+    # from them by the same grader (core.correction).
+    grade_evidence: tuple[float, ...] = ()
     # Lesion map at photo size: 0 background, 1..4 = index in LESION_KINDS + 1.
     kind_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
     # Lesion probability at photo size, 0-255.
@@ -275,6 +280,23 @@ class Analysis:
             "second_opinion": self.second_opinion.to_dict() if self.second_opinion and measured else None,
             "model_version": self.model_version,
         }
+
+
+@dataclass(frozen=True)
+class CorrectedMeasurements:
+    """What a clinician's lesion edit changes in an analysis: the corrected lesions and what
+    follows from them (counts, grade by the same grader, area, regions, lesion-type map)."""
+
+    lesions: tuple[Lesion, ...]
+    counts: LesionCounts
+    grade: Grade
+    lesion_area_fraction: float
+    region_counts: dict[str, dict[str, int]]
+    gags_estimate: int | None
+    grade_evidence: tuple[float, ...]
+    edit: dict[str, object]  # what was done, for the record (core.correction.LesionEdit.to_dict)
+    description: str  # the edit in a sentence, for the audit trail and the screen
+    kind_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

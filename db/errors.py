@@ -11,3 +11,7 @@ class NotFound(LookupError):
 
 class DuplicateError(ValueError):
     """A value that must be unique (username, patient code, study name...) is already used."""
+
+
+class ConflictError(RuntimeError):
+    """Someone else changed the row since it was read: reload and try again."""

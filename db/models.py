@@ -152,6 +152,8 @@ class PatientBase(SQLModel):
     consent_date: date | None = None
     skin_type: str | None = Field(default=None, max_length=3)
     notes: str = ""
+    # The patient allows their de-identified photos and lesions to be used to train the models.
+    research_consent: bool = Field(default=False, index=True)
     team: str | None = Field(default=None, index=True, max_length=100)
 
     _code = field_validator("code")(check_patient_code)
@@ -172,6 +174,7 @@ class PatientUpdate(SQLModel):
     consent_date: date | None = None
     skin_type: str | None = None
     notes: str | None = None
+    research_consent: bool | None = None
     team: str | None = None
     owner_id: int | None = None  # admin only: hand a patient to another clinician
 
@@ -266,6 +269,9 @@ class AnalysisBase(SQLModel):
     # Its counts and grade are the model's output kept for the record, never shown or trended.
     assessable: bool = Field(default=True, index=True)
     not_assessable_reasons: list[str] = _json(list)
+    # The heights of the segmenter's centre-heatmap peaks the grader saw (None: stored before
+    # they were kept); a clinician's correction regrades from them (core.correction).
+    grade_evidence: list[float] | None = _json()
     # The optional second grader's verdict (core.types.Analysis.second_opinion); None: none ran.
     second_opinion_grade: int | None = None  # ACNE04 / Hayashi 0-3
     second_opinion_label: str | None = Field(default=None, max_length=40)
@@ -274,7 +280,9 @@ class AnalysisBase(SQLModel):
 
 
 class Analysis(AnalysisBase, table=True):
-    """One analysis of one photo. Re-analysis adds a row; rows are never overwritten."""
+    """One analysis of one photo. Re-analysis and each clinician's correction add a row; rows
+    are never overwritten (undoing a correction only sets its `withdrawn_at`). The photo's
+    current analysis is its newest row not withdrawn (db.repository.current_analysis_id)."""
 
     __table_args__ = (
         sa.CheckConstraint("grade >= 0 AND grade <= 3", name="grade"),
@@ -289,6 +297,13 @@ class Analysis(AnalysisBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     photo_id: int = Field(foreign_key="photo.id")
+    # A clinician's correction is an analysis of its own: the model's analysis it corrects
+    # (always the model's, never another correction), who made it and the edit it made.
+    corrects_id: int | None = Field(default=None, foreign_key="analysis.id", index=True)
+    corrected_by_id: int | None = Field(default=None, foreign_key="account.id")
+    correction: dict[str, Any] | None = _json()
+    # Set when the correction is undone: the row stays, it is no longer the photo's current one.
+    withdrawn_at: datetime | None = None
     kind_mask_sha256: str | None = Field(default=None, index=True, max_length=64)
     probability_sha256: str | None = Field(default=None, index=True, max_length=64)
     created_at: datetime = _created_at()
@@ -312,6 +327,7 @@ class LesionRecord(SQLModel, table=True):
     region: str | None = Field(default=None, index=True, max_length=20)
     type_confidence: float | None = None  # None: stored before types had a confidence
     type_uncertain: bool = False  # counted as "inflammatory, type uncertain"
+    added_by_clinician: bool = False
 
 
 # ------------------------------------------------------------------------------ reviews

@@ -6,19 +6,33 @@ overwrites one. Nothing here is cached: a deleted patient's photo must not live 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from core.errors import PhotoError
 from core.imaging import decode_photo
-from core.types import DecodedPhoto
+from core.types import DecodedPhoto, Lesion
 from db.errors import NotFound
 from db.models import Account, Photo
 from db.models import Analysis as AnalysisRow
 from db.repository import add_analysis, get_photo, load_masks, load_photo_bytes
 from usecases.clinic import Clinic
 from usecases.visits import PhotoAnalyzer
+
+
+def lesions_from_records(records: Iterable[Any]) -> list[Lesion]:
+    """core Lesions from stored lesion rows (db.models.LesionRecord or alike)."""
+    return [
+        Lesion(bbox=(int(r.x0), int(r.y0), int(r.x1), int(r.y1)), kind=r.kind,
+               score=float(r.score), area_px=int(r.area_px), region=r.region,
+               type_confidence=1.0 if getattr(r, "type_confidence", None) is None else float(r.type_confidence),
+               type_uncertain=bool(getattr(r, "type_uncertain", False)),
+               added_by_clinician=bool(getattr(r, "added_by_clinician", False)))
+        for r in records
+    ]
 
 
 class StoredPhotoError(LookupError):

@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from core.types import LESION_KINDS, Lesion
+from core.types import LESION_KINDS
+from usecases.photos import lesions_from_records  # noqa: F401 - the pages read it from here
 
 # Columns of db.repository.TimelineRow, in the order the frame keeps them.
 TIMELINE_COLUMNS: tuple[str, ...] = (
@@ -32,7 +33,10 @@ TIMELINE_COLUMNS: tuple[str, ...] = (
     "review_iga",
     "review_grade_override",
     "model_version",
+    "corrects_id",  # set when the numbers are a clinician's correction of the model's
 )
+# Columns a row may leave out (None then): rows made before corrections existed.
+OPTIONAL_COLUMNS: frozenset[str] = frozenset({"corrects_id"})
 
 KIND_LABELS: dict[str, str] = {
     "comedone": "Comedones", "papule": "Papules", "pustule": "Pustules", "nodule": "Nodules/cysts",
@@ -64,10 +68,10 @@ def _row_dict(row: Any, columns: Sequence[str]) -> dict[str, Any]:
             f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
     else:
         source = {name: getattr(row, name) for name in columns if hasattr(row, name)}
-    missing = [name for name in columns if name not in source]
+    missing = [name for name in columns if name not in source and name not in OPTIONAL_COLUMNS]
     if missing:
         raise ValueError(f"row {row!r} lacks the columns {missing}")
-    return {name: source[name] for name in columns}
+    return {name: source.get(name) for name in columns}
 
 
 def timeline_frame(rows: Iterable[Any]) -> pd.DataFrame:
@@ -112,14 +116,3 @@ def visit_frame(timeline: pd.DataFrame, view: str = "front") -> pd.DataFrame:
     per_visit = per_visit.assign(iga=iga)
     per_visit = per_visit.sort_values(["visit_date", "visit_id"], kind="stable")
     return per_visit.reset_index(drop=True)[columns]
-
-
-def lesions_from_records(records: Iterable[Any]) -> list[Lesion]:
-    """core Lesions from stored lesion rows (x0, y0, x1, y1, kind, score, area_px, region,
-    type_uncertain)."""
-    return [
-        Lesion(bbox=(int(r.x0), int(r.y0), int(r.x1), int(r.y1)), kind=r.kind,
-               score=float(r.score), area_px=int(r.area_px), region=r.region,
-               type_uncertain=bool(getattr(r, "type_uncertain", False)))
-        for r in records
-    ]

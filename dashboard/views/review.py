@@ -55,10 +55,13 @@ def patient_reviews(actor, patient_id: int) -> tuple[str, pd.DataFrame] | None: 
         # One query for every review and reviewer, not one per reviewed photo.
         reviews = latest_reviews(session=session, actor=actor, patient_id=patient_id)
     reviewed = timeline[timeline["review_iga"].notna()]
+    # Reviews are found by the model's analysis, which a clinician's correction stands in for.
+    model_ids = [int(item.analysis_id if pd.isna(item.corrects_id) else item.corrects_id)
+                 for item in reviewed.itertuples()]
     rows = [
-        (item, reviews[int(item.analysis_id)].review, reviews[int(item.analysis_id)].reviewer)
-        for item in reviewed.itertuples()
-        if int(item.analysis_id) in reviews
+        (item, reviews[model_id].review, reviews[model_id].reviewer)
+        for item, model_id in zip(reviewed.itertuples(), model_ids)
+        if model_id in reviews
     ]
     # IGA success is judged against the first visit's IGA (the baseline of a treatment course).
     first_visit = timeline["visit_id"].iloc[0] if not timeline.empty else None

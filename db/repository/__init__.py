@@ -26,6 +26,7 @@ from db.repository.integrity import (
     repair_integrity,
     repair_store,
 )
+from db.repository.corrections import add_correction, list_corrections, withdraw_correction
 from db.repository.measurements import TimelineRow, patient_timeline
 from db.repository.patients import (
     create_patient,
@@ -105,6 +106,9 @@ __all__ = [
     "get_visit",
     "hash_password",
     "latest_analysis",
+    "add_correction",
+    "list_corrections",
+    "withdraw_correction",
     "latest_reviews",
     "list_accounts",
     "list_analyses",

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
 from core.types import Role
@@ -130,6 +131,24 @@ def get_data_version(*, session: Session) -> tuple[int, int]:
     )
     highest, count = session.exec(select(latest, recent)).one()
     return int(highest), int(count)
+
+
+def current_analysis_id(photo_id: Any) -> sa.ScalarSelect:
+    """The id of the photo's current analysis: its newest row that is not a withdrawn (undone)
+    correction. Correlated on `photo_id` (a column of the outer query); answered from the
+    (photo_id, id) index."""
+    newer = aliased(Analysis)
+    return (
+        select(func.max(newer.id))
+        .where(newer.photo_id == photo_id, col(newer.withdrawn_at).is_(None))
+        .scalar_subquery()
+    )
+
+
+def model_analysis_id(analysis: Any) -> Any:
+    """The model's analysis behind an analysis row (itself, or the one a correction corrects):
+    a review of the model's analysis also stands for its corrections."""
+    return func.coalesce(analysis.corrects_id, analysis.id)
 
 
 def join_analysis_patient(statement: sa.Select, analysis_id: Any) -> sa.Select:

@@ -1,6 +1,7 @@
 """Per-photo rows for a patient's timeline, computed in a fixed number of queries.
 
-"Latest" analysis or review means the highest id: rows are only ever added, never edited.
+A photo's analysis is its current one (`current_analysis_id`: the newest not withdrawn, which
+is a clinician's correction when one was made since), with the latest review of it.
 """
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from sqlmodel import Session, col, select
 
 from db.access import load_principal, visible_patients
 from db.models import Account, Analysis, Patient, Photo, Review, Visit
+from db.repository._common import current_analysis_id, model_analysis_id
 
 
 @dataclass(frozen=True)
 class TimelineRow:
-    """One photo of one visit with its latest analysis and latest review (None if absent)."""
+    """One photo of one visit with its current analysis and latest review (None if absent)."""
 
     visit_id: int
     visit_date: date
@@ -40,6 +42,8 @@ class TimelineRow:
     review_iga: int | None
     review_grade_override: int | None
     model_version: str | None
+    # The model's analysis that a clinician corrected (None: the numbers are the model's own).
+    corrects_id: int | None = None
     # The optional second grader's verdict on the same analysis (None when none ran).
     second_opinion_grade: int | None = None
     second_opinion_label: str | None = None
@@ -65,6 +69,7 @@ MEASURE_COLUMNS = (
     col(Review.iga).label("review_iga"),
     col(Review.grade_override).label("review_grade_override"),
     col(Analysis.model_version).label("model_version"),
+    col(Analysis.corrects_id).label("corrects_id"),
     col(Analysis.second_opinion_grade).label("second_opinion_grade"),
     col(Analysis.second_opinion_label).label("second_opinion_label"),
     col(Analysis.second_opinion_confidence).label("second_opinion_confidence"),
@@ -76,24 +81,21 @@ def photo_measure_rows(
     patient_ids: sa.Select, *, include_visits_without_photos: bool = False
 ) -> sa.Select:
     """Rows (patient_id, visit_id, visit_date, photo_id, view, *MEASURE_COLUMNS) for every
-    photo of the given patients, with the latest analysis and latest review joined in.
+    photo of the given patients, with the current analysis and latest review joined in.
 
     The latest rows are looked up per photo (max id via the (photo_id, id) and
     (analysis_id, id) indexes) rather than joined from grouped subqueries: PostgreSQL
     misjudged the size of those and re-ran them per row (seconds for 150 photos).
     """
     scope = col(Visit.patient_id).in_(patient_ids)
-    newer_analysis = aliased(Analysis)
+    # The review of the model's analysis stands for its clinician corrections too.
+    reviewed = aliased(Analysis)
     newer_review = aliased(Review)
-    latest_analysis_id = (
-        select(func.max(newer_analysis.id))
-        .where(newer_analysis.photo_id == col(Photo.id))
-        .correlate(Photo)
-        .scalar_subquery()
-    )
     latest_review_id = (
         select(func.max(newer_review.id))
-        .where(newer_review.analysis_id == col(Analysis.id))
+        .join(reviewed, reviewed.id == newer_review.analysis_id)
+        .where(sa.or_(reviewed.id == model_analysis_id(Analysis),
+                      reviewed.corrects_id == model_analysis_id(Analysis)))
         .correlate(Analysis)
         .scalar_subquery()
     )
@@ -113,7 +115,7 @@ def photo_measure_rows(
     # A photo whose latest analysis says it cannot be assessed is a photo without a
     # measurement: it never reaches a trend, a comparison or a study.
     return (
-        statement.outerjoin(Analysis, sa.and_(col(Analysis.id) == latest_analysis_id,
+        statement.outerjoin(Analysis, sa.and_(col(Analysis.id) == current_analysis_id(col(Photo.id)),
                                               col(Analysis.assessable)))
         .outerjoin(Review, col(Review.id) == latest_review_id)
         .where(scope)

@@ -76,7 +76,11 @@ def _check_analysis(analysis: core_types.Analysis, width: int, height: int) -> N
             raise ValueError(f"second-opinion label {second.label[:20]!r}... is over 40 characters")
         if len(second.source) > 200:
             raise ValueError(f"second-opinion source {second.source[:20]!r}... is over 200 characters")
-    for lesion in analysis.lesions:
+    _check_lesion_kinds(analysis.lesions)
+
+
+def _check_lesion_kinds(lesions: tuple[core_types.Lesion, ...]) -> None:
+    for lesion in lesions:
         if lesion.kind not in core_types.LESION_KINDS:
             raise ValueError(f"lesion kind {lesion.kind!r} is not one of {core_types.LESION_KINDS}")
 
@@ -127,6 +131,7 @@ def _analysis_row(
             for region, tally in analysis.region_counts.items()
         },
         gags_estimate=int(analysis.gags_estimate) if analysis.gags_estimate is not None else None,
+        grade_evidence=[_finite(h) for h in analysis.grade_evidence],
         second_opinion_grade=int(second.value) if second is not None else None,
         second_opinion_label=second.label if second is not None else None,
         second_opinion_confidence=_finite(second.confidence) if second is not None else None,
@@ -136,7 +141,8 @@ def _analysis_row(
     )
 
 
-def _lesion_rows(analysis: core_types.Analysis, analysis_id: int) -> list[LesionRecord]:
+def lesion_rows(lesions: tuple[core_types.Lesion, ...], analysis_id: int) -> list[LesionRecord]:
+    """The rows of `lesions` for the analysis row `analysis_id`."""
     return [
         LesionRecord(
             analysis_id=analysis_id,
@@ -150,8 +156,9 @@ def _lesion_rows(analysis: core_types.Analysis, analysis_id: int) -> list[Lesion
             region=lesion.region,
             type_confidence=float(lesion.type_confidence),
             type_uncertain=bool(lesion.type_uncertain),
+            added_by_clinician=bool(lesion.added_by_clinician),
         )
-        for lesion in analysis.lesions
+        for lesion in lesions
     ]
 
 
@@ -192,7 +199,7 @@ def _insert_analysis(
     row = _analysis_row(analysis, photo_id, kind_sha, probability_sha)
     session.add(row)
     session.flush()
-    session.add_all(_lesion_rows(analysis, row.id))
+    session.add_all(lesion_rows(analysis.lesions, row.id))
     return row
 
 
@@ -398,8 +405,10 @@ def list_analyses(*, session: Session, actor: Account, photo_id: int) -> list[An
 
 
 def latest_analysis(*, session: Session, actor: Account, photo_id: int) -> Analysis | None:
-    """The newest analysis of the photo (the highest id: rows are only ever added)."""
-    statement = _visible_analyses(session, actor).where(Analysis.photo_id == photo_id)
+    """The photo's current analysis: its newest row that is not a withdrawn (undone)
+    correction (rows are only ever added)."""
+    statement = _visible_analyses(session, actor).where(
+        Analysis.photo_id == photo_id, col(Analysis.withdrawn_at).is_(None))
     return session.exec(statement.order_by(col(Analysis.id).desc()).limit(1)).first()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from db.access import load_principal, require_write, visible_patients
@@ -12,8 +12,10 @@ from db.errors import NotFound
 from db.models import Account, Analysis, Patient, Photo, Review, ReviewCreate, Visit
 from db.repository._common import (
     add_audit,
+    current_analysis_id,
     hides_identity,
     join_analysis_patient,
+    model_analysis_id,
     subject_labels,
     without_free_text,
     write_transaction,
@@ -38,19 +40,18 @@ def review_queue_entries(
     """Latest analyses of visible photos that nobody reviewed yet, oldest first (one query).
     A photo that cannot be assessed has no count or grade to review: it is not listed."""
     principal = load_principal(session, actor)
-    # correlate(None): the subquery reads the whole analysis table, not the outer row.
-    latest_ids = (
-        select(func.max(Analysis.id)).group_by(col(Analysis.photo_id)).correlate(None)
-    )
-    reviewed = select(Review.analysis_id)
+    # A review of the model's analysis also stands for its corrections, and the other way round.
+    reviewed_analysis = aliased(Analysis)
+    reviewed = (select(model_analysis_id(reviewed_analysis))
+                .join(Review, col(Review.analysis_id) == reviewed_analysis.id).correlate(None))
     statement = (
         select(Analysis, Photo.id, Visit.id, Visit.visit_date, Patient.id, Patient.code)
         .join(Photo, col(Photo.id) == col(Analysis.photo_id))
         .join(Visit, col(Visit.id) == col(Photo.visit_id))
         .join(Patient, col(Patient.id) == col(Visit.patient_id))
         .where(
-            col(Analysis.id).in_(latest_ids),
-            col(Analysis.id).not_in(reviewed),
+            col(Analysis.id) == current_analysis_id(col(Analysis.photo_id)),
+            model_analysis_id(Analysis).not_in(reviewed),
             col(Analysis.assessable),
             visible_patients(principal),
         )
@@ -120,12 +121,13 @@ class ReviewBy:
 
 
 def latest_reviews(*, session: Session, actor: Account, patient_id: int) -> dict[int, ReviewBy]:
-    """The latest review of each reviewed analysis of the patient, by analysis id, with the
-    reviewer's name ({} when the actor may not see the patient). One query in all."""
+    """The latest review of each reviewed analysis of the patient, by the id of the model's
+    analysis (a review of a clinician's correction counts for the model's analysis it
+    corrects), with the reviewer's name ({} when the actor may not see the patient). One query."""
     principal = load_principal(session, actor)
     statement = (
         join_analysis_patient(
-            select(Review, Account.full_name, Account.username)
+            select(Review, Account.full_name, Account.username, model_analysis_id(Analysis))
             .join(Account, col(Account.id) == col(Review.reviewer_id)),
             col(Review.analysis_id),
         )
@@ -134,10 +136,10 @@ def latest_reviews(*, session: Session, actor: Account, patient_id: int) -> dict
     )
     latest: dict[int, ReviewBy] = {}
     hide_notes = hides_identity(principal)
-    for review, full_name, username in session.exec(statement):
+    for review, full_name, username, model_id in session.exec(statement):
         if hide_notes:
             review = without_free_text(review, "notes")
-        latest[review.analysis_id] = ReviewBy(review, full_name or username)  # later ids win
+        latest[int(model_id)] = ReviewBy(review, full_name or username)  # later ids win
     return latest
 
 

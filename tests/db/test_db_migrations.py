@@ -44,7 +44,10 @@ SECOND_OPINION_COLUMNS = (
 ASSESSMENT_COLUMNS = ("assessable", "not_assessable_reasons")  # revision 0004
 TYPE_DOUBT_COLUMNS = ("inflammatory_type_uncertain", "type_confidence", "type_uncertain")  # 0005
 # Added after revision 0001 (analysis and lesion columns).
-NEW_COLUMNS = SECOND_OPINION_COLUMNS + ASSESSMENT_COLUMNS + TYPE_DOUBT_COLUMNS
+# 0006: clinician corrections and research consent.
+CORRECTION_COLUMNS = ("corrects_id", "corrected_by_id", "correction", "withdrawn_at",
+                      "grade_evidence", "added_by_clinician", "research_consent")
+NEW_COLUMNS = SECOND_OPINION_COLUMNS + ASSESSMENT_COLUMNS + TYPE_DOUBT_COLUMNS + CORRECTION_COLUMNS
 
 
 def _json_value(value: Any) -> Any:
@@ -329,6 +332,11 @@ def test_a_0001_database_keeps_every_row_when_upgraded(empty_db_url: str, tmp_pa
     # 0004: every old analysis had a face and enough skin.
     assert [(bool(row["assessable"]), _json_value(row["not_assessable_reasons"]))
             for row in after["analysis"]] == [(True, [])] * 3
+    # 0006: no old analysis is a correction, no lesion was added by hand, nobody consented.
+    assert [(row["corrects_id"], row["withdrawn_at"], _json_value(row["grade_evidence"]))
+            for row in after["analysis"]] == [(None, None, None)] * 3
+    assert not any(row["added_by_clinician"] for row in after["lesion"])
+    assert not any(row["research_consent"] for row in after["patient"])
 
     # Today's code reads the old rows and keeps writing after them.
     from db import repository as repo

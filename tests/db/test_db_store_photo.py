@@ -155,7 +155,7 @@ def test_failure_after_the_file_write_leaves_no_file_and_no_row(
     def broken(*_args: object, **_kwargs: object) -> list:
         raise RuntimeError("disk full while inserting lesions")
 
-    monkeypatch.setattr(photos_module, "_lesion_rows", broken)
+    monkeypatch.setattr(photos_module, "lesion_rows", broken)
     audit_before = _count(session, AuditEvent)
     decoded = make_photo(11)
     with pytest.raises(RuntimeError, match="disk full"):
@@ -184,7 +184,7 @@ def test_failure_keeps_files_that_other_rows_still_use(
     def broken(*_args: object, **_kwargs: object) -> list:
         raise RuntimeError("insert failed")
 
-    monkeypatch.setattr(photos_module, "_lesion_rows", broken)
+    monkeypatch.setattr(photos_module, "lesion_rows", broken)
     other = make_photo(13)
     with pytest.raises(RuntimeError):
         repo.store_photo(  # same masks as the first (same lesions, same size), new photo
