@@ -133,6 +133,30 @@ def draw_boxes(image: np.ndarray, lesions: Iterable[Lesion]) -> np.ndarray:
     return out
 
 
+def draw_correction_marks(image: np.ndarray, lesions: Sequence[Lesion], *, selected: int | None = None,
+                          point: tuple[float, float] | None = None) -> np.ndarray:
+    """The lesion boxes for a clinician correcting them: the selected lesion ringed in white,
+    lesions added by a clinician ringed in a circle, and a cross where the photo was clicked."""
+    out = draw_boxes(image, lesions)
+    thickness = box_thickness(*out.shape[:2])
+    for i, lesion in enumerate(lesions):
+        x0, y0, x1, y1 = (int(v) for v in lesion.bbox)
+        if lesion.added_by_clinician:
+            centre, radius = ((x0 + x1) // 2, (y0 + y1) // 2), max(2, (x1 - x0) // 2)
+            cv2.circle(out, centre, radius, (255, 255, 255), thickness)
+        if i == selected:
+            pad = 2 * thickness + 2
+            cv2.rectangle(out, (x0 - pad, y0 - pad), (x1 - 1 + pad, y1 - 1 + pad), (255, 255, 255),
+                          2 * thickness)
+    if point is not None:
+        x, y = int(round(point[0])), int(round(point[1]))
+        arm = 6 * thickness + 4
+        for colour, width in (((0, 0, 0), 3 * thickness), ((255, 255, 255), thickness)):
+            cv2.line(out, (x - arm, y), (x + arm, y), colour, width)
+            cv2.line(out, (x, y - arm), (x, y + arm), colour, width)
+    return out
+
+
 def overlay_heatmap(
     image: np.ndarray, probability_map: np.ndarray, alpha: float = 0.6
 ) -> np.ndarray:

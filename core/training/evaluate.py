@@ -1,6 +1,8 @@
-"""Measure the shipped models on an ACNE04 split through the real `analyze` path.
+"""Measure the shipped models on a split of ACNE04, or of a data set in its layout (the clinic's
+research export, web_acne), through the real `analyze` path.
 
     python -m core.training.evaluate --data ../shared/data/acne04 --split test --json
+    python -m core.training.evaluate --data ../shared/data/web_acne --split valid --limit 5
 
 Prints lesion precision / recall / F1 (a predicted lesion matches a true box when their IoU is at
 least 0.3 or the true box's centre lies inside it, one-to-one), count MAE and Pearson correlation
@@ -14,6 +16,13 @@ lesions, counts, grades; never pixels) for looking at the worst errors. `--pertu
 names, see `core/training/perturb.py`) also scores copies of the photos with other exposure,
 white balance, focus, compression, noise and resolution, each with its paired difference to the
 clean photos.
+
+Data sets with less in their labels: photos with no label at all (no box and no grade) are left
+out (counted in `unlabelled_photos_left_out`). Lesions labelled `acne` (type unknown) count for
+detection, counts and masks, but type metrics use typed lesions only (a prediction matched to an
+untyped lesion is left out of its type's precision) and the inflammatory count only photos whose
+every lesion is typed. Grade metrics use the photos with a grade. What a data set cannot give is
+listed under `skipped`, with the reason.
 """
 from __future__ import annotations
 
@@ -29,7 +38,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core.manifest import DEFAULT_WEIGHTS_DIR
-from core.training.data import read_rgb, read_split, render_targets
+from core.training.data import labelled_only, read_rgb, read_split, render_targets
 from core.training.perturb import Perturbation, get_perturbations
 from core.training.metrics import (bootstrap_intervals, calibration_error, count_summary, detection_summary,
                                    grade_summary, iou_dice, kind_pairs, kind_tally, match_lesions,
@@ -47,10 +56,11 @@ class PhotoScore:
     pred_count: int
     true_count: int
     pred_inflammatory: int
-    true_inflammatory: int
-    kind_correct: int
+    true_inflammatory: int  # -1: some lesion's type is not labelled
+    kind_correct: int  # of the matches to a typed lesion
+    typed_matches: int  # matches to a lesion whose type is labelled
     pred_grade: int
-    true_grade: int
+    true_grade: int  # -1: not known
     grade_confidence: float
     intersection: int
     pred_px: int
@@ -77,20 +87,25 @@ def score_photo(analyzer, sample, perturbation: Perturbation | None = None) -> P
     seconds = time.perf_counter() - started
     matches = match_lesions([l.bbox for l in analysis.lesions], [l.score for l in analysis.lesions],
                             [l.bbox for l in truth])
+    typed = [(p, t) for p, t in matches if truth[t].kind is not None]
+    # A prediction matched to a lesion of unknown type is neither right nor wrong about its type.
+    matched_untyped = {p for p, t in matches if truth[t].kind is None}
+    types_known = all(l.kind is not None for l in truth)
     true_mask = render_targets(image.shape[:2], truth)[0] > 0
     pred_mask = analysis.kind_mask > 0
     return PhotoScore(
         tp=len(matches), n_pred=len(analysis.lesions), n_true=len(truth),
         pred_count=analysis.counts.total, true_count=len(truth),
         pred_inflammatory=analysis.counts.inflammatory,
-        true_inflammatory=sum(l.kind in INFLAMMATORY_KINDS for l in truth),
-        kind_correct=sum(analysis.lesions[p].kind == truth[t].kind for p, t in matches),
-        pred_grade=analysis.grade.value, true_grade=sample.grade, grade_confidence=analysis.grade.confidence,
+        true_inflammatory=sum(l.kind in INFLAMMATORY_KINDS for l in truth) if types_known else -1,
+        kind_correct=sum(analysis.lesions[p].kind == truth[t].kind for p, t in typed), typed_matches=len(typed),
+        pred_grade=analysis.grade.value, true_grade=-1 if sample.grade is None else sample.grade,
+        grade_confidence=analysis.grade.confidence,
         intersection=int((pred_mask & true_mask).sum()), pred_px=int(pred_mask.sum()),
         true_px=int(true_mask.sum()), seconds=seconds, assessable=int(analysis.assessable),
-        kind_pairs=kind_pairs([(truth[t].kind, analysis.lesions[p].kind) for p, t in matches]),
-        pred_kinds=kind_tally([l.kind for l in analysis.lesions]),
-        true_kinds=kind_tally([l.kind for l in truth]))
+        kind_pairs=kind_pairs([(truth[t].kind, analysis.lesions[p].kind) for p, t in typed]),
+        pred_kinds=kind_tally([l.kind for i, l in enumerate(analysis.lesions) if i not in matched_untyped]),
+        true_kinds=kind_tally([l.kind for l in truth if l.kind is not None]))
 
 
 def _columns(photos: list[PhotoScore]) -> dict[str, np.ndarray]:
@@ -100,42 +115,70 @@ def _columns(photos: list[PhotoScore]) -> dict[str, np.ndarray]:
 
 def headline_metrics(c: dict[str, np.ndarray]) -> dict[str, float]:
     """Detection, count, grade and pixel metrics pooled over the photos in `c` (lesions and
-    pixels are summed over photos); what the bootstrap recomputes on every resample."""
-    grades = grade_summary(c["pred_grade"], c["true_grade"])
+    pixels are summed over photos); what the bootstrap recomputes on every resample. Grade
+    accuracy is over the photos with a grade (NaN when none has one)."""
+    graded = c["true_grade"] >= 0
     return {
         **detection_summary(int(c["tp"].sum()), int(c["n_pred"].sum()), int(c["n_true"].sum())),
         **count_summary(c["pred_count"], c["true_count"]),
-        "grade_accuracy": grades["grade_accuracy"],
+        "grade_accuracy": float((c["pred_grade"][graded] == c["true_grade"][graded]).mean())
+        if graded.any() else float("nan"),
         **iou_dice(int(c["intersection"].sum()), int(c["pred_px"].sum()), int(c["true_px"].sum())),
     }
 
 
+def interval_metrics(c: dict[str, np.ndarray]) -> tuple[str, ...]:
+    """The headline metrics these photos can give (no grade accuracy when none has a grade)."""
+    graded = bool((c["true_grade"] >= 0).any())
+    return tuple(m for m in INTERVAL_METRICS if graded or m != "grade_accuracy")
+
+
+def _graded(photos: list[PhotoScore]) -> list[PhotoScore]:
+    return [p for p in photos if p.true_grade >= 0]
+
+
 def summarise(photos: list[PhotoScore]) -> dict:
-    """Every metric of a set of photos."""
+    """Every metric of a set of photos. Type metrics need typed lesions and grade metrics
+    graded photos; what the photos cannot give is left out and named under "skipped"."""
     c = _columns(photos)
-    infl = count_summary(c["pred_inflammatory"], c["true_inflammatory"])
-    tp = int(c["tp"].sum())
-    return {
-        "n_photos": len(photos),
-        **headline_metrics(c),
-        "inflammatory_count_mae": infl["count_mae"],
-        "inflammatory_count_pearson": infl["count_pearson"],
-        "lesion_kind_accuracy_of_matches": int(c["kind_correct"].sum()) / tp if tp else 0.0,
-        **grade_summary(c["pred_grade"], c["true_grade"]),
-        "grade_mean_confidence": float(c["grade_confidence"].mean()) if photos else 0.0,
-        "grade_calibration_error": calibration_error(c["grade_confidence"], c["pred_grade"] == c["true_grade"]),
-        "count_error_by_true_grade": count_error_by_grade(photos),
+    out: dict = {"n_photos": len(photos), **headline_metrics(c)}
+    skipped: dict[str, str] = {}
+    typed_photos = c["true_inflammatory"] >= 0 if photos else np.zeros(0, bool)
+    if typed_photos.any():
+        infl = count_summary(c["pred_inflammatory"][typed_photos], c["true_inflammatory"][typed_photos])
+        out.update(n_photos_types_known=int(typed_photos.sum()), inflammatory_count_mae=infl["count_mae"],
+                   inflammatory_count_pearson=infl["count_pearson"])
+    else:
+        skipped["inflammatory_count"] = "no photo has every lesion's type labelled"
+    if photos and c["true_kinds"].sum() > 0:
+        typed_tp = int(c["typed_matches"].sum())
+        out["lesion_kind_accuracy_of_matches"] = int(c["kind_correct"].sum()) / typed_tp if typed_tp else 0.0
+        out.update(type_summary(c["kind_pairs"], c["pred_kinds"], c["true_kinds"]))
+    else:
+        skipped["type"] = "no lesion has a labelled type (class 'acne' only)"
+    graded = _graded(photos)
+    if graded:
+        g = _columns(graded)
+        out.update(n_photos_graded=len(graded), **grade_summary(g["pred_grade"], g["true_grade"]),
+                   grade_mean_confidence=float(g["grade_confidence"].mean()),
+                   grade_calibration_error=calibration_error(g["grade_confidence"],
+                                                             g["pred_grade"] == g["true_grade"]),
+                   count_error_by_true_grade=count_error_by_grade(graded))
+    else:
+        del out["grade_accuracy"]
+        skipped["grade"] = "no photo has a grade"
+    out.update(
         # Of the photos, the share the app reports numbers for (a face and enough facial skin).
-        "assessable_share": float(c["assessable"].mean()) if photos else 0.0,
-        **type_summary(c["kind_pairs"], c["pred_kinds"], c["true_kinds"]),
-        "seconds_per_photo_median": float(np.median(c["seconds"])) if photos else 0.0,
-    }
+        assessable_share=float(c["assessable"].mean()) if photos else 0.0,
+        seconds_per_photo_median=float(np.median(c["seconds"])) if photos else 0.0,
+        skipped=skipped)
+    return out
 
 
 def count_error_by_grade(photos: list[PhotoScore]) -> dict[str, dict[str, float]]:
     """Count MAE and bias (predicted minus true) per true grade: where the counting goes wrong."""
     out = {}
-    for grade in sorted({p.true_grade for p in photos}):
+    for grade in sorted({p.true_grade for p in photos if p.true_grade >= 0}):
         errors = np.array([p.pred_count - p.true_count for p in photos if p.true_grade == grade], float)
         out[str(grade)] = {"n_photos": len(errors), "count_mae": float(np.abs(errors).mean()),
                            "count_bias": float(errors.mean())}
@@ -165,16 +208,17 @@ def robustness(analyzer, samples, clean: list[PhotoScore], perturbations: dict[s
     out = {}
     for name, perturbation in perturbations.items():
         columns = _columns(score_photos(analyzer, samples, progress, perturbation, desc=name))
-        out[name] = {**_headline(columns, slice(None)), "mean_count": float(columns["pred_count"].mean())}
+        out[name] = {**_headline(columns, slice(None), interval_metrics(columns)),
+                     "mean_count": float(columns["pred_count"].mean())}
         if len(clean) >= 2:
             out[name]["versus_clean"] = paired_difference(columns, clean_columns)
     return out
 
 
-def _headline(c: dict[str, np.ndarray], idx) -> dict[str, float]:
-    """The headline metrics of the photos at `idx` (a resample)."""
+def _headline(c: dict[str, np.ndarray], idx, names: tuple[str, ...] = INTERVAL_METRICS) -> dict[str, float]:
+    """The headline metrics `names` of the photos at `idx` (a resample)."""
     metrics = headline_metrics({name: column[idx] for name, column in c.items()})
-    return {m: metrics[m] for m in INTERVAL_METRICS}
+    return {m: metrics[m] for m in names}
 
 
 def paired_difference(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]) -> dict:
@@ -184,9 +228,11 @@ def paired_difference(ours: dict[str, np.ndarray], theirs: dict[str, np.ndarray]
     if n != n_theirs:
         raise ValueError(f"the baseline scored {n_theirs} photos, these weights {n}")
 
+    names = interval_metrics(ours)
+
     def difference(idx) -> dict[str, float]:
-        a, b = _headline(ours, idx), _headline(theirs, idx)
-        return {m: a[m] - b[m] for m in INTERVAL_METRICS}
+        a, b = _headline(ours, idx, names), _headline(theirs, idx, names)
+        return {m: a[m] - b[m] for m in names}
 
     ci = bootstrap_intervals(n, difference)
     return {m: {"difference": d, "ci95": ci[m]} for m, d in difference(np.arange(n)).items()}
@@ -196,7 +242,8 @@ def intervals(photos: list[PhotoScore], baseline: list[PhotoScore] | None = None
     """95% bootstrap intervals of the headline metrics; with a baseline scored on the same
     photos, also the paired difference (these weights minus the baseline) and its interval."""
     ours = _columns(photos)
-    out: dict = {"ci95": bootstrap_intervals(len(photos), lambda idx: _headline(ours, idx))}
+    names = interval_metrics(ours)
+    out: dict = {"ci95": bootstrap_intervals(len(photos), lambda idx: _headline(ours, idx, names))}
     if baseline is not None:
         out["versus_baseline"] = paired_difference(ours, _columns(baseline))
     return out
@@ -228,12 +275,17 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelNotInstalledError, WeightsError) as exc:
         print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
         return 3
-    samples = read_split(args.data, args.split)[: args.limit]
+    every = read_split(args.data, args.split)
+    samples = labelled_only(every)[: args.limit]
+    if not samples:
+        print(json.dumps({"error": "no labelled photo"}) if args.json else "error: no labelled photo")
+        return 2
     photos = score_photos(analyzer, samples, progress=not args.json)
     baseline_photos = score_photos(baseline, samples, progress=not args.json) if baseline else None
     if args.per_photo:
         write_per_photo(args.per_photo, samples, photos)
-    metrics = {"split": args.split, "model_version": analyzer.model_version, **summarise(photos)}
+    metrics = {"data": str(args.data), "split": args.split, "model_version": analyzer.model_version,
+               "unlabelled_photos_left_out": len(every) - len(labelled_only(every)), **summarise(photos)}
     if len(photos) >= 2:  # an interval needs at least two photos (--limit 1 is a smoke run)
         metrics.update(intervals(photos, baseline_photos))
     if baseline:
@@ -244,7 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(metrics))
     else:
         for k, v in metrics.items():
-            print(f"{k:40s} {v}")
+            if k != "skipped":
+                print(f"{k:40s} {v}")
+        for name, reason in metrics["skipped"].items():
+            print(f"skipped: {name} metrics - {reason}")
     return 0
 
 

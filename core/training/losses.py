@@ -25,11 +25,15 @@ def centre_focal_loss(logits: torch.Tensor, heat: torch.Tensor) -> torch.Tensor:
 
 
 def segmenter_loss(out: torch.Tensor, kind_map: torch.Tensor, heat: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Lesion BCE + Dice, centre focal loss, kind cross-entropy inside lesions."""
+    """Lesion BCE + Dice, centre focal loss, kind cross-entropy inside lesions.
+
+    `kind_map`: 0 skin, 1..K the lesion's type, above K (data.UNTYPED) a lesion of unknown type.
+    Untyped pixels count as lesion for the lesion and centre losses, and contribute nothing to
+    the type loss (neither to its sum nor to its mean's denominator)."""
     lesion_target = (kind_map > 0).float()
     lesion = F.binary_cross_entropy_with_logits(out[:, 0], lesion_target) + dice_loss(out[:, 0], lesion_target)
     centre = centre_focal_loss(out[:, 1], heat)
-    inside = kind_map > 0
+    inside = (kind_map > 0) & (kind_map <= len(KIND_WEIGHTS))  # typed lesion pixels only
     if inside.any():
         logits = out[:, 2:].permute(0, 2, 3, 1)[inside]
         kind = F.cross_entropy(logits, kind_map[inside] - 1, weight=KIND_WEIGHTS.to(out.device))

@@ -92,7 +92,9 @@ def bootstrap_intervals(n_photos: int, statistic: Callable[[np.ndarray], dict[st
     tail = (1.0 - level) / 2 * 100
     out = {}
     for name in draws[0]:
-        low, high = np.percentile([d[name] for d in draws], [tail, 100 - tail])
+        values = np.array([d[name] for d in draws], float)
+        # A resample may lack what a metric needs (grade accuracy of photos with a grade: NaN).
+        low, high = np.nanpercentile(values, [tail, 100 - tail]) if not np.isnan(values).all() else (np.nan,) * 2
         out[name] = (float(low), float(high))
     return out
 

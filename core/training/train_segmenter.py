@@ -1,9 +1,19 @@
-"""Train the lesion segmenter on ACNE04.
+"""Train the lesion segmenter on ACNE04, optionally mixed with extra data sets in its layout.
 
     python -m core.training.train_segmenter --data ../shared/data/acne04 --run runs/segmenter
+    python -m core.training.train_segmenter --data ../shared/data/acne04 \
+        --extra-data ../shared/data/web_acne --extra-data EXPORT_DIR --extra-share 0.3
+
+Extra sets (the clinic's research export, web_acne) train the lesion mask and centre heads on
+all their boxes and the type head only on boxes with a type (class `acne` has none). Their
+photos without any label are left out, and each photo is resized so its lesions come out at
+ACNE04's size at --scale (core.training.data.extra_set_scales). An expected --extra-share of
+each batch is drawn from them, split equally between the sets. Photos are monitored each epoch
+on ACNE04's valid split only, so best.pt is chosen as before; score the extra sets with
+core.training.evaluate.
 
 Resumable: rerun the same command after an interruption and it continues from the last epoch.
-Writes runs/<name>/{args.json, config.json, summary.csv, last.pt, best.pt, train.log}.
+Writes runs/<name>/{args.json, config.json, data.json, summary.csv, last.pt, best.pt, train.log}.
 """
 from __future__ import annotations
 
@@ -23,8 +33,8 @@ from tqdm import tqdm
 from core.segmentation import SegmenterConfig, build_model, predict_maps
 from core.lesions import lesions_from_maps
 from core.training.checkpoint import load_checkpoint, save_atomic
-from core.training.data import (SegmentationDataset, read_rgb, read_split, render_targets, scaled_sample,
-                                seed_augmentation_worker)
+from core.training.data import (SegmentationDataset, extra_set_scales, labelled_only, median_box_ratio,
+                                read_rgb, read_split, render_targets, scaled_sample, seed_augmentation_worker)
 from core.training.imagenet import load_imagenet_encoder
 from core.training.losses import segmenter_loss
 from core.training.metrics import count_summary, detection_summary, iou_dice, match_lesions
@@ -34,7 +44,12 @@ log = logging.getLogger("train_segmenter")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--data", type=Path, required=True, help="ACNE04 (trained on and monitored)")
+    p.add_argument("--extra-data", type=Path, action="append", default=[], metavar="DIR",
+                   help="another data set in ACNE04's layout, trained on too (repeatable)")
+    p.add_argument("--extra-share", type=float, default=0.3,
+                   help="expected share of each batch drawn from the extra sets, split equally "
+                        "between them (default 0.3; ignored without --extra-data)")
     p.add_argument("--run", type=Path, default=Path("runs/segmenter"))
     p.add_argument("--encoder", default="mobilenet_v2")
     p.add_argument("--epochs", type=int, default=8, help="an epoch here is --steps-per-epoch steps")
@@ -54,7 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--minutes", type=float,
                    help="time budget: after each epoch, fewer epochs are planned if the rest would not fit")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not 0.0 <= args.extra_share < 1.0:
+        p.error(f"--extra-share {args.extra_share} must lie in [0, 1)")
+    return args
 
 
 def seed_everything(seed: int) -> None:
@@ -137,6 +155,51 @@ def one_cycle(optimizer, lr: float, total_steps: int, done: int):
                                                pct_start=0.05, last_epoch=done - 1)
 
 
+def training_data(args: argparse.Namespace) -> tuple[list, list[float], list[float], list[dict]]:
+    """The training photos of ACNE04 and each extra set, with each photo's resize factor and
+    sampling weight (ACNE04's photos share 1 - extra_share, each extra set extra_share / sets),
+    and a description of each set for data.json."""
+    main = read_split(args.data, "train")
+    samples, scales = list(main), [args.scale] * len(main)
+    sets = [{"data": str(args.data), "photos": len(main), "zoom": 1.0}]
+    weights = [(1.0 - args.extra_share if args.extra_data else 1.0) / max(len(main), 1)] * len(main)
+    reference = median_box_ratio(main) if args.extra_data else None
+    for folder in args.extra_data:
+        read = read_split(folder, "train")
+        extra = labelled_only(read)
+        if not extra:
+            raise ValueError(f"{folder}: no labelled photo in its train split")
+        extra_scales, zoom = extra_set_scales(extra, args.scale, reference)
+        samples += extra
+        scales += extra_scales
+        weights += [args.extra_share / len(args.extra_data) / len(extra)] * len(extra)
+        sets.append({"data": str(folder), "photos": len(extra), "unlabelled_left_out": len(read) - len(extra),
+                     "untyped_boxes": sum(l.kind is None for s in extra for l in s.lesions),
+                     "zoom": round(zoom, 4), "share": args.extra_share / len(args.extra_data)})
+        log.info("extra data %s: %d photos (%d unlabelled left out), zoom %.3f", folder, len(extra),
+                 len(read) - len(extra), zoom)
+    return samples, scales, weights, sets
+
+
+def build_loader(args: argparse.Namespace, config: SegmenterConfig, start_epoch: int):
+    """Endless batches of augmented training crops. Seeded by the epoch it starts at, like the
+    augmentations: a resumed run repeats its own draws (not those an uninterrupted run would
+    have made after that epoch). With extra sets, photos are drawn with replacement by weight."""
+    samples, scales, weights, sets = training_data(args)
+    (args.run / "data.json").write_text(json.dumps(sets, indent=2))
+    train = SegmentationDataset(samples, args.crop, config.mean, config.std, scales, seed=args.seed + start_epoch)
+    generator = torch.Generator().manual_seed(args.seed + start_epoch)
+    sampler = None
+    if args.extra_data:
+        sampler = torch.utils.data.WeightedRandomSampler(weights, num_samples=len(samples), replacement=True,
+                                                         generator=generator)
+    loader = torch.utils.data.DataLoader(train, batch_size=args.batch, shuffle=sampler is None, sampler=sampler,
+                                         drop_last=True, num_workers=args.workers, generator=generator,
+                                         worker_init_fn=seed_augmentation_worker,
+                                         persistent_workers=args.workers > 0)
+    return infinite(loader)
+
+
 def infinite(loader):
     while True:
         yield from loader
@@ -208,17 +271,8 @@ def run(args: argparse.Namespace) -> None:
     # a resumed run may also be given more epochs than it started with.
     scheduler = one_cycle(optimizer, args.lr, epochs * args.steps_per_epoch, start_epoch * args.steps_per_epoch)
 
-    # Seeded by the epoch it starts at, like the loader: a resumed run repeats its own draws
-    # (not those an uninterrupted run would have made after that epoch).
-    train = SegmentationDataset(read_split(args.data, "train"), args.crop, config.mean, config.std,
-                                args.scale, seed=args.seed + start_epoch)
+    batches = build_loader(args, config, start_epoch)
     valid = monitor_photos(read_split(args.data, "valid"), args.val_images)
-    generator = torch.Generator().manual_seed(args.seed + start_epoch)
-    loader = torch.utils.data.DataLoader(train, batch_size=args.batch, shuffle=True, drop_last=True,
-                                         num_workers=args.workers, generator=generator,
-                                         worker_init_fn=seed_augmentation_worker,
-                                         persistent_workers=args.workers > 0)
-    batches = infinite(loader)
     (args.run / "config.json").write_text(config.to_json())
     run_started = time.time()
     epoch = start_epoch

@@ -13,6 +13,7 @@ from core.overlay import draw_boxes, legend_items, overlay_heatmap, overlay_kind
 from core.types import GRADE_LABELS
 from dashboard import state
 from dashboard.charts import timeline as timeline_charts
+from dashboard.lesion_editor import show_clickable_photo, show_editor
 from db.errors import NotFound, PermissionDenied
 from db.repository import (
     latest_analysis,
@@ -23,6 +24,7 @@ from db.repository import (
     list_visits,
     record_audit,
 )
+from usecases.corrections import analysis_lesions
 from usecases.photos import StoredPhoto, StoredPhotoError, load_stored_photo, reanalyse_photo
 
 OVERLAYS = ("lesion types", "boxes", "heatmap", "none")
@@ -110,6 +112,23 @@ def show_results(analysis, actor) -> None:  # noqa: ANN001
         st.dataframe(pd.DataFrame(review_rows), hide_index=True, width="stretch")
 
 
+def show_correction_state(analysis, corrections) -> None:  # noqa: ANN001 - db.models rows
+    """'Clinician-corrected' with the corrections made so far, undone ones included."""
+    if analysis.corrects_id is not None:
+        st.info("Clinician-corrected: the numbers below count the lesions as a clinician "
+                "corrected them, with the grade recomputed by the same grader. The model's own "
+                "result is kept.")
+    if corrections:
+        with st.expander(f"Lesion corrections ({len(corrections)})"):
+            st.dataframe(pd.DataFrame([
+                {"when": f"{c.created_at:%d %b %Y %H:%M}",
+                 "correction": (c.correction or {}).get("description", ""),
+                 "lesions after": c.total, "grade after": c.grade_label,
+                 "status": "undone" if c.withdrawn_at else "in use" if c.id == analysis.id else "kept"}
+                for c in corrections
+            ]), hide_index=True, width="stretch")
+
+
 def reanalyse(photo, actor) -> None:  # noqa: ANN001
     with st.spinner("Analysing with the installed model ..."):
         row = reanalyse_photo(state.get_clinic(), actor, photo_id=photo.id,
@@ -170,6 +189,8 @@ photo = photo_ids[photo_id]
 with state.db_session() as session:
     analysis = latest_analysis(session=session, actor=actor, photo_id=photo.id)
     history = list_analyses(session=session, actor=actor, photo_id=photo.id)
+    corrections = [a for a in history if a.corrects_id is not None]
+    history = [a for a in history if a.corrects_id is None]
     history_rows = [
         {"analysed": a.created_at, "model version": a.model_version,
          "total": a.total if a.assessable else None,
@@ -185,15 +206,25 @@ except StoredPhotoError as error:
     st.error(str(error))
     st.stop()
 
+correctable = analysis is not None and analysis.assessable and state.can_edit(actor)
 left, right = st.columns([3, 2])
 with left:
-    overlay = st.radio("Overlay", OVERLAYS, horizontal=True, key="overlay",
-                       disabled=analysis is None or not analysis.assessable)
-    drawn = draw(stored, analysis, overlay, actor)
-    if drawn is None:
-        st.info(f"No {overlay} data is stored for this analysis; showing the photo alone.")
-        drawn = stored.image
-    st.image(drawn, caption=f"{names[photo.id]} ({photo.width} x {photo.height})", width="stretch")
+    editing = correctable and st.toggle(
+        "Correct the lesions", key="correct_lesions",
+        help="Add a lesion the model missed, remove one it found by mistake, or change its type. "
+             "Each correction is kept beside the model's own result and can be undone.")
+    found = analysis_lesions(state.get_clinic(), actor, analysis.id) if editing else None
+    if found is not None:
+        show_clickable_photo(stored.image, found)
+        overlay = "boxes"
+    else:
+        overlay = st.radio("Overlay", OVERLAYS, horizontal=True, key="overlay",
+                           disabled=analysis is None or not analysis.assessable)
+        drawn = draw(stored, analysis, overlay, actor)
+        if drawn is None:
+            st.info(f"No {overlay} data is stored for this analysis; showing the photo alone.")
+            drawn = stored.image
+        st.image(drawn, caption=f"{names[photo.id]} ({photo.width} x {photo.height})", width="stretch")
     if analysis is not None and analysis.assessable and overlay in ("lesion types", "boxes"):
         st.markdown(" ".join(
             f"<span style='color:{item.hex}'>■</span> {item.label}" for item in legend_items()
@@ -210,9 +241,12 @@ with left:
     st.caption(", ".join(details))
 
 with right:
+    if found is not None:
+        show_editor(actor, found, photo.width, photo.height)
     if analysis is None:
         st.info("This photo has no analysis.")
     else:
+        show_correction_state(analysis, corrections)
         show_results(analysis, actor)
     state.show_notice()
     if len(history_rows) > 1:
@@ -221,7 +255,10 @@ with right:
     if state.can_edit(actor):
         if state.get_analyzer() is None:
             state.show_no_model_warning()
-        elif st.button("Re-analyse with the installed model", key=f"reanalyse_{photo.id}"):
+        elif st.button("Re-analyse with the installed model", key=f"reanalyse_{photo.id}",
+                       help=None if analysis is None or analysis.corrects_id is None else
+                       "The new analysis replaces the clinician-corrected lesions in the numbers; "
+                       "the corrections stay in the history."):
             try:
                 reanalyse(photo, actor)
             except (PermissionDenied, NotFound, StoredPhotoError) as error:

@@ -190,3 +190,78 @@ def test_opening_a_visit_is_audited_once(dash, clinic):
     with dash.env.session() as session:
         views = session.exec(select(AuditEvent).where(AuditEvent.action == "view")).all()
     assert [(e.target_type, e.target_id, e.account_id) for e in views] == [("visit", visit, doctor)]
+
+
+def _click(at, analysis_id: int, x: float, y: float, shown_width: int = 128, shown_height: int = 128):  # noqa: ANN001, ANN202
+    """What the clickable photo reports after a click at (x, y) of a photo shown this large."""
+    at.session_state[f"lesion_click_{analysis_id}"] = {
+        "x": x, "y": y, "width": shown_width, "height": shown_height, "unix_time": 1}
+    return at.run()
+
+
+class GradingModel:
+    """The installed model as the lesion editor uses it: only its grader (the shipped one)."""
+
+    def __init__(self) -> None:
+        from pathlib import Path
+
+        from core.grading import CountGrader
+
+        self.grader = CountGrader.load(Path(__file__).resolve().parents[2] / "weights" / "grader.json")
+
+
+def test_a_clinician_adds_retypes_removes_and_undoes_lesions_on_the_photo(dash, clinic, monkeypatch):
+    monkeypatch.setattr(state, "_analyzer_for", lambda weights_dir: (GradingModel(), None))
+    doctor, patient = clinic
+    photo = face(dash)  # 256 x 256, shown at 128 x 128 below: photo pixels are twice the click's
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=photo, analysis=dash.sample_analysis(photo))
+    at = dash.open_page(doctor, "visit", patient_id=patient)
+    dash.widget(at.toggle, "Correct the lesions").set_value(True).run()
+    assert not at.exception
+    assert any("Click on the photo" in i for i in dash.texts(at.info))
+    model_id = analyses_of_patient(dash, patient)[0].id
+
+    # A click on bare skin offers to add a lesion there.
+    _click(at, model_id, 100, 100)
+    dash.widget(at.selectbox, "Type of the lesion to add").set_value("pustule").run()
+    dash.widget(at.button, "Add a lesion here").click().run()
+    assert not at.exception
+    assert "Correction saved: added a pustule at (200, 200). Now 4 lesions" in dash.page_text(at)
+    shown = metrics(at)
+    assert (shown["Pustules"], shown["Papules"], shown["Total"]) == ("1", "3", "4")
+    assert any(i.startswith("Clinician-corrected") for i in dash.texts(at.info))
+
+    # A click on the first papule (box 10-16 px) selects it: retype it, then remove it.
+    corrected_id = max(a.id for a in analyses_of_patient(dash, patient))
+    _click(at, corrected_id, 6, 6)
+    assert "Selected: papule (lesion 1 of 4)" in dash.page_text(at)
+    dash.widget(at.selectbox, "Change its type to").set_value("nodule").run()
+    dash.widget(at.button, "Change the type").click().run()
+    shown = metrics(at)
+    assert (shown["Nodules/cysts"], shown["Papules"], shown["Inflammatory"]) == ("1", "2", "4")
+    corrected_id = max(a.id for a in analyses_of_patient(dash, patient))
+    _click(at, corrected_id, 6, 6)
+    dash.widget(at.button, "Remove this lesion").click().run()
+    assert metrics(at)["Total"] == "3" and metrics(at)["Nodules/cysts"] == "0"
+
+    # Undo twice: back to the retyped lesion, then to the added one.
+    dash.widget(at.button, "Undo the last correction").click().run()
+    assert "Undone: removed a nodule/cyst." in dash.page_text(at)
+    assert metrics(at)["Nodules/cysts"] == "1"
+    dash.widget(at.button, "Undo the last correction").click().run()
+    dash.widget(at.button, "Undo the last correction").click().run()
+    shown = metrics(at)
+    assert (shown["Papules"], shown["Pustules"], shown["Total"]) == ("3", "0", "3")
+    assert not [i for i in dash.texts(at.info) if i.startswith("Clinician-corrected")]
+    assert len(analyses_of_patient(dash, patient)) == 4  # the model's and three corrections, kept
+
+
+def test_without_a_grader_the_lesion_editor_says_why(dash, clinic):
+    doctor, patient = clinic
+    photo = face(dash)
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=photo, analysis=dash.sample_analysis(photo))
+    at = dash.open_page(doctor, "visit", patient_id=patient)
+    dash.widget(at.toggle, "Correct the lesions").set_value(True).run()
+    assert any(w.startswith("Lesions can be corrected once the lesion model and its grader are installed")
+               for w in dash.texts(at.warning))
+    assert not [b for b in at.button if b.label == "Add a lesion here"]
