@@ -53,7 +53,8 @@ class StoredPhoto:
         return self.photo.image
 
 
-def _decode_stored(clinic: Clinic, photo: Photo) -> DecodedPhoto:
+def decode_stored(clinic: Clinic, photo: Photo) -> DecodedPhoto:
+    """The stored photo's pixels; raises StoredPhotoError when its file cannot be read."""
     try:
         return decode_photo(load_photo_bytes(photo_store=clinic.photo_store, photo=photo),
                             filename=photo.filename)
@@ -69,7 +70,7 @@ def load_stored_photo(clinic: Clinic, photo: Photo, analysis: AnalysisRow | None
     scoped to the signed-in account, so only a photo it may see gets here. Raises
     StoredPhotoError when the photo file cannot be read; a missing or mis-sized mask is left
     out (the integrity check reports missing files)."""
-    decoded = _decode_stored(clinic, photo)
+    decoded = decode_stored(clinic, photo)
     kind_mask = probability = None
     if analysis is not None:
         try:
@@ -93,7 +94,7 @@ def reanalyse_photo(clinic: Clinic, actor: Account, *, photo_id: int,
         photo = get_photo(session=session, actor=actor, photo_id=photo_id)
     if photo is None:
         raise NotFound(f"no photo with id {photo_id!r}")
-    result = analyzer.analyze(_decode_stored(clinic, photo))
+    result = analyzer.analyze(decode_stored(clinic, photo))
     with clinic.session() as session:
         return add_analysis(session=session, actor=actor, photo_store=clinic.photo_store,
                             photo_id=photo_id, analysis=result)

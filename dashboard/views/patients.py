@@ -79,11 +79,18 @@ def patient_fields(prefix: str, patient=None) -> dict[str, object]:  # noqa: ANN
         key=f"{prefix}_skin",
     )
     notes = st.text_area("Notes", value=patient.notes if patient else "", key=f"{prefix}_notes")
+    research = st.checkbox(
+        "Allows research use", value=bool(patient and patient.research_consent),
+        key=f"{prefix}_research",
+        help="The patient agreed that their photos, de-identified (no name, code or date), and "
+             "the lesions a clinician corrected may be used to train the lesion model. Off unless "
+             "ticked.")
     return {
         "name": name.strip() or None,
         "consent_date": consent if has_consent else None,
         "skin_type": skin,
         "notes": notes,
+        "research_consent": research,
     }
 
 
@@ -124,10 +131,11 @@ st.selectbox(
 if current_id is not None:
     patient = state.require_patient(actor)
     st.subheader(f"{'Subject' if subjects else 'Patient'} {patient.code}")
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].metric("Skin type", patient.skin_type or "—")
     cols[1].metric("Consent", str(patient.consent_date) if patient.consent_date else "not recorded")
-    cols[2].metric("Team", patient.team or "—")
+    cols[2].metric("Research use", "allowed" if patient.research_consent else "not allowed")
+    cols[3].metric("Team", patient.team or "—")
     if patient.notes:
         st.write(patient.notes)
     links = st.columns(4)

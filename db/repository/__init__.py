@@ -27,7 +27,7 @@ from db.repository.integrity import (
     repair_store,
 )
 from db.repository.corrections import add_correction, list_corrections, withdraw_correction
-from db.repository.measurements import TimelineRow, patient_timeline
+from db.repository.measurements import TimelineRow, patient_timeline, research_photo_rows
 from db.repository.patients import (
     create_patient,
     delete_patient,
@@ -106,6 +106,7 @@ __all__ = [
     "get_visit",
     "hash_password",
     "latest_analysis",
+    "research_photo_rows",
     "add_correction",
     "list_corrections",
     "withdraw_correction",

@@ -133,3 +133,11 @@ def patient_timeline(*, session: Session, actor: Account, patient_id: int) -> li
     rows = session.exec(photo_measure_rows(patient_ids)).all()
     names = [field.name for field in fields(TimelineRow)]
     return [TimelineRow(**{name: row._mapping[name] for name in names}) for row in rows]
+
+
+def research_photo_rows(*, session: Session, actor: Account) -> list[sa.Row]:
+    """photo_measure_rows of every visible patient who allows research use (one query after the
+    actor's rights); the caller decides which photos go into a research export."""
+    principal = load_principal(session, actor)
+    patient_ids = select(Patient.id).where(col(Patient.research_consent), visible_patients(principal))
+    return list(session.exec(photo_measure_rows(patient_ids)).all())

@@ -1,4 +1,5 @@
-"""The command lines: `python -m usecases.cli.<command>` (import_folder, migrate, check, backup).
+"""The command lines: `python -m usecases.cli.<command>` (import_folder, migrate, check, backup,
+export_training).
 
 Each reads and checks the settings first: a bad value prints one sentence naming the variable
 and exits with code 2, never a traceback. None of them imports Streamlit.
