@@ -54,6 +54,7 @@ class ReportVisit:
     grade: str | None = None
     iga: int | None = None
     nodule: int | None = None  # nodules/cysts, also counted as inflammatory
+    corrected: bool = False  # the lesions were corrected by a clinician
 
 
 @dataclass(frozen=True)
@@ -306,12 +307,12 @@ def change_sentence(label: str, counts: list[int | None]) -> str | None:
 
 def _visit_table(pdf: FPDF, visits: tuple[ReportVisit, ...]) -> None:
     headings = ("Date", "Lesions", "Inflammatory", "Nodules/cysts", "Non-inflam.", "Area %",
-                "Grade", "IGA")
+                "Grade", "IGA", "Corrected")
     pdf.set_font("helvetica", "", 8)
     pdf.set_fill_color(255, 255, 255)
     pdf.set_draw_color(120, 120, 120)
     with pdf.table(
-        col_widths=(24, 16, 21, 22, 20, 16, 28, 13),
+        col_widths=(24, 16, 21, 22, 20, 16, 28, 13, 18),
         text_align="CENTER",
         line_height=5.5,
         headings_style=FontFace(emphasis="BOLD", fill_color=(230, 230, 230)),
@@ -330,6 +331,7 @@ def _visit_table(pdf: FPDF, visits: tuple[ReportVisit, ...]) -> None:
                 visit.area_percent,
                 visit.grade,
                 visit.iga,
+                "by clinician" if visit.corrected else "-",
             ):
                 row.cell(_cell_text(value))
     pdf.set_font("helvetica", "", 9)

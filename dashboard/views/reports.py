@@ -50,6 +50,7 @@ def report_visits(visits: pd.DataFrame) -> tuple[ReportVisit, ...]:
                 area_percent=round(100.0 * float(row.lesion_area_fraction), 2),
                 grade=f"{grade} {GRADE_LABELS[grade]}" + (" (clinician)" if override is not None else ""),
                 iga=None if timeline_charts.none_if_missing(row.iga) is None else int(row.iga),
+                corrected=timeline_charts.none_if_missing(row.corrects_id) is not None,
             )
         )
     return tuple(rows)

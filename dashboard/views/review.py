@@ -41,6 +41,15 @@ def photo_with_overlay(photo, analysis):  # noqa: ANN001, ANN201 - db rows; an R
     return overlay_kinds(image, kind_mask) if kind_mask is not None else image
 
 
+def open_lesion_editor(entry) -> None:  # noqa: ANN001 - ReviewQueueEntry
+    """The visit page on this photo, with the lesion editor open."""
+    state.select_patient(entry.patient_id)
+    st.session_state[state.VISIT_KEY] = entry.visit_id
+    st.session_state[f"photo_of_visit_{entry.visit_id}"] = entry.photo_id
+    st.session_state["correct_lesions"] = True
+    st.switch_page("views/visit.py")
+
+
 def patient_reviews(actor, patient_id: int) -> tuple[str, pd.DataFrame] | None:  # noqa: ANN001
     """The patient's reviewed analyses: model grade next to the clinician's, who, when,
     and IGA success against the first visit's IGA (None when the patient is not visible)."""
@@ -159,6 +168,10 @@ with left:
         st.image(image, caption=f"{entry.patient_code}, {photo.view} view", width="stretch")
         st.markdown(" ".join(f"<span style='color:{i.hex}'>■</span> {i.label}"
                              for i in legend_items()), unsafe_allow_html=True)
+        if st.button("Correct the lesions on this photo", key=f"correct_{analysis.id}",
+                     help="Opens the visit page with the lesion editor: add a lesion the model "
+                          "missed, remove one it found by mistake, or change its type."):
+            open_lesion_editor(entry)
 with right:
     st.subheader("Model")
     cols = st.columns(3)
@@ -169,6 +182,8 @@ with right:
     st.metric("Model grade (ACNE04 / Hayashi)", grade_text(analysis.grade),
               help=f"Confidence {analysis.grade_confidence:.0%}")
     st.caption(f"Model {analysis.model_version}, analysed {analysis.created_at:%d %b %Y %H:%M} UTC.")
+    if analysis.corrects_id is not None:
+        st.info("Clinician-corrected: these counts are the lesions as a clinician corrected them.")
     if not analysis.quality_passed:
         reasons = "; ".join(analysis.quality_reasons or []) or "no reason recorded"
         st.warning(f"Photo quality problems: {reasons}.")

@@ -140,8 +140,9 @@ if tabs[TABS[4]].open:
 table = visits.assign(
     lesion_area_percent=(visits["lesion_area_fraction"].astype(float) * 100).round(2),
     visit_date=visits["visit_date"].dt.date,
+    **{"corrected by clinician": visits["corrects_id"].notna().map({True: "yes", False: ""})},
 )[["visit_date", *timeline_charts.TYPE_LABELS, "inflammatory", "non_inflammatory", "total",
-   "lesion_area_percent", "grade", "grade_confidence", "iga", "model_version"]]
+   "lesion_area_percent", "grade", "grade_confidence", "iga", "corrected by clinician", "model_version"]]
 st.dataframe(table, hide_index=True, width="stretch")
 if len(set(visits["model_version"].dropna())) > 1:
     st.warning("These visits were analysed by different model versions: compare with care.")

@@ -251,6 +251,7 @@ class StudyMeasurement:
     quality_passed: bool
     iga: int | None
     model_version: str
+    clinician_corrected: bool = False  # the lesions were corrected by a clinician
 
 
 def _measurement_rank(row: Row) -> tuple[bool, bool, int]:
@@ -315,6 +316,7 @@ def study_measurements(*, session: Session, actor: Account, study_id: int) -> li
                     grade_override=row.review_grade_override,
                     quality_passed=bool(row.quality_passed), iga=row.review_iga,
                     model_version=row.model_version,
+                    clinician_corrected=row.corrects_id is not None,
                 )
             )
     result.sort(key=lambda r: (r.arm, r.patient_code, r.visit_date, r.visit_id))

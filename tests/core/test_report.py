@@ -147,3 +147,12 @@ def test_text_outside_latin1_is_replaced_not_fatal():
 )
 def test_change_sentence(counts, sentence):
     assert change_sentence("Inflammatory", counts) == sentence
+
+
+def test_the_visit_table_says_which_visits_a_clinician_corrected():
+    from dataclasses import replace
+
+    visits = (VISITS[0], replace(VISITS[-1], corrected=True))
+    pdf = build_patient_report(_report(visits=visits), compress=False)
+    assert b"Corrected" in pdf and pdf.count(b"by clinician") == 1
+    assert b"by clinician" not in build_patient_report(_report(), compress=False)

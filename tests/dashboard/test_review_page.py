@@ -94,3 +94,19 @@ def test_researcher_cannot_review(dash):
     assert not page.exception
     assert "This page is not available to the researcher role." in dash.texts(page.info)
     assert not [b for b in page.button if b.label == "Save review"]
+
+
+def test_the_review_opens_the_lesion_editor_on_the_visit_page(dash):
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    other = seed_patient(dash, doctor, "ACN-000", [(date(2024, 1, 1), papules(2))])
+    seeded = seed_patient(dash, doctor, "ACN-001", [
+        (date(2024, 1, 1), papules(12)), (date(2024, 3, 1), papules(1))])
+    at = open_as(dash, doctor, "review")
+    at.selectbox(key="review_pick").set_value(seeded.analysis_ids[0]).run()
+    dash.widget(at.button, "Correct the lesions on this photo").click().run()
+    assert not at.exception
+    assert "Visits of ACN-001" in dash.texts(at.title)
+    assert dash.widget(at.selectbox, "Visit").value == seeded.visit_ids[0]
+    assert dash.widget(at.toggle, "Correct the lesions").value is True
+    assert other.analysis_ids  # a second patient's visit is not the one opened

@@ -147,3 +147,20 @@ def test_a_review_of_the_models_analysis_stands_for_its_corrections(stored) -> N
                             edit=LesionEdit("remove", lesion=0))
     row = _timeline(clinic, doctor, patient)[0]
     assert (row.analysis_id, row.review_iga) == (again.id, 3)
+
+
+def test_studies_measure_the_corrected_lesions_and_say_so(stored) -> None:  # noqa: ANN001
+    from db.repository import create_study, enrol_patient, list_arms, study_measurements
+
+    clinic, doctor, _photo, model, patient = stored
+    with clinic.session() as session:
+        study = create_study(session=session, actor=doctor, name="Trial", arms=["active", "vehicle"])
+        arm = list_arms(session=session, actor=doctor, study_id=study.id)[0]
+        enrol_patient(session=session, actor=doctor, study_id=study.id, arm_id=arm.id, patient_id=patient)
+        (before,) = study_measurements(session=session, actor=doctor, study_id=study.id)
+    correct_lesions(clinic, doctor, analysis_id=model.id, grader=GRADER,
+                    edit=LesionEdit("add", kind="nodule", point=(100.0, 100.0)))
+    with clinic.session() as session:
+        (after,) = study_measurements(session=session, actor=doctor, study_id=study.id)
+    assert (before.nodule, before.total, before.clinician_corrected) == (0, 3, False)
+    assert (after.nodule, after.inflammatory, after.total, after.clinician_corrected) == (1, 4, 4, True)
