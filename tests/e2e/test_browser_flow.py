@@ -3,7 +3,7 @@
 First start -> create the first administrator -> sign out and sign in -> create a patient and
 pick it -> a first visit with a photo (analysed by a tiny real model) -> a second visit with a
 turned, smaller photo -> the visit page with its overlay switched -> both visits compared ->
-the trends chart. Screenshots of the key steps go to docs/screenshots/ when
+the trends chart -> lesions added, retyped and removed by clicks on the photo -> the trend moved. Screenshots of the key steps go to docs/screenshots/ when
 ACNE_E2E_SCREENSHOTS=1 (see the README).
 """
 from __future__ import annotations
@@ -115,6 +115,44 @@ def upload_and_save(page, photo: Path, visit_day: date) -> None:  # noqa: ANN001
         tick(page, "Store it anyway")
         wait_for_run(page)
     page.get_by_text(" lesions: ", exact=False).first.wait_for()
+
+
+def shown_metrics(page) -> dict[str, int]:  # noqa: ANN001
+    """The visit page's count metrics, by label."""
+    values = {}
+    for metric in page.locator('[data-testid="stMetric"]').all():
+        label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+        value = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+        if value.isdigit():
+            values[label] = int(value)
+    return values
+
+
+def trend_series(page, column: str) -> list[float]:  # noqa: ANN001
+    """The y values of the first trend chart's line for `column` (plotly keeps them on the chart)."""
+    chart = page.locator(".js-plotly-plot").first
+    return chart.evaluate(
+        "(plot, column) => plot.data.find(trace => trace.meta === column).y", column)
+
+
+def click_photo(page, at: tuple[float, float]) -> None:  # noqa: ANN001
+    """Click the clickable visit photo at (x, y), as shares of its width and height."""
+    frame = page.frame_locator('iframe[title*="streamlit_image_coordinates"]')
+    image = frame.locator("#image")
+    image.wait_for()
+    box = image.bounding_box()
+    image.click(position={"x": box["width"] * at[0], "y": box["height"] * at[1]})
+    wait_for_run(page)
+
+
+def click_on_bare_skin(page, start: tuple[float, float]) -> tuple[float, float]:  # noqa: ANN001
+    """Click near `start` until the click lands away from every lesion (the add panel shows)."""
+    for step in range(8):
+        at = (start[0], start[1] + 0.1 * step)
+        click_photo(page, at)
+        if page.get_by_role("button", name="Add a lesion here").count():
+            return at
+    raise AssertionError("every click landed on a lesion")
 
 
 def image_sources(page) -> list[str]:  # noqa: ANN001
@@ -250,9 +288,52 @@ def test_first_start_to_trends(page, e2e_app: E2EApp, screenshots: Path) -> None
     points = chart.evaluate("plot => Math.max(...plot.data.map(trace => (trace.x || []).length))")
     assert points == 2, points
     shoot(page, screenshots, "06_trends.png")
+    inflammatory_before = trend_series(page, "inflammatory")
     lap("trends")
+
+    # --- lesion correction: clicks on the photo add, retype and remove lesions -----------
+    open_page(page, "Visit")
+    page.get_by_role("heading", name=f"Visits of {PATIENT_CODE}", exact=True).wait_for()
+    counts = shown_metrics(page)
+    page.get_by_text("Correct the lesions", exact=True).first.click()
+    wait_for_run(page)
+    page.get_by_text("Click on the photo").first.wait_for()
+    first = click_on_bare_skin(page, (0.08, 0.12))
+    page.get_by_role("button", name="Add a lesion here").click()  # a comedone, the first type
+    page.get_by_text("Correction saved: added a comedone").wait_for()
+    wait_for_run(page)
+    assert shown_metrics(page)["Non-inflammatory"] == counts["Non-inflammatory"] + 1
+    page.get_by_text("Clinician-corrected").first.wait_for()
+    click_photo(page, first)
+    page.get_by_text("Selected: comedone").wait_for()
+    choose(page, "Change its type to", "nodule/cyst")
+    page.get_by_role("button", name="Change the type").click()
+    page.get_by_text("Correction saved: changed a comedone to a nodule/cyst").wait_for()
+    wait_for_run(page)
+    second = click_on_bare_skin(page, (0.90, 0.10))
+    page.get_by_role("button", name="Add a lesion here").click()
+    page.get_by_text("Correction saved: added a comedone").wait_for()
+    wait_for_run(page)
+    click_photo(page, second)
+    page.get_by_role("button", name="Remove this lesion").click()
+    page.get_by_text("Correction saved: removed a comedone").wait_for()
+    wait_for_run(page)
+    corrected = shown_metrics(page)
+    assert corrected["Nodules/cysts"] == counts["Nodules/cysts"] + 1, (counts, corrected)
+    assert corrected["Inflammatory"] == counts["Inflammatory"] + 1
+    assert corrected["Total"] == counts["Total"] + 1
+    shoot(page, screenshots, "07_lesion_correction.png")
+    open_page(page, "Trends")
+    page.get_by_role("heading", name=f"Trends of {PATIENT_CODE}", exact=True).wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    wait_for_run(page)
+    inflammatory_after = trend_series(page, "inflammatory")
+    # The corrected (last) visit moved by the one lesion added; the first visit did not.
+    assert inflammatory_after[0] == inflammatory_before[0]
+    assert inflammatory_after[-1] == inflammatory_before[-1] + 1, (inflammatory_before, inflammatory_after)
+    lap("lesion correction")
 
     print("e2e step timings (s):", timings)
     for name in ("01_signin.png", "02_patient.png", "03_upload.png", "04_visit_overlay.png",
-                 "05_compare.png", "06_trends.png"):
+                 "05_compare.png", "06_trends.png", "07_lesion_correction.png"):
         assert (screenshots / name).stat().st_size > 10_000, name
