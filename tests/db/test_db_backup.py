@@ -12,6 +12,7 @@ from tests.db.db_factories import LesionSpec, make_analysis, make_patient, make_
 from sqlalchemy import Engine, select
 from sqlmodel import Session, SQLModel
 
+from core import types as core_types
 from db import backup
 from db import repository as repo
 from db.backup import create as backup_create
@@ -22,12 +23,30 @@ from db.models import Account, PatientCreate
 from db.photos import PhotoStore, sha256_hex
 
 
+def _one_more_lesion(decoded) -> core_types.CorrectedMeasurements:  # noqa: ANN001
+    """A clinician's correction of `make_analysis(decoded)`: its lesions and a nodule added."""
+    import numpy as np
+
+    lesions = (*make_analysis(decoded).lesions,
+               core_types.Lesion(bbox=(20, 10, 26, 16), kind="nodule", score=1.0, area_px=28,
+                                 added_by_clinician=True))
+    kind_mask = np.zeros((decoded.height, decoded.width), np.uint8)
+    kind_mask[10:16, 20:26] = 4
+    return core_types.CorrectedMeasurements(
+        lesions=lesions, counts=core_types.LesionCounts.from_lesions(lesions),
+        grade=core_types.Grade(value=1, label="moderate", confidence=0.7),
+        lesion_area_fraction=0.05, region_counts={}, gags_estimate=None, grade_evidence=(1.0, 0.9),
+        edit={"action": "add", "kind": "nodule", "point": [23.0, 13.0]},
+        description="added a nodule/cyst at (23, 13)", kind_mask=kind_mask)
+
+
 def _populate(session: Session, store: PhotoStore, admin: Account, clinician: Account) -> int:
     """Patients, visits, photos with and without analyses, a re-analysis, reviews, a study."""
     first = repo.create_patient(
         session=session, actor=clinician,
         data=PatientCreate(code="BK-1", name="Zoë Ñandú", consent_date=date(2024, 1, 2),
-                           skin_type="III", notes="allergic to \"benzoyl\" \u2013 noted"),
+                           skin_type="III", notes="allergic to \"benzoyl\" \u2013 noted",
+                           research_consent=True),
     )
     second = make_patient(session, clinician, "BK-2")
     seed = 0
@@ -51,6 +70,12 @@ def _populate(session: Session, store: PhotoStore, admin: Account, clinician: Ac
     analysis = repo.latest_analysis(session=session, actor=clinician, photo_id=photo.id)
     repo.add_review(session=session, actor=clinician, analysis_id=analysis.id, iga=3,
                     grade_override=2, notes="checked")
+    # Two lesion corrections of that analysis, the second one undone.
+    corrected = repo.add_correction(session=session, actor=clinician, photo_store=store,
+                                    analysis_id=analysis.id, corrected=_one_more_lesion(decoded))
+    undone = repo.add_correction(session=session, actor=clinician, photo_store=store,
+                                 analysis_id=corrected.id, corrected=_one_more_lesion(decoded))
+    repo.withdraw_correction(session=session, actor=clinician, analysis_id=undone.id)
     repo.add_treatment_event(session=session, actor=clinician, patient_id=first.id,
                              event_date=date(2024, 1, 5), description="adapalene 0.1% gel")
     study = repo.create_study(session=session, actor=clinician, name="Trial", arms=["a", "b"])

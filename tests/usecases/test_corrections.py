@@ -164,3 +164,22 @@ def test_studies_measure_the_corrected_lesions_and_say_so(stored) -> None:  # no
         (after,) = study_measurements(session=session, actor=doctor, study_id=study.id)
     assert (before.nodule, before.total, before.clinician_corrected) == (0, 3, False)
     assert (after.nodule, after.inflammatory, after.total, after.clinician_corrected) == (1, 4, 4, True)
+
+
+def test_deleting_a_corrected_photos_patient_removes_every_correction(stored, dash) -> None:  # noqa: ANN001
+    from sqlmodel import func, select
+
+    from db.models import Analysis, LesionRecord
+    from db.repository import delete_patient
+
+    clinic, doctor, _photo, model, patient = stored
+    first = correct_lesions(clinic, doctor, analysis_id=model.id, grader=GRADER,
+                            edit=LesionEdit("remove", lesion=0))
+    second = correct_lesions(clinic, doctor, analysis_id=first.id, grader=GRADER,
+                             edit=LesionEdit("add", kind="papule", point=(60.0, 60.0)))
+    undo_correction(clinic, doctor, analysis_id=second.id)
+    with clinic.session() as session:
+        delete_patient(session=session, actor=doctor, photo_store=clinic.photo_store, patient_id=patient)
+        assert session.exec(select(func.count()).select_from(Analysis)).one() == 0
+        assert session.exec(select(func.count()).select_from(LesionRecord)).one() == 0
+    assert not [p for p in clinic.photo_store.root.rglob("*") if p.is_file()]
