@@ -1,7 +1,6 @@
 """A clinician corrects the lesions of a stored photo, and undoes it (usecases.corrections)."""
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -9,31 +8,9 @@ import pytest
 from core.correction import LesionEdit
 from core.grading import CountGrader
 from db.errors import ConflictError, NotFound, PermissionDenied
-from usecases.clinic import Clinic
 from usecases.corrections import analysis_lesions, correct_lesions, undo_correction
 
 GRADER = CountGrader.load(Path(__file__).resolve().parents[2] / "weights" / "grader.json")
-
-
-@pytest.fixture
-def stored(dash):  # noqa: ANN001, ANN201
-    """(clinic, dash, clinician, photo row, model analysis row): one photo, 3 papules."""
-    from core.imaging import decode_photo
-    from db.engine import get_engine
-    from db.photos import PhotoStore
-    from db.repository import latest_analysis, list_photos
-
-    dash.make_account("root", role="admin")
-    doctor = dash.get_account(dash.make_account("doc"))
-    patient = dash.make_patient(doctor.id, "ACN-001")
-    photo = decode_photo(dash.face_photo_bytes(), filename="face.png")
-    visit = dash.make_visit(doctor.id, patient, date(2024, 1, 10), photo=photo,
-                            analysis=dash.sample_analysis(photo))
-    clinic = Clinic(engine=get_engine(dash.env.url), photo_store=PhotoStore(dash.env.data_dir / "photos"))
-    with clinic.session() as session:
-        row = list_photos(session=session, actor=doctor, visit_id=visit)[0]
-        analysis = latest_analysis(session=session, actor=doctor, photo_id=row.id)
-    return clinic, doctor, row, analysis, patient
 
 
 def _current(clinic, actor, photo_id):  # noqa: ANN001, ANN202

@@ -1,11 +1,8 @@
 """A stored photo with its masks, and re-analysis (usecases.photos)."""
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
-from usecases.clinic import Clinic
 from usecases.photos import StoredPhotoError, load_stored_photo, reanalyse_photo
 
 
@@ -19,29 +16,8 @@ class Analyzer:
         return self.dash.sample_analysis(photo, model_version=self.model_version)
 
 
-@pytest.fixture
-def stored(dash):  # noqa: ANN001, ANN201
-    """(clinic, clinician, photo row, its analysis row), one photo stored with an analysis."""
-    from core.imaging import decode_photo
-    from db.engine import get_engine
-    from db.photos import PhotoStore
-    from db.repository import latest_analysis, list_photos
-
-    dash.make_account("root", role="admin")
-    doctor = dash.get_account(dash.make_account("doc"))
-    patient = dash.make_patient(doctor.id, "ACN-001")
-    photo = decode_photo(dash.face_photo_bytes(), filename="face.png")
-    visit = dash.make_visit(doctor.id, patient, date(2024, 1, 10), photo=photo,
-                            analysis=dash.sample_analysis(photo))
-    clinic = Clinic(engine=get_engine(dash.env.url), photo_store=PhotoStore(dash.env.data_dir / "photos"))
-    with clinic.session() as session:
-        row = list_photos(session=session, actor=doctor, visit_id=visit)[0]
-        analysis = latest_analysis(session=session, actor=doctor, photo_id=row.id)
-    return clinic, doctor, row, analysis
-
-
 def test_a_stored_photo_comes_with_its_masks(stored) -> None:  # noqa: ANN001
-    clinic, _doctor, row, analysis = stored
+    clinic, _doctor, row, analysis, _patient = stored
     loaded = load_stored_photo(clinic, row, analysis)
     assert loaded.image.shape == (row.height, row.width, 3)
     assert loaded.kind_mask is not None and loaded.kind_mask.shape == loaded.image.shape[:2]
@@ -57,7 +33,7 @@ def test_reanalysis_adds_an_analysis_and_keeps_the_first(dash, stored) -> None: 
     from db.errors import NotFound, PermissionDenied
     from db.repository import list_analyses
 
-    clinic, doctor, row, first = stored
+    clinic, doctor, row, first, _patient = stored
     added = reanalyse_photo(clinic, doctor, photo_id=row.id, analyzer=Analyzer(dash))
     with clinic.session() as session:
         history = list_analyses(session=session, actor=doctor, photo_id=row.id)
