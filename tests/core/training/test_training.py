@@ -129,3 +129,23 @@ def test_a_time_budget_shortens_the_plan_and_a_resume_keeps_it(tmp_path):
     train_segmenter.main(args)
     with (run / "summary.csv").open() as handle:
         assert [int(row["epoch"]) for row in csv.DictReader(handle)] == [0]
+
+
+def test_fine_tuning_starts_from_a_weights_folder_or_a_checkpoint(tmp_path):
+    from core.segmentation import SegmenterConfig, build_model
+    from core.training.checkpoint import save_atomic
+    from core.training.export import save_segmenter, write_manifest
+
+    torch.manual_seed(3)
+    model = build_model(SegmenterConfig(decoder_channels=(16, 8, 8, 8, 8)))
+    folder = tmp_path / "weights"
+    write_manifest(folder, {"segmenter": {**save_segmenter(model, SegmenterConfig(
+        decoder_channels=(16, 8, 8, 8, 8)), folder), "version": "t"}})
+    from_folder = train_segmenter.init_weights(folder)
+    # Shipped weights are float16 on disk: the same tensors to that precision.
+    for name, tensor in model.state_dict().items():
+        assert torch.allclose(from_folder[name].float(), tensor.float(), atol=1e-2), name
+    save_atomic({"model": model.state_dict()}, tmp_path / "last.pt")
+    assert train_segmenter.init_weights(tmp_path / "last.pt").keys() == model.state_dict().keys()
+    with pytest.raises(FileNotFoundError, match="no such checkpoint file or weights folder"):
+        train_segmenter.init_weights(tmp_path / "missing.pt")
