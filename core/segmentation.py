@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 import torch
 
+from core.colour import COLOUR_CONSTANCY, balance_colours
 from core.types import LESION_KINDS
 
 ENCODERS: tuple[str, ...] = ("mobilenet_v2", "resnet34")
@@ -47,7 +48,14 @@ class SegmenterConfig:
     # An inflammatory lesion whose type confidence is below this is "inflammatory, type
     # uncertain" (0: every type is shown). Chosen on valid by core.training.calibrate.
     type_confidence_threshold: float = 0.0
+    # Colour constancy applied to the working image before segmentation (core.colour).
+    colour_constancy: str = "none"
     kinds: tuple[str, ...] = field(default=LESION_KINDS)
+
+    def __post_init__(self) -> None:
+        if self.colour_constancy not in COLOUR_CONSTANCY:
+            raise ValueError(f"colour_constancy {self.colour_constancy!r} must be one of "
+                             f"{', '.join(COLOUR_CONSTANCY)}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -110,6 +118,7 @@ class LesionMaps:
 @torch.inference_mode()
 def predict_maps(model: torch.nn.Module, image: np.ndarray, config: SegmenterConfig) -> LesionMaps:
     """Run the segmenter on an RGB image (any size; padded to a multiple of 32)."""
+    image = balance_colours(image, config.colour_constancy)
     h, w = image.shape[:2]
     pad_h, pad_w = (-h) % 32, (-w) % 32
     padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else image

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from core.colour import COLOUR_CONSTANCY
 from core.manifest import DEFAULT_WEIGHTS_DIR
 from core.training.data import labelled_only, read_rgb, read_split, render_targets
 from core.training.perturb import Perturbation, get_perturbations
@@ -260,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="another weights folder scored on the same photos: prints the paired difference")
     p.add_argument("--per-photo", type=Path, help="also write one CSV row per photo to this file")
     p.add_argument("--perturb", help='"all" or comma-separated perturbation names (robustness)')
+    p.add_argument("--colour-constancy", choices=COLOUR_CONSTANCY,
+                   help="score with this colour constancy instead of the weights' own (core.colour)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     try:
@@ -271,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         analyzer = load_analyzer(args.weights)
+        if args.colour_constancy:
+            analyzer.config = replace(analyzer.config, colour_constancy=args.colour_constancy)
         baseline = load_analyzer(args.baseline) if args.baseline else None
     except (ModelNotInstalledError, WeightsError) as exc:
         print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
@@ -285,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.per_photo:
         write_per_photo(args.per_photo, samples, photos)
     metrics = {"data": str(args.data), "split": args.split, "model_version": analyzer.model_version,
+               "colour_constancy": analyzer.config.colour_constancy,
                "unlabelled_photos_left_out": len(every) - len(labelled_only(every)), **summarise(photos)}
     if len(photos) >= 2:  # an interval needs at least two photos (--limit 1 is a smoke run)
         metrics.update(intervals(photos, baseline_photos))
