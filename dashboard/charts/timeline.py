@@ -50,6 +50,13 @@ GROUP_LABELS: dict[str, str] = {
     "inflammatory": "Inflammatory (papules, pustules, nodules/cysts)",
     "non_inflammatory": "Non-inflammatory (comedones)",
 }
+# The two severity scales, named wherever both appear: the model grades on ACNE04's scale
+# (Hayashi, from lesion counts), a clinician on IGA (a global look). They are recorded side by
+# side and never converted; the mapping is only a reading aid.
+HAYASHI_SCALE = "ACNE04 grade (Hayashi, from lesion counts): mild, moderate, severe, very severe"
+IGA_SCALE = "IGA 0-4 (the clinician's global look): 0 clear, 1 almost clear, 2 mild, 3 moderate, 4 severe"
+SCALE_MAPPING = ("Roughly, Hayashi mild is IGA 1-2, moderate IGA 2-3, severe IGA 3-4 and very severe "
+                 "IGA 4: the scales judge different things, so neither is converted into the other.")
 IGA_LABELS: dict[int, str] = {
     0: "clear",
     1: "almost clear",

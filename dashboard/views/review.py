@@ -29,7 +29,12 @@ LAST_PATIENT = "review_last_patient"
 
 
 def grade_text(grade: int | None) -> str:
-    return "-" if grade is None else f"{grade} {GRADE_LABELS.get(int(grade), '')}".strip()
+    """An ACNE04 / Hayashi grade in words (no number: IGA's numbers mean other things)."""
+    return "-" if grade is None else GRADE_LABELS.get(int(grade), str(grade))
+
+
+def iga_text(iga: int) -> str:
+    return f"IGA {iga} {timeline_charts.IGA_LABELS[iga]}"
 
 
 def photo_with_overlay(photo, analysis):  # noqa: ANN001, ANN201 - db rows; an RGB array or None
@@ -190,6 +195,8 @@ with right:
     state.show_notice()
 
     st.subheader("Clinician")
+    st.caption(f"{timeline_charts.HAYASHI_SCALE}.  \n{timeline_charts.IGA_SCALE}.  \n"
+               f"{timeline_charts.SCALE_MAPPING}")
     with st.form(f"review_{analysis.id}", clear_on_submit=True):
         decision = st.radio(
             "Grade", ("confirm", "override"), horizontal=True,
@@ -200,7 +207,7 @@ with right:
                                 format_func=grade_text, index=int(analysis.grade))
         iga = st.selectbox("IGA (Investigator's Global Assessment)",
                            list(timeline_charts.IGA_LABELS),
-                           index=None, format_func=lambda g: f"{g} {timeline_charts.IGA_LABELS[g]}",
+                           index=None, format_func=iga_text,
                            placeholder="Choose 0-4")
         notes = st.text_area("Notes")
         if st.form_submit_button("Save review"):

@@ -45,10 +45,24 @@ def test_override_grade_and_record_iga(dash):
     # Both reviews with who and when; IGA 3 -> 1 is an IGA success.
     history = at.dataframe[0].value
     assert list(history["IGA"]) == [3, 1]
-    assert list(history["model grade"]) == ["1 moderate", "0 mild"]
-    assert list(history["clinician grade"]) == ["confirmed", "1 moderate"]
+    assert list(history["model grade"]) == ["moderate", "mild"]
+    assert list(history["clinician grade"]) == ["confirmed", "moderate"]
     assert list(history["IGA success"]) == [False, True]
     assert set(history["reviewer"]) == {"Doc"}
+
+
+def test_the_two_scales_are_named_side_by_side_with_a_mapping(dash):
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seed_patient(dash, doctor, "ACN-001", [(date(2024, 1, 1), papules(3))])
+    at = open_as(dash, doctor, "review")
+    text = dash.page_text(at)
+    assert "ACNE04 grade (Hayashi, from lesion counts): mild, moderate, severe, very severe" in text
+    assert "IGA 0-4 (the clinician's global look): 0 clear, 1 almost clear, 2 mild" in text
+    assert "Roughly, Hayashi mild is IGA 1-2" in text
+    iga = dash.widget(at.selectbox, "IGA (Investigator's Global Assessment)")
+    # Model grades are words, IGA grades carry "IGA" and their number: "mild" is never a bare 0 or 2.
+    assert "IGA 2 mild" in iga.options and "mild" in dash.widget(at.selectbox, "Corrected grade (when overriding)").options
 
 
 def test_confirm_needs_an_iga(dash):
