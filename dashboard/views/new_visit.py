@@ -146,7 +146,16 @@ for upload in uploads:
 if any(item.analysis for item, _ in ready):
     state.show_notice()
 
-label = f"Save the visit with {len(ready)} photo(s)" if ready else "Save the visit without photos"
-if st.button(label, type="primary", key=f"save_visit_{round_}"):
+if ready:
+    label, confirmed = f"Save the visit with {len(ready)} photo(s)", True
+else:
+    # A visit without a photo has nothing to measure: saved only when asked for in so many words.
+    if uploads:
+        st.warning("None of the uploaded photos can be stored as they are (see above).")
+    label = "Save the visit without photos"
+    confirmed = st.checkbox("Save this visit without any photo (treatment notes only)",
+                            key=f"no_photo_{round_}")
+if st.button(label, type="primary" if ready else "secondary", disabled=not confirmed,
+             key=f"save_visit_{round_}"):
     save_visit(actor, patient.id, visit_date, notes, ready)
     st.rerun()

@@ -9,6 +9,15 @@ import pytest
 from dashboard import state
 
 
+def visit_count(dash, patient_id: int) -> int:  # noqa: ANN001
+    from sqlmodel import func, select
+
+    from db.models import Visit
+
+    with dash.env.session() as session:
+        return session.exec(select(func.count()).select_from(Visit).where(Visit.patient_id == patient_id)).one()
+
+
 def stored_photos(dash, patient_id: int):  # noqa: ANN001, ANN201
     """(photo rows, analyses per photo) of the patient, straight from the database."""
     from sqlmodel import select
@@ -196,6 +205,21 @@ def test_a_photo_that_cannot_be_assessed_is_kept_for_the_record_only(dash, clini
     assert not [m for m in visit.metric if m.label in ("Inflammatory", "Total")]
     trends = dash.open_page(doctor, "trends", patient_id=patient)
     assert not trends.exception and not trends.get("plotly_chart")  # nothing measured to trend
+
+
+def test_a_visit_without_a_photo_is_saved_only_when_confirmed(dash, clinic):
+    doctor, patient = clinic
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    at = upload(at, ("broken.jpg", b"not a photo", "image/jpeg"))
+    assert "None of the uploaded photos can be stored as they are (see above)." in dash.texts(at.warning)
+    save = dash.widget(at.button, "Save the visit without photos")
+    assert save.disabled  # a browser user cannot press it
+    assert visit_count(dash, patient) == 0
+    dash.widget(at.checkbox, "Save this visit without any photo (treatment notes only)").check().run()
+    assert not dash.widget(at.button, "Save the visit without photos").disabled
+    dash.widget(at.button, "Save the visit without photos").click().run()
+    assert any("saved with 0 photo(s)" in s for s in dash.texts(at.success))
+    assert visit_count(dash, patient) == 1
 
 
 def test_researcher_and_other_clinicians_cannot_add_visits(dash, clinic):
