@@ -48,5 +48,6 @@ gpu-carry: $(STAMP)
 	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
 		--platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
 		--dest gpu_carry/wheels -r core/training/gpu-wheels.txt
-	$(PY) -m core.training.pack_data --data ../shared/data/acne04 --out gpu_carry/acne04-pack.tar.gz
+	$(PY) -m core.training.pack_data --data ../shared/data/acne04 --extra-data ../shared/data/web_acne \
+		--out gpu_carry/acne04-pack.tar.gz
 	du -sh gpu_carry

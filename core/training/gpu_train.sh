@@ -19,6 +19,11 @@ out=${OUT:-$work/out}/$name
 mkdir -p "$out"
 
 tar -xzf "$carry/acne04-pack.tar.gz" -C "$work"
+# Extra sets packed with `pack_data --extra-data` (extra/<name>/) are trained on too.
+extra=()
+for folder in "$work"/extra/*/; do
+    [ -f "$folder/index.csv" ] && extra+=(--extra-data "${folder%/}")
+done
 if ! "$python" -c "import segmentation_models_pytorch, albumentations" 2>/dev/null; then
     "$python" -m pip install --quiet --no-index --no-deps "$carry"/wheels/*.whl
 fi
@@ -31,11 +36,11 @@ PY
 
 "$python" -m core.training.train_segmenter --data "$work/acne04" --run "$work/$name" \
     --imagenet "$work/imagenet.pth" --device "${DEVICE:-cuda}" --workers "${WORKERS:-14}" \
-    --minutes "$minutes" "$@"
+    --minutes "$minutes" ${extra[@]+"${extra[@]}"} "$@"
 
-cp "$work/$name"/{args.json,config.json,summary.csv,train.log} "$out/"
+cp "$work/$name"/{args.json,config.json,data.json,summary.csv,train.log} "$out/"
 for checkpoint in last.pt best.pt; do
     "$python" -m core.training.checkpoint "$work/$name/$checkpoint" "$out/$checkpoint"
 done
-rm -rf "$work/acne04"  # patient photos do not outlive the run
+rm -rf "$work/acne04" "$work/extra"  # patient photos do not outlive the run
 echo "run folder: $out"

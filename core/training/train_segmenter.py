@@ -12,6 +12,10 @@ each batch is drawn from them, split equally between the sets. Photos are monito
 on ACNE04's valid split only, so best.pt is chosen as before; score the extra sets with
 core.training.evaluate.
 
+Crops come from photos decoded once into memory, their colour, blur, compression and noise are
+applied on the batch on --device (--loader cached, the default; core.training.cached_crops.PhotoCache,
+CachedCropDataset and PhotometricAugment); --loader albumentations is the older, slower path.
+
 Resumable: rerun the same command after an interruption and it continues from the last epoch.
 Writes runs/<name>/{args.json, config.json, data.json, summary.csv, last.pt, best.pt, train.log}.
 """
@@ -30,14 +34,30 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from core.segmentation import SegmenterConfig, build_model, predict_maps
 from core.lesions import lesions_from_maps
+from core.segmentation import SegmenterConfig, build_model, predict_maps
+from core.training.cached_crops import CachedCropDataset
 from core.training.checkpoint import load_checkpoint, save_atomic
-from core.training.data import (SegmentationDataset, extra_set_scales, labelled_only, median_box_ratio,
-                                read_rgb, read_split, render_targets, scaled_sample, seed_augmentation_worker)
+from core.training.data import (
+    SegmentationDataset,
+    extra_set_scales,
+    labelled_only,
+    median_box_ratio,
+    read_rgb,
+    read_split,
+    render_targets,
+    scaled_sample,
+    seed_augmentation_worker,
+)
 from core.training.imagenet import load_imagenet_encoder
 from core.training.losses import segmenter_loss
-from core.training.metrics import count_summary, detection_summary, iou_dice, match_lesions
+from core.training.metrics import (
+    count_summary,
+    detection_summary,
+    iou_dice,
+    match_lesions,
+)
+from core.training.photometric import PhotometricAugment
 
 log = logging.getLogger("train_segmenter")
 
@@ -63,6 +83,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=0,
                    help="data-loading processes; 0 on a 2-core CPU, about 8 beside a GPU")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--loader", choices=LOADERS, default="cached",
+                   help="cached (default): photos decoded and resized once into memory, crops warped "
+                        "straight from them, colour/blur/compression/noise on the batch on --device; "
+                        "albumentations: the older path, every crop decoded and augmented on the CPU "
+                        "(about 10x slower per core; kept for comparison)")
     p.add_argument("--init", type=Path,
                    help="fine-tune from this checkpoint file or weights folder (e.g. weights/)")
     p.add_argument("--imagenet", type=Path,
@@ -76,19 +101,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+LOADERS = ("cached", "albumentations")
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
-def train_one_epoch(model, loader_iter, optimizer, scheduler, steps: int, device: str) -> dict[str, float]:
+def train_one_epoch(model, loader_iter, optimizer, scheduler, steps: int, device: str,
+                    prepare=None) -> dict[str, float]:
+    """`prepare`: what turns a batch on the device into the model's input (`batch_augment`:
+    the photometric augmentation and normalisation of the cached loader's uint8 crops)."""
     model.train()
     sums: dict[str, float] = {}
     for _ in tqdm(range(steps), desc="train", leave=False, mininterval=10):
         x, kind_map, heat = next(loader_iter)
-        out = model(x.to(device))
-        losses = segmenter_loss(out, kind_map.to(device), heat.to(device))
+        x = x.to(device, non_blocking=True)
+        if prepare is not None:
+            x = prepare(x)
+        out = model(x)
+        losses = segmenter_loss(out, kind_map.to(device, non_blocking=True).long(),
+                                heat.to(device, non_blocking=True))
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         optimizer.step()
@@ -188,7 +223,20 @@ def build_loader(args: argparse.Namespace, config: SegmenterConfig, start_epoch:
     have made after that epoch). With extra sets, photos are drawn with replacement by weight."""
     samples, scales, weights, sets = training_data(args)
     (args.run / "data.json").write_text(json.dumps(sets, indent=2))
-    train = SegmentationDataset(samples, args.crop, config.mean, config.std, scales, seed=args.seed + start_epoch)
+    if getattr(args, "loader", "cached") == "cached":
+        # Decoded once here, before the workers fork (they share the arrays).
+        started = time.time()
+        train = CachedCropDataset(samples, args.crop, scales, seed=args.seed + start_epoch,
+                                  threads=max(args.threads, args.workers, 1))
+        log.info("photo cache: %d photos, %.0f MB, %.1f s", len(samples), train.cache.nbytes / 1e6,
+                 time.time() - started)
+    else:
+        train = SegmentationDataset(samples, args.crop, config.mean, config.std, scales, seed=args.seed + start_epoch)
+    if args.workers > 0:
+        # One OpenCV thread per worker process, or 14 workers oversubscribe 16 cores. Set here,
+        # before they fork, and inherited: cv2.setNumThreads inside a forked worker deadlocks
+        # once this process has started OpenCV's thread pool.
+        cv2.setNumThreads(1)
     generator = torch.Generator().manual_seed(args.seed + start_epoch)
     sampler = None
     if args.extra_data:
@@ -197,8 +245,17 @@ def build_loader(args: argparse.Namespace, config: SegmenterConfig, start_epoch:
     loader = torch.utils.data.DataLoader(train, batch_size=args.batch, shuffle=sampler is None, sampler=sampler,
                                          drop_last=True, num_workers=args.workers, generator=generator,
                                          worker_init_fn=seed_augmentation_worker,
-                                         persistent_workers=args.workers > 0)
+                                         persistent_workers=args.workers > 0,
+                                         pin_memory=str(args.device).startswith("cuda"))
     return infinite(loader)
+
+
+def batch_augment(args: argparse.Namespace, config: SegmenterConfig, start_epoch: int):
+    """The device half of the cached loader's augmentation (None for the albumentations
+    loader, whose batches arrive augmented and normalised), seeded like the loader."""
+    if getattr(args, "loader", "cached") != "cached":
+        return None
+    return PhotometricAugment(config.mean, config.std, seed=args.seed + start_epoch, device=args.device)
 
 
 def infinite(loader):
@@ -286,13 +343,14 @@ def run(args: argparse.Namespace) -> None:
     scheduler = one_cycle(optimizer, args.lr, epochs * args.steps_per_epoch, start_epoch * args.steps_per_epoch)
 
     batches = build_loader(args, config, start_epoch)
+    prepare = batch_augment(args, config, start_epoch)
     valid = monitor_photos(read_split(args.data, "valid"), args.val_images)
     (args.run / "config.json").write_text(config.to_json())
     run_started = time.time()
     epoch = start_epoch
     while epoch < epochs:
         started = time.time()
-        metrics = train_one_epoch(model, batches, optimizer, scheduler, args.steps_per_epoch, args.device)
+        metrics = train_one_epoch(model, batches, optimizer, scheduler, args.steps_per_epoch, args.device, prepare)
         metrics.update(validate(model, valid, config, args.device))
         metrics.update(epoch=epoch, seconds=round(time.time() - started, 1), lr=scheduler.get_last_lr()[0])
         log.info("epoch %d %s", epoch, json.dumps({k: round(v, 4) if isinstance(v, float) else v

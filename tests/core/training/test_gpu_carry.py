@@ -1,5 +1,6 @@
 """What a lent GPU machine receives and sends back: the packed data subset, the float16
 checkpoints and the one-call training script, run here on the CPU."""
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from core.training.export import read_run_config
 from core.training.imagenet import load_imagenet_encoder
 from core.training.pack_data import pack
 from core.training.train_segmenter import monitor_photos
+from tests.core.training.test_extra_data import make_extra_dataset
 from tests.core.training.test_training import make_dataset
 
 REPO = Path(__file__).resolve().parents[3]
@@ -88,8 +90,9 @@ def test_half_checkpoint_keeps_the_model_alone_and_loads_back(tmp_path):
 @pytest.mark.slow
 def test_gpu_script_trains_from_the_pack_and_sends_back_a_run_calibrate_reads(tmp_path):
     data = make_dataset(tmp_path / "acne", n_per_split=4, train_copies=2)
+    web = make_extra_dataset(tmp_path / "web_acne", layout="web")
     carry = tmp_path / "carry"
-    pack(data, carry / "acne04-pack.tar.gz", budget_mb=50, val_images=2)
+    pack(data, carry / "acne04-pack.tar.gz", budget_mb=50, val_images=2, extra=[web])
     out = tmp_path / "out"
     env = {**os.environ, "PYTHON": sys.executable, "DEVICE": "cpu", "WORKERS": "0", "CARRY": str(carry),
            "OUT": str(out)}
@@ -97,8 +100,12 @@ def test_gpu_script_trains_from_the_pack_and_sends_back_a_run_calibrate_reads(tm
                     "--batch", "2", "--crop", "64", "--scale", "1.0", "--val-images", "2", "--threads", "1"],
                    cwd=REPO, env=env, check=True, timeout=300)
     run = out / "tiny"
-    assert sorted(p.name for p in run.iterdir()) == ["args.json", "best.pt", "config.json", "last.pt",
+    assert sorted(p.name for p in run.iterdir()) == ["args.json", "best.pt", "config.json", "data.json", "last.pt",
                                                     "summary.csv", "train.log", "versions.txt"]
+    # The packed extra set was trained on too (its labelled photos, untyped boxes).
+    sets = json.loads((run / "data.json").read_text())
+    assert [Path(s["data"]).name for s in sets] == ["acne04", "web_acne"] and sets[1]["photos"] == 2
+    assert json.loads((run / "args.json").read_text())["loader"] == "cached"
     assert "torch" in (run / "versions.txt").read_text()
     # What comes back must fit the device's 16 MiB per file and load as calibrate loads it.
     for name in ("last.pt", "best.pt"):
