@@ -27,13 +27,21 @@ _COPIED = ("photo_id", "model_version", "skin_area_px", "quality_passed", "asses
            "probability_sha256")
 
 
-def _current_of_photo(session: Session, analysis: Analysis, what: str) -> None:
+def _current_analysis(session: Session, actor: Account, analysis_id: int, what: str) -> Analysis:
+    """The analysis `analysis_id`, which `actor` may change and which is still its photo's
+    current one; raises NotFound, PermissionDenied or ConflictError (`what` names the action)."""
+    principal = load_principal(session, actor)
+    analysis = session.get(Analysis, analysis_id)
+    if analysis is None:
+        raise NotFound(f"no analysis with id {analysis_id!r}")
+    writable_photo(session, principal, analysis.photo_id, what)
     current = session.exec(select(current_analysis_id(analysis.photo_id))).one()
     if current != analysis.id:
         raise ConflictError(
             f"the lesions of photo #{analysis.photo_id} changed since they were shown "
-            f"(analysis #{analysis.id} is no longer the current one): reload the page and {what} again"
+            f"(analysis #{analysis.id} is no longer the current one): reload the page and try again"
         )
+    return analysis
 
 
 def add_correction(*, session: Session, actor: Account, photo_store: PhotoStore, analysis_id: int,
@@ -46,19 +54,14 @@ def add_correction(*, session: Session, actor: Account, photo_store: PhotoStore,
     writer = _FileWriter(photo_store)
     try:
         with write_transaction(session):
-            principal = load_principal(session, actor)
-            base = session.get(Analysis, analysis_id)
-            if base is None:
-                raise NotFound(f"no analysis with id {analysis_id!r}")
-            writable_photo(session, principal, base.photo_id, "correct lesions")
-            _current_of_photo(session, base, "make the correction")
+            base = _current_analysis(session, actor, analysis_id, "correct lesions")
             if not base.assessable:
                 raise ValueError(f"photo #{base.photo_id} cannot be assessed: it has no lesions to correct")
             counts, grade = corrected.counts, corrected.grade
             row = Analysis(
                 **{name: getattr(base, name) for name in _COPIED},
                 corrects_id=base.corrects_id or base.id,
-                corrected_by_id=principal.id,
+                corrected_by_id=actor.id,
                 correction={**corrected.edit, "description": corrected.description},
                 comedone=counts.comedone, papule=counts.papule, pustule=counts.pustule,
                 nodule=counts.nodule, inflammatory_type_uncertain=counts.inflammatory_type_uncertain,
@@ -77,7 +80,7 @@ def add_correction(*, session: Session, actor: Account, photo_store: PhotoStore,
             session.flush()
             session.add_all(lesion_rows(corrected.lesions, row.id))
             add_audit(
-                session, actor_id=principal.id, action="create", target_type="analysis",
+                session, actor_id=actor.id, action="create", target_type="analysis",
                 target_id=row.id,
                 detail=f"photo={base.photo_id} correction of analysis={row.corrects_id}: "
                        f"{corrected.description}",
@@ -92,19 +95,14 @@ def withdraw_correction(*, session: Session, actor: Account, analysis_id: int) -
     """Undo the correction `analysis_id` (the photo's current analysis): it stays stored,
     withdrawn, and the analysis before it is current again. Returns the withdrawn row."""
     with write_transaction(session):
-        principal = load_principal(session, actor)
-        row = session.get(Analysis, analysis_id)
-        if row is None:
-            raise NotFound(f"no analysis with id {analysis_id!r}")
-        writable_photo(session, principal, row.photo_id, "undo lesion corrections")
+        row = _current_analysis(session, actor, analysis_id, "undo lesion corrections")
         if row.corrects_id is None:
             raise ValueError(f"analysis #{analysis_id} is the model's own: there is no correction to undo")
-        _current_of_photo(session, row, "undo")
         row.withdrawn_at = utcnow()
         session.add(row)
         what = (row.correction or {}).get("description", "a correction")
         add_audit(
-            session, actor_id=principal.id, action="update", target_type="analysis",
+            session, actor_id=actor.id, action="update", target_type="analysis",
             target_id=row.id, detail=f"photo={row.photo_id} undone: {what}",
         )
     return row
