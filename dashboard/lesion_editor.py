@@ -62,14 +62,13 @@ def show_clickable_photo(image: np.ndarray, found: PhotoLesions) -> None:
 
 
 def _apply(actor, found: PhotoLesions, edit: LesionEdit | None) -> None:  # noqa: ANN001
-    analyzer = state.get_analyzer()
     try:
         if edit is None:
             row = undo_correction(state.get_clinic(), actor, analysis_id=found.analysis.id)
             state.flash(f"Undone: {(row.correction or {}).get('description', 'the last correction')}.")
         else:
             row = correct_lesions(state.get_clinic(), actor, analysis_id=found.analysis.id,
-                                  edit=edit, grader=analyzer.grader)
+                                  edit=edit, grader=state.get_analyzer().grader)
             lesions = "lesion" if row.total == 1 else "lesions"
             state.flash(f"Correction saved: {row.correction['description']}. Now {row.total} "
                         f"{lesions}, grade {row.grade_label}.")

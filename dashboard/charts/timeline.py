@@ -12,7 +12,6 @@ from typing import Any
 import pandas as pd
 
 from core.types import LESION_KINDS
-from usecases.photos import lesions_from_records  # noqa: F401 - the pages read it from here
 
 # Columns of db.repository.TimelineRow, in the order the frame keeps them.
 TIMELINE_COLUMNS: tuple[str, ...] = (

@@ -11,17 +11,26 @@ import streamlit as st
 
 from core.alignment import warp_to_canonical
 from core.change import MATCH_DISTANCE_IOD, compare_lesions
-from core.overlay import aligned_pair, blend, draw_boxes, legend_items, overlay_kinds, side_by_side
+from core.overlay import (
+    aligned_pair,
+    blend,
+    draw_boxes,
+    legend_items,
+    overlay_kinds,
+    side_by_side,
+)
 from core.trends import count_noise_threshold
 from core.types import VIEWS
 from dashboard import state
-from dashboard.charts import compare as compare_charts, timeline as timeline_charts
+from dashboard.charts import compare as compare_charts
+from dashboard.charts import timeline as timeline_charts
 from db.repository import (
     get_analysis,
     get_photo,
     list_lesions,
     patient_timeline,
 )
+from usecases.photos import lesions_from_records
 
 OVERLAYS = ("lesion types", "boxes", "none")
 
@@ -33,7 +42,7 @@ def load_side(actor, photo_id: int, analysis_id: int):  # noqa: ANN001, ANN201
         analysis = get_analysis(session=session, actor=actor, analysis_id=analysis_id)
         if photo is None or analysis is None:
             return None
-        lesions = timeline_charts.lesions_from_records(
+        lesions = lesions_from_records(
             list_lesions(session=session, actor=actor, analysis_id=analysis_id)
         )
     loaded = state.stored_photo_with_mask(photo, analysis)

@@ -25,7 +25,13 @@ from db.repository import (
     record_audit,
 )
 from usecases.corrections import analysis_lesions
-from usecases.photos import StoredPhoto, StoredPhotoError, load_stored_photo, reanalyse_photo
+from usecases.photos import (
+    StoredPhoto,
+    StoredPhotoError,
+    lesions_from_records,
+    load_stored_photo,
+    reanalyse_photo,
+)
 
 OVERLAYS = ("lesion types", "boxes", "heatmap", "none")
 UNCERTAIN_TYPE_HELP = ("Inflammatory lesions the model could not type with confidence (papule, "
@@ -48,7 +54,7 @@ def draw(stored: StoredPhoto, analysis, overlay: str, actor) -> np.ndarray | Non
     if overlay == "boxes":
         with state.db_session() as session:
             rows = list_lesions(session=session, actor=actor, analysis_id=analysis.id)
-            lesions = timeline_charts.lesions_from_records(rows)
+            lesions = lesions_from_records(rows)
         return draw_boxes(image, lesions)
     # A missing mask file (reported by the integrity check) or one of another size is None.
     mask = stored.kind_mask if overlay == "lesion types" else stored.probability
