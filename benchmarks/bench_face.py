@@ -16,7 +16,6 @@ import time
 
 import cv2
 import numpy as np
-import torch
 from skimage import data
 
 from core.alignment import (
@@ -108,12 +107,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
     astronaut = data.astronaut()
     photos = {
         name: cv2.resize(astronaut, (side, side), interpolation=cv2.INTER_CUBIC) for name, side in SIZES.items()
     }
-    refined, plain = FaceDetector(refine_landmarks=True), FaceDetector(refine_landmarks=False)
+    refined = FaceDetector(refine_landmarks=True, threads=args.threads)
+    plain = FaceDetector(refine_landmarks=False, threads=args.threads)
     result = {
         "threads": args.threads,
         "repeats": args.repeats,

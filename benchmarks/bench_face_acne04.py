@@ -21,7 +21,6 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from core.face import RETRY_VIEWS, FaceDetector
@@ -46,10 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--check-every", type=int, default=4, help="second-look view check on every n-th face")
     parser.add_argument("--json", type=Path, default=None, help="per-photo results (outside the repo)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
 
     paths = sorted((args.data / "images" / args.split).glob("*.jpg"))[:: args.every]
-    detector = FaceDetector()
+    detector = FaceDetector(threads=args.threads)
     rows, seconds = [], []
     for path in paths:
         image = np.asarray(Image.open(path).convert("RGB"))

@@ -129,6 +129,25 @@ def alignment_scale(matrix: Sequence[float]) -> float:
     return float(np.sqrt(abs(np.linalg.det(_as_matrix(matrix)[:, :2]))))
 
 
+def alignment_at_size(matrix: Sequence[float], size: int) -> Matrix:
+    """The photo -> canonical matrix for the canonical frame drawn `size` x `size` pixels (pixel
+    centres kept in place), as `warp_to_canonical` draws it: marks made with it fall on the
+    warped photo's pixels."""
+    if size < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size}")
+    output_scale = size / CANONICAL_SIZE
+    scaling = (output_scale, 0.0, 0.5 * output_scale - 0.5, 0.0, output_scale, 0.5 * output_scale - 0.5)
+    return compose_alignments(matrix, scaling)
+
+
+def native_canonical_size(matrices: Sequence[Sequence[float]], *, largest: int = 3072) -> int:
+    """The side at which the canonical frame keeps every photo pixel of the sharpest of these
+    photos (one canonical pixel per photo pixel), between CANONICAL_SIZE and `largest`."""
+    sides = [CANONICAL_SIZE / alignment_scale(matrix) for matrix in matrices]
+    wanted = max(sides, default=float(CANONICAL_SIZE))
+    return int(min(max(CANONICAL_SIZE, np.ceil(wanted)), max(largest, CANONICAL_SIZE)))
+
+
 def warp_to_canonical(image: np.ndarray, matrix: Sequence[float], size: int = CANONICAL_SIZE) -> np.ndarray:
     """The photo resampled into the canonical frame, `size` x `size` pixels.
 
@@ -138,9 +157,7 @@ def warp_to_canonical(image: np.ndarray, matrix: Sequence[float], size: int = CA
         raise ValueError(f"expected an image array, got shape {getattr(image, 'shape', None)}")
     if size < 1:
         raise ValueError(f"size must be a positive number of pixels, got {size}")
-    output_scale = size / CANONICAL_SIZE
-    scaling = (output_scale, 0.0, 0.5 * output_scale - 0.5, 0.0, output_scale, 0.5 * output_scale - 0.5)
-    to_output = compose_alignments(matrix, scaling)
+    to_output = alignment_at_size(matrix, size)
     scale = alignment_scale(to_output)
     source = image
     if scale < 0.5:

@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--masks", type=Path, metavar="DIR", help="write a lesion mask PNG per photo")
     p.add_argument("--weights", type=Path, metavar="DIR", default=DEFAULT_WEIGHTS_DIR,
                    help="weights folder (default: the project's weights/)")
+    p.add_argument("--engine", choices=("auto", "onnx", "torch"), default="auto",
+                   help="what runs the segmenter: ONNX Runtime when the weights carry its graph "
+                        "(auto, the default; no torch import), or always onnx / torch")
     return p.parse_args(argv)
 
 
@@ -52,18 +55,35 @@ def summary_line(path: str, result: dict) -> str:
             f"({g['confidence']:.0%}), quality {'ok' if result['quality']['passed'] else 'FAILED'}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def result_for(analyzer, photo, path: str, masks: Path | None = None,  # noqa: ANN001
+               used: set[str] | None = None) -> dict:
+    """One photo's JSON-ready result (and its mask PNG under `masks`): what the command prints,
+    and what benchmarks/bench_analyze.py times, so both measure the same path."""
     import numpy as np
 
-    from core.imaging import encode_png, read_photo_file
+    from core.imaging import encode_png
+
+    analysis = analyzer.analyze(photo)
+    result = {"path": path, **analysis.to_dict()}
+    if masks is not None:
+        # A photo that cannot be assessed claims no lesion: its mask is empty.
+        found = analysis.kind_mask > 0 if analysis.assessable else np.zeros_like(analysis.kind_mask, bool)
+        target = masks / mask_name(path, used if used is not None else set())
+        target.write_bytes(encode_png(np.where(found, 255, 0).astype(np.uint8)))
+        result["mask_path"] = str(target)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from core.imaging import read_photo_file
 
     emit = (lambda path, r: print(json.dumps(r), flush=True)) if args.json else \
         (lambda path, r: print(summary_line(path, r), flush=True))
     if args.masks:
         args.masks.mkdir(parents=True, exist_ok=True)
     # The models load on the first photo that can be read: a missing or broken file is answered
-    # at once, without importing torch (seconds on a small machine).
+    # at once, without loading a model.
     analyzer = None
     status, used = 0, set()
     for index, path in enumerate(args.photos):
@@ -77,25 +97,17 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 from core.pipeline import load_analyzer
 
-                analyzer = load_analyzer(args.weights)
+                analyzer = load_analyzer(args.weights, engine=args.engine)
             except (ModelNotInstalledError, WeightsError) as exc:
                 for rest in args.photos[index:]:
                     emit(rest, {"path": rest, "error": str(exc)})
                 return EXIT_MODEL_ERROR
         try:
-            analysis = analyzer.analyze(photo)
+            result = result_for(analyzer, photo, path, args.masks, used)
         except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the others
             emit(path, {"path": path, "error": f"The analysis failed on this photo: {exc}"})
             status = EXIT_PHOTO_ERROR
             continue
-        result = {"path": path, **analysis.to_dict()}
-        if args.masks:
-            # A photo that cannot be assessed claims no lesion: its mask is empty.
-            found = analysis.kind_mask > 0 if analysis.assessable else np.zeros_like(analysis.kind_mask, bool)
-            mask = np.where(found, 255, 0).astype(np.uint8)
-            target = args.masks / mask_name(path, used)
-            target.write_bytes(encode_png(mask))
-            result["mask_path"] = str(target)
         emit(path, result)
     return status
 

@@ -1,4 +1,5 @@
-"""Face detection with five landmarks (MTCNN from facenet-pytorch, CPU, weights in the wheel).
+"""Face detection with five landmarks: facenet-pytorch's MTCNN networks run as ONNX files from the
+weights folder by `core.mtcnn` (numpy, OpenCV and onnxruntime; torch is never imported here).
 
 The detector runs on a copy downscaled by a whole factor to at most `DETECT_MAX_SIDE` pixels on
 its long side (a 12 MP phone photo would otherwise take seconds) and maps the box and landmarks back to the
@@ -7,15 +8,14 @@ full-resolution photo. The largest face is the patient; other faces are only rep
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from core.manifest import DEFAULT_WEIGHTS_DIR
+from core.mtcnn import Mtcnn, normalise
 from core.types import FaceResult
-
-if TYPE_CHECKING:  # torch is imported lazily: `import core.face` stays cheap
-    from facenet_pytorch import MTCNN
 
 # Long side of the copy the detector sees; beyond this detection gets slower, not better.
 DETECT_MAX_SIDE = 800
@@ -126,19 +126,23 @@ def _order_landmarks(points: np.ndarray) -> np.ndarray:
 
 
 class FaceDetector:
-    """MTCNN face and landmark detector, built on first use, on the CPU."""
+    """MTCNN face and landmark detector, loaded on first use from the weights folder's manifest
+    (checksums checked), on `threads` CPU threads."""
 
-    def __init__(self, refine_landmarks: bool = True) -> None:
+    def __init__(self, refine_landmarks: bool = True, weights_dir: Path | str = DEFAULT_WEIGHTS_DIR,
+                 threads: int = 2) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         self.refine_landmarks = refine_landmarks
-        self._mtcnn: MTCNN | None = None
+        self.weights_dir = Path(weights_dir)
+        self.threads = threads
+        self._mtcnn: Mtcnn | None = None
         self._lock = threading.Lock()
 
-    def _model(self) -> "MTCNN":
+    def _model(self) -> Mtcnn:
         with self._lock:
             if self._mtcnn is None:
-                from facenet_pytorch import MTCNN
-
-                self._mtcnn = MTCNN(keep_all=True, device="cpu")
+                self._mtcnn = Mtcnn.from_weights(self.weights_dir, threads=self.threads)
             return self._mtcnn
 
     def detect(self, image: np.ndarray) -> FaceResult:
@@ -222,27 +226,14 @@ class FaceDetector:
         self, small: np.ndarray, min_face_fraction: float = DETECT_MIN_FACE_FRACTION
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """MTCNN on the detection copy: boxes (N x 4, edges), scores (N), points (N x 5 x 2)."""
-        import torch
-        from facenet_pytorch.models.utils.detect_face import detect_face
-
-        mtcnn = self._model()
         min_face = max(DETECT_MIN_FACE_PX, min_face_fraction * max(small.shape[:2]))
-        with torch.no_grad():
-            # Called directly (not MTCNN.detect) to pass a per-photo minimum face size without
-            # mutating the shared detector.
-            batch_boxes, batch_points = detect_face(
-                small, min_face, mtcnn.pnet, mtcnn.rnet, mtcnn.onet,
-                mtcnn.thresholds, mtcnn.factor, mtcnn.device,
-            )
-        raw_boxes = np.asarray(batch_boxes[0], dtype=np.float32).reshape(-1, 5).astype(np.float64)
-        raw_points = np.asarray(batch_points[0], dtype=np.float32).reshape(-1, 5, 2)
+        found = self._model().detect(small, min_face)
         # MTCNN measures landmarks from pixel edges; the rest of the code uses pixel centres.
-        return raw_boxes[:, :4], raw_boxes[:, 4], raw_points.astype(np.float64) - 0.5
+        return (found.boxes.astype(np.float64), found.scores.astype(np.float64),
+                found.landmarks.astype(np.float64) - 0.5)
 
     def _refine(self, small: np.ndarray, box: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """Average MTCNN's last network over upright, shifted, scaled and mirrored face crops."""
-        import torch
-
         side = float(max(box[2] - box[0], box[3] - box[1]))
         if side < 12.0:
             return landmarks
@@ -284,10 +275,7 @@ class FaceDetector:
                         crops.append(crop[:, ::-1] if mirrored else crop)
                         maps.append((crop_side, crop_to_region, mirrored))
 
-        batch = torch.as_tensor(np.stack(crops)).permute(0, 3, 1, 2).float()
-        batch = (batch - 127.5) * 0.0078125  # MTCNN's own input scaling
-        with torch.no_grad():
-            relative = self._model().onet(batch)[1].numpy().astype(np.float64)
+        relative = self._model().onet(normalise(np.stack(crops)))[1].astype(np.float64)
 
         estimates = []
         for rel, (crop_side, crop_to_region, mirrored) in zip(relative, maps):
@@ -348,7 +336,8 @@ def _map_back(boxes: np.ndarray, points: np.ndarray, affine: np.ndarray) -> tupl
 
 
 def get_face_detector() -> FaceDetector:
-    """The process-wide detector (MTCNN is loaded once, on the first detection)."""
+    """The process-wide detector on the repository's weights folder (MTCNN is loaded once, on the
+    first detection)."""
     global _DETECTOR
     with _DETECTOR_LOCK:
         if _DETECTOR is None:

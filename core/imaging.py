@@ -255,22 +255,28 @@ def decode_photo(
             raise PhotoError(_damaged_message(name)) from exc
     if orientation in _TRANSPOSE:
         rgb = rgb.transpose(_TRANSPOSE[orientation])
-    rgb.info.clear()  # PIL re-emits some info keys (comment, ICC) on save: store pixels only
-    buffer = io.BytesIO()
-    if lossy:
-        rgb.save(buffer, format="JPEG", quality=95, subsampling=0)  # 4:4:4 keeps lesion colour
-    else:
-        rgb.save(buffer, format="PNG")
+    pixels = np.asarray(rgb)
     return DecodedPhoto(
-        image=np.asarray(rgb),
+        image=pixels,
         upload_sha256=hashlib.sha256(data).hexdigest(),
         source_format=source_format,
-        stored_bytes=buffer.getvalue(),
+        encode_stored=functools.partial(_stored_bytes, pixels, lossy),
         stored_extension=".jpg" if lossy else ".png",
         filename=name,
         captured_at=captured_at,
         device=device,
     )
+
+
+def _stored_bytes(pixels: np.ndarray, lossy: bool) -> bytes:
+    """The photo as stored: its pixels only (no EXIF, location, comment or ICC profile), as a
+    JPEG for a lossy upload (4:4:4 keeps lesion colour) and a PNG otherwise."""
+    buffer = io.BytesIO()
+    if lossy:
+        Image.fromarray(pixels).save(buffer, format="JPEG", quality=95, subsampling=0)
+    else:
+        Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def read_photo_file(path: str | Path, **kwargs: object) -> DecodedPhoto:

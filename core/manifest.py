@@ -15,7 +15,8 @@ from core.errors import ModelNotInstalledError, WeightsError
 MANIFEST_NAME = "manifest.json"
 # The repository's own weights folder: where `analyze` and `evaluate` look unless told otherwise.
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-ROLES: tuple[str, ...] = ("segmenter", "grader", "hf_grader")
+# face_*: the face detector's three networks (core.mtcnn), one file each.
+ROLES: tuple[str, ...] = ("segmenter", "grader", "hf_grader", "face_pnet", "face_rnet", "face_onet")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class ModelEntry:
     config_path: Path | None
     metrics: dict
     use: str = "grader"  # hf_grader only: "grader" (replaces the count grader) or "second_opinion"
+    # segmenter only: the same network as an ONNX graph (core.onnx_engine), with its own checksum
+    onnx_path: Path | None = None
+    onnx_sha256: str | None = None
 
 
 def sha256_of(path: Path) -> str:
@@ -65,6 +69,8 @@ def read_manifest(weights_dir: Path | str) -> dict[str, ModelEntry]:
                 config_path=weights_dir / item["config"] if item.get("config") else None,
                 metrics=dict(item.get("metrics", {})),
                 use=str(item.get("use", "second_opinion" if role == "hf_grader" else "grader")),
+                onnx_path=weights_dir / item["onnx"] if item.get("onnx") else None,
+                onnx_sha256=item.get("onnx_sha256"),
             )
         except (KeyError, TypeError) as exc:
             raise WeightsError(f"{path}: model {role!r} lacks field {exc}") from exc
@@ -74,15 +80,66 @@ def read_manifest(weights_dir: Path | str) -> dict[str, ModelEntry]:
     return entries
 
 
+def verified_file(path: Path, sha256: str | None) -> Path:
+    """`path` after checking it exists and matches `sha256` (when the manifest gives one)."""
+    if not path.exists():
+        raise WeightsError(f"Weight file {path} named in the manifest is missing.")
+    if sha256 and path.is_file():
+        actual = sha256_of(path)
+        if actual != sha256:
+            raise WeightsError(
+                f"Weight file {path} is corrupt: SHA-256 {actual[:12]}... does not match "
+                f"the manifest's {sha256[:12]}..."
+            )
+    return path
+
+
 def verified_path(entry: ModelEntry) -> Path:
     """The entry's file after checking it exists and matches its checksum."""
-    if not entry.path.exists():
-        raise WeightsError(f"Weight file {entry.path} named in the manifest is missing.")
-    if entry.sha256 and entry.path.is_file():
-        actual = sha256_of(entry.path)
-        if actual != entry.sha256:
-            raise WeightsError(
-                f"Weight file {entry.path} is corrupt: SHA-256 {actual[:12]}... does not match "
-                f"the manifest's {entry.sha256[:12]}..."
-            )
-    return entry.path
+    return verified_file(entry.path, entry.sha256)
+
+
+def verified_onnx(entry: ModelEntry) -> Path | None:
+    """The entry's ONNX graph after the same checks; None when the manifest lists none."""
+    return verified_file(entry.onnx_path, entry.onnx_sha256) if entry.onnx_path else None
+
+
+@dataclass(frozen=True)
+class WeightsAbout:
+    """What the manifest's optional "about" block says of the installed weights, for people:
+    when the test numbers (each model's `metrics["test"]`) were measured, what each test set
+    is, the licence and the known limits, each a sentence or a short phrase."""
+
+    measured_on: str | None = None  # ISO date
+    test_sets: tuple[tuple[str, str], ...] = ()  # (key in metrics["test"], what its photos are)
+    licence: tuple[str, ...] = ()
+    limits: tuple[str, ...] = ()
+
+
+def read_about(weights_dir: Path | str) -> WeightsAbout:
+    """The manifest's "about" block; an empty one when there is no manifest or no block."""
+    path = Path(weights_dir) / MANIFEST_NAME
+    if not path.is_file():
+        return WeightsAbout()
+    try:
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise WeightsError(f"{path} is not valid JSON: {exc}") from exc
+    about = raw.get("about") if isinstance(raw, dict) else None
+    if not isinstance(about, dict):
+        return WeightsAbout()
+
+    def texts(name: str) -> tuple[str, ...]:
+        value = about.get(name, [])
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise WeightsError(f"{path}: about.{name} must be a sentence or a list of sentences")
+        return tuple(value)
+
+    sets = about.get("test_sets", {})
+    if not isinstance(sets, dict) or not all(isinstance(v, str) for v in sets.values()):
+        raise WeightsError(f"{path}: about.test_sets must map each test set to a description")
+    measured = about.get("measured_on")
+    return WeightsAbout(measured_on=str(measured) if measured else None,
+                        test_sets=tuple((str(k), v) for k, v in sets.items()),
+                        licence=texts("licence"), limits=texts("limits"))

@@ -16,6 +16,7 @@ from core.types import (
     NON_INFLAMMATORY_KINDS,
     UNCERTAIN_TYPE_LABEL,
     UNCERTAIN_TYPE_MASK_VALUE,
+    Box,
     Lesion,
 )
 
@@ -61,6 +62,127 @@ def legend_items() -> list[LegendItem]:
     items.append(LegendItem(kind=UNCERTAIN_TYPE_KEY, label=UNCERTAIN_TYPE_LABEL.capitalize(),
                             rgb=UNCERTAIN_TYPE_COLOUR))
     return items
+
+
+# ---- marks for the photo viewer: lesion rings by type, the face crop, the heat layer ---------
+
+ADDED_BY_CLINICIAN_KEY = "added_by_clinician"
+ADDED_BY_CLINICIAN_COLOUR: tuple[int, int, int] = (255, 255, 255)  # as the lesion editor rings them
+# The groups a viewer marks and switches, in the order its legend lists them.
+MARK_GROUPS: tuple[str, ...] = (*LESION_KINDS, UNCERTAIN_TYPE_KEY, ADDED_BY_CLINICIAN_KEY)
+# Beyond the face box (a share of its width or height): the forehead and the jaw carry acne
+# that a face detector's box, tight around the eyes, nose and mouth, leaves out.
+FACE_CROP_MARGINS = {"left": 0.2, "right": 0.2, "top": 0.4, "bottom": 0.2}
+HEAT_FLOOR = 0.15  # lesion probabilities below this are not coloured (skin left unchanged)
+HEAT_FULL = 0.5  # from this probability on, the heat colour is at its full opacity
+HEAT_MAX_ALPHA = 0.7
+
+
+def mark_group(lesion: Lesion) -> str:
+    """The viewer group of a lesion: added by a clinician, inflammatory of uncertain type, or
+    its type (a key of MARK_GROUPS)."""
+    if lesion.added_by_clinician:
+        return ADDED_BY_CLINICIAN_KEY
+    if lesion.type_uncertain:
+        return UNCERTAIN_TYPE_KEY
+    if lesion.kind not in KIND_COLOURS:
+        raise ValueError(f"unknown lesion kind {lesion.kind!r}; expected one of {LESION_KINDS}")
+    return lesion.kind
+
+
+def mark_colour(group: str) -> tuple[int, int, int]:
+    """The outline colour of a MARK_GROUPS group (the kinds' colours as on every chart)."""
+    if group == ADDED_BY_CLINICIAN_KEY:
+        return ADDED_BY_CLINICIAN_COLOUR
+    if group == UNCERTAIN_TYPE_KEY:
+        return UNCERTAIN_TYPE_COLOUR
+    if group not in KIND_COLOURS:
+        raise ValueError(f"unknown mark group {group!r}; expected one of {MARK_GROUPS}")
+    return KIND_COLOURS[group]
+
+
+def group_lesions(lesions: Iterable[Lesion]) -> dict[str, list[Lesion]]:
+    """The lesions by `mark_group`, in MARK_GROUPS order; groups without a lesion left out."""
+    groups: dict[str, list[Lesion]] = {group: [] for group in MARK_GROUPS}
+    for lesion in lesions:
+        groups[mark_group(lesion)].append(lesion)
+    return {group: found for group, found in groups.items() if found}
+
+
+def face_crop_box(face_box: Sequence[float] | None, width: int, height: int) -> Box:
+    """What a viewer shows first: the face box widened by FACE_CROP_MARGINS, inside the photo
+    (x1, y1 exclusive). The whole photo when there is no face box or it lies outside the photo."""
+    whole = (0, 0, int(width), int(height))
+    if face_box is None or len(face_box) != 4:
+        return whole
+    x0, y0, x1, y1 = (float(v) for v in face_box)
+    if not all(np.isfinite([x0, y0, x1, y1])) or x1 <= x0 or y1 <= y0:
+        return whole
+    w, h = x1 - x0, y1 - y0
+    left = max(0, int(np.floor(x0 - FACE_CROP_MARGINS["left"] * w)))
+    top = max(0, int(np.floor(y0 - FACE_CROP_MARGINS["top"] * h)))
+    right = min(int(width), int(np.ceil(x1 + FACE_CROP_MARGINS["right"] * w)))
+    bottom = min(int(height), int(np.ceil(y1 + FACE_CROP_MARGINS["bottom"] * h)))
+    if right - left < 2 or bottom - top < 2:
+        return whole
+    return (left, top, right, bottom)
+
+
+def ring_min_radius(width: int, height: int) -> float:
+    """The smallest ring a viewer draws around a lesion, in photo pixels: 0.4% of the shorter
+    side (12 px on a 12 MP photo), so a tiny comedone's ring shows before zooming in."""
+    return max(3.0, 0.004 * min(int(width), int(height)))
+
+
+def lesion_ring(bbox: Sequence[float], *, min_radius: float = 3.0, pad: float = 0.3,
+                points: int = 24) -> tuple[list[float], list[float]]:
+    """An ellipse around a lesion box (x1, y1 exclusive), `pad` of its size clear of it on each
+    side so the ring does not hide the lesion's edge, in plot coordinates where pixel i spans
+    i - 0.5 .. i + 0.5; closed (the first point repeated)."""
+    x0, y0, x1, y1 = (float(v) for v in bbox)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"a lesion box needs x1 > x0 and y1 > y0, got {tuple(bbox)}")
+    if points < 3:
+        raise ValueError(f"a ring needs at least 3 points, got {points}")
+    cx, cy = (x0 + x1) / 2.0 - 0.5, (y0 + y1) / 2.0 - 0.5
+    # The ellipse through the box corners has semi-axes sqrt(2) times the half sides.
+    rx = max(min_radius, (x1 - x0) / 2.0 * (np.sqrt(2.0) + pad))
+    ry = max(min_radius, (y1 - y0) / 2.0 * (np.sqrt(2.0) + pad))
+    angles = np.linspace(0.0, 2.0 * np.pi, points + 1)
+    return ((cx + rx * np.cos(angles)).round(1).tolist(), (cy + ry * np.sin(angles)).round(1).tolist())
+
+
+def shrink_max(plane: np.ndarray, max_side: int) -> tuple[np.ndarray, int]:
+    """`plane` made at most `max_side` pixels on its longer side by keeping each block's highest
+    value (a small lesion's peak survives), and the block side: pixel (i, j) of the result
+    covers pixels i*step .. (i+1)*step - 1 of `plane`."""
+    array = np.asarray(plane)
+    if array.ndim != 2:
+        raise ValueError(f"expected a H x W array, got shape {array.shape}")
+    if max_side < 1:
+        raise ValueError(f"max_side must be a positive number of pixels, got {max_side}")
+    step = int(np.ceil(max(array.shape) / max_side)) if max(array.shape) > max_side else 1
+    if step == 1:
+        return array.copy(), 1
+    height, width = array.shape
+    rows, cols = -(-height // step), -(-width // step)
+    padded = np.zeros((rows * step, cols * step), array.dtype)
+    padded[:height, :width] = array
+    return padded.reshape(rows, step, cols, step).max(axis=(1, 3)), step
+
+
+def heat_rgba(probability_map: np.ndarray) -> np.ndarray:
+    """The lesion probability (uint8, 0-255) as an RGBA layer to lay over the photo: viridis
+    colours (dark blue to yellow, unlike any skin tone and readable with colour-vision
+    deficiencies), transparent below HEAT_FLOOR and at HEAT_MAX_ALPHA opacity from HEAT_FULL."""
+    probability = np.asarray(probability_map)
+    if probability.dtype != np.uint8 or probability.ndim != 2:
+        raise ValueError(f"probability_map must be a H x W uint8 array (0-255), got dtype "
+                         f"{probability.dtype} and shape {probability.shape}")
+    colours = cv2.cvtColor(cv2.applyColorMap(probability, cv2.COLORMAP_VIRIDIS), cv2.COLOR_BGR2RGB)
+    share = probability.astype(np.float32) / 255.0
+    alpha = HEAT_MAX_ALPHA * np.clip((share - HEAT_FLOOR) / (HEAT_FULL - HEAT_FLOOR), 0.0, 1.0)
+    return np.dstack([colours, np.rint(alpha * 255.0).astype(np.uint8)])
 
 
 def _check_rgb(image: np.ndarray, name: str = "image") -> np.ndarray:

@@ -2,12 +2,15 @@
 
 face -> quality -> alignment -> scale-normalised crop -> segmenter -> lesions (in photo pixels)
 -> counts, regions, lesion-area fraction of the facial skin -> grade. Models are loaded once by
-`load_analyzer` from the weights manifest.
+`load_analyzer` from the weights manifest. The segmenter runs on ONNX Runtime when the manifest
+lists its ONNX graph (no torch import), else on PyTorch; `engine="torch"` forces PyTorch.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,12 +21,30 @@ from core.face import FaceDetector, get_face_detector
 from core.grading import SOFT_PEAK_FLOOR, CountGrader, GradeEvidence
 from core.hf_grader import HFGrader
 from core.lesions import kind_mask_from_labels, lesions_from_maps, peak_heights
-from core.manifest import read_manifest, verified_path
+from core.manifest import ModelEntry, read_manifest, verified_onnx, verified_path
 from core.quality import assess_quality
-from core.regions import count_by_region, facial_skin_mask, gags_estimate, region_masks, region_of
+from core.regions import (
+    count_by_region,
+    facial_skin_mask,
+    gags_estimate,
+    region_masks,
+    region_of,
+)
 from core.scale import WorkingFrame, working_frame
-from core.segmentation import LesionMaps, SegmenterConfig, build_model, predict_maps
+from core.segmentation import (
+    LesionMaps,
+    SegmenterConfig,
+    SegmenterEngine,
+    TorchEngine,
+    build_model,
+)
 from core.types import Analysis, DecodedPhoto, FaceResult, Lesion, LesionCounts
+
+if TYPE_CHECKING:  # torch is imported only when the PyTorch engine is chosen
+    import torch
+
+# auto: ONNX Runtime when the manifest lists an ONNX graph, else PyTorch.
+ENGINES: tuple[str, ...] = ("auto", "onnx", "torch")
 
 
 def _face_in_frame(face: FaceResult, frame: WorkingFrame) -> FaceResult:
@@ -43,10 +64,18 @@ def _face_in_frame(face: FaceResult, frame: WorkingFrame) -> FaceResult:
 class Analyzer:
     """Holds the loaded models; `analyze` is pure given its input."""
 
-    def __init__(self, segmenter, config: SegmenterConfig, grader: CountGrader | None, model_version: str,
-                 face_detector: FaceDetector | None = None, image_grader: HFGrader | None = None,
-                 image_grader_use: str = "second_opinion") -> None:
-        self.segmenter = segmenter.eval()
+    def __init__(self, segmenter: SegmenterEngine, config: SegmenterConfig, grader: CountGrader | None,
+                 model_version: str, face_detector: FaceDetector | None = None,
+                 image_grader: HFGrader | None = None, image_grader_use: str = "second_opinion") -> None:
+        # A bare PyTorch model (smp's has a predict() of its own) must come wrapped; torch is
+        # looked up only if something imported it already.
+        torch_module = sys.modules.get("torch")
+        if (torch_module is not None and isinstance(segmenter, torch_module.nn.Module)) or \
+                not callable(getattr(segmenter, "predict", None)):
+            raise ValueError(f"segmenter {type(segmenter).__name__} is not an engine with "
+                             "predict(image, config); wrap a PyTorch model in "
+                             "core.segmentation.TorchEngine")
+        self.segmenter = segmenter
         self.config = config
         self.grader = grader
         self.model_version = model_version
@@ -54,6 +83,11 @@ class Analyzer:
         # A Hugging Face classifier grades the face crop, as the grade or as a second opinion.
         self.image_grader = image_grader
         self.image_grader_use = image_grader_use
+
+    @property
+    def engine(self) -> str:
+        """What runs the segmenter: "onnx" or "torch" (the same weights, the same model version)."""
+        return self.segmenter.name
 
     def segment(self, image: np.ndarray, face: FaceResult) -> tuple[WorkingFrame, np.ndarray, LesionMaps]:
         """The scale-normalised working image around the face and the segmenter's maps of it
@@ -64,7 +98,12 @@ class Analyzer:
         frame = working_frame(image.shape[:2], face, cfg.face_width_px, cfg.face_context,
                               cfg.train_image_side)
         work = frame.crop(image)
-        return frame, work, predict_maps(self.segmenter, work, cfg)
+        return frame, work, self.segmenter.predict(work, cfg)
+
+    def warm_up(self) -> None:
+        """One analysis of a small blank photo: the face detector and the engines build their
+        lazy parts now (at start-up, in the background), not on the first real photo."""
+        self.analyze(np.full((256, 256, 3), 128, np.uint8))
 
     def analyze(self, photo: DecodedPhoto | np.ndarray) -> Analysis:
         image = photo.image if isinstance(photo, DecodedPhoto) else photo
@@ -124,32 +163,69 @@ class Analyzer:
         )
 
 
-def load_segmenter(weights_dir: Path | str):
-    """(model, config, version) of the installed segmenter, checked against the manifest."""
-    import json
+def chosen_engine(entry: ModelEntry, engine: str = "auto") -> str:
+    """"onnx" or "torch" for the segmenter `entry`: `engine`, where "auto" means ONNX Runtime
+    when the manifest lists an ONNX graph and PyTorch otherwise. (The app's setting is
+    ACNE_ENGINE, read by the application layer; `core` reads no environment variable.)"""
+    requested = engine.strip().lower() or "auto"
+    if requested not in ENGINES:
+        raise ValueError(f"engine={engine!r} is not a segmenter engine; valid values: "
+                         f"{', '.join(ENGINES)}")
+    if requested == "onnx" and entry.onnx_path is None:
+        raise WeightsError("engine=onnx, but the manifest lists no ONNX graph for the segmenter "
+                           f"{entry.path}; export one with `python -m core.training.export`")
+    if requested == "auto":
+        return "onnx" if entry.onnx_path is not None else "torch"
+    return requested
 
-    from safetensors.torch import load_file
+
+def load_segmenter(weights_dir: Path | str, engine: str = "auto", threads: int | None = None
+                   ) -> tuple[SegmenterEngine, SegmenterConfig, str]:
+    """(engine, config, version) of the installed segmenter, every file of it checked against the
+    manifest. `engine`: see `chosen_engine`; `threads`: intra-op threads (None: the default of
+    the engine, OMP_NUM_THREADS or one per physical core)."""
+    import json
 
     entry = read_manifest(weights_dir).get("segmenter")
     if entry is None:
         raise WeightsError(f"the manifest in {weights_dir} lists no segmenter")
+    which = chosen_engine(entry, engine)
+    # Both files are one model: a corrupt one refuses the model whichever engine runs.
     path = verified_path(entry)
+    onnx_path = verified_onnx(entry)
     if entry.config_path is None or not entry.config_path.is_file():
         raise WeightsError(f"segmenter config {entry.config_path} named in the manifest is missing")
     config = SegmenterConfig.from_dict(json.loads(entry.config_path.read_text()))
+    if which == "onnx":
+        from core.onnx_engine import OnnxEngine
+
+        return OnnxEngine(onnx_path, threads), config, entry.version
+    return TorchEngine(load_torch_model(path, config, threads)), config, entry.version
+
+
+def load_torch_model(path: Path, config: SegmenterConfig, threads: int | None = None
+                     ) -> torch.nn.Module:
+    """The PyTorch segmenter from a safetensors file (float16 on disk, float32 here)."""
+    import torch
+    from safetensors.torch import load_file
+
+    if threads is not None:
+        torch.set_num_threads(threads)
     model = build_model(config)
     try:
         state = load_file(str(path))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise WeightsError(f"weight file {path} cannot be loaded: {exc}") from exc
-    return model.eval(), config, entry.version
+    return model.eval()
 
 
-def load_analyzer(weights_dir: Path | str) -> Analyzer:
-    """Load every installed model once. Raises ModelNotInstalledError / WeightsError."""
+def load_analyzer(weights_dir: Path | str, engine: str = "auto", threads: int | None = None
+                  ) -> Analyzer:
+    """Load every installed model once (`engine`, `threads`: see `load_segmenter`).
+    Raises ModelNotInstalledError / WeightsError, ValueError for an unknown engine."""
     entries = read_manifest(weights_dir)
-    model, config, seg_version = load_segmenter(weights_dir)
+    segmenter, config, seg_version = load_segmenter(weights_dir, engine, threads)
     grader_entry = entries.get("grader")
     if grader_entry is None:
         raise WeightsError(f"the manifest in {weights_dir} lists no grader")
@@ -162,7 +238,7 @@ def load_analyzer(weights_dir: Path | str) -> Analyzer:
     image_grader = HFGrader(verified_path(hf_entry)) if hf_entry else None
     if hf_entry:
         version += f"+{hf_entry.version}"
-    return Analyzer(model, config, grader, model_version=version, image_grader=image_grader,
+    return Analyzer(segmenter, config, grader, model_version=version, image_grader=image_grader,
                     image_grader_use=hf_entry.use if hf_entry else "second_opinion")
 
 

@@ -82,6 +82,8 @@ class PatientReport:
     latest_overlay: np.ndarray | None = field(default=None, repr=False, compare=False)
     visits: tuple[ReportVisit, ...] = ()
     trend: tuple[TrendSeries, ...] = ()
+    # A sentence under the photos, e.g. that they are de-identified for research use.
+    photo_note: str | None = None
 
 
 def _latin1_char(char: str) -> str:
@@ -212,6 +214,8 @@ def _photos(pdf: FPDF, report: PatientReport) -> None:
         pdf.set_x(pdf.get_x() + 4)
         pdf.cell(pdf.get_string_width(item.label) + 6, 5.5, latin1(item.label))
     pdf.ln(7)
+    if report.photo_note:
+        pdf.multi_cell(0, 5, latin1(report.photo_note), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _chart(pdf: FPDF, dates: list[date], series: tuple[TrendSeries, ...]) -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 
 from core.colour import COLOUR_CONSTANCY, balance_colours
 from core.types import LESION_KINDS
+
+if TYPE_CHECKING:  # torch is imported only where a PyTorch model is built or run
+    import torch
 
 ENCODERS: tuple[str, ...] = ("mobilenet_v2", "resnet34")
 ARCHITECTURES: tuple[str, ...] = ("unet",)
@@ -98,14 +101,6 @@ def build_model(config: SegmenterConfig) -> torch.nn.Module:
     )
 
 
-def to_tensor(image: np.ndarray, config: SegmenterConfig) -> torch.Tensor:
-    """RGB uint8 H x W x 3 -> normalised 1 x 3 x H x W float tensor."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
-    mean = torch.tensor(config.mean).view(3, 1, 1)
-    std = torch.tensor(config.std).view(3, 1, 1)
-    return ((x - mean) / std).unsqueeze(0)
-
-
 @dataclass(frozen=True)
 class LesionMaps:
     """Per-pixel model outputs at the working resolution."""
@@ -115,22 +110,75 @@ class LesionMaps:
     kind: np.ndarray  # float32 K x H x W kind probabilities
 
 
-@torch.inference_mode()
-def predict_maps(model: torch.nn.Module, image: np.ndarray, config: SegmenterConfig) -> LesionMaps:
-    """Run the segmenter on an RGB image (any size; padded to a multiple of 32)."""
+class SegmenterEngine(Protocol):
+    """What runs the segmenter: PyTorch (`TorchEngine`) or ONNX Runtime (core.onnx_engine)."""
+
+    name: str
+
+    def predict(self, image: np.ndarray, config: SegmenterConfig) -> LesionMaps: ...
+
+
+# The UNet halves the image five times: height and width must be multiples of 32.
+STRIDE = 32
+
+
+def network_input(image: np.ndarray, config: SegmenterConfig) -> tuple[np.ndarray, int, int]:
+    """RGB uint8 H x W x 3 -> (N x 3 x H' x W' float32 batch, H, W): colour-balanced, padded by
+    reflection to multiples of 32 and normalised; N = 2 with flip_tta (the image and its mirror).
+    Shared by every engine so they see the same numbers."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 image, got shape {image.shape} {image.dtype}")
     image = balance_colours(image, config.colour_constancy)
     h, w = image.shape[:2]
-    pad_h, pad_w = (-h) % 32, (-w) % 32
-    padded = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect") if pad_h or pad_w else image
+    pad_h, pad_w = (-h) % STRIDE, (-w) % STRIDE
+    if pad_h or pad_w:
+        image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+    mean = np.asarray(config.mean, np.float32).reshape(3, 1, 1)
+    std = np.asarray(config.std, np.float32).reshape(3, 1, 1)
+    x = (image.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0) - mean) / std
+    batch = np.stack([x, x[:, :, ::-1]]) if config.flip_tta else x[None]
+    return np.ascontiguousarray(batch), h, w
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):  # exp overflows to inf for very negative logits: 1/inf = 0
+        return (np.float32(1.0) / (np.float32(1.0) + np.exp(-x))).astype(np.float32)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=0, keepdims=True))
+    return (e / e.sum(axis=0, keepdims=True)).astype(np.float32)
+
+
+def maps_from_logits(logits: np.ndarray, h: int, w: int, flip_tta: bool) -> LesionMaps:
+    """The network's N x C x H' x W' logits -> maps cropped to H x W (with flip_tta: the mean of
+    the image's and the un-mirrored mirror's logits)."""
+    if logits.ndim != 4 or logits.shape[1] != N_OUTPUTS or logits.shape[0] != (2 if flip_tta else 1):
+        raise ValueError(f"segmenter logits of shape {logits.shape}; expected "
+                         f"{2 if flip_tta else 1} x {N_OUTPUTS} x H x W")
+    out = (logits[0] + logits[1][:, :, ::-1]) / 2 if flip_tta else logits[0]
+    out = out[:, :h, :w].astype(np.float32, copy=False)
+    return LesionMaps(lesion=_sigmoid(out[0]), centre=_sigmoid(out[1]), kind=_softmax(out[2:]))
+
+
+def predict_maps(model: torch.nn.Module, image: np.ndarray, config: SegmenterConfig) -> LesionMaps:
+    """Run a PyTorch segmenter on an RGB image (any size; padded to a multiple of 32)."""
+    import torch
+
+    batch, h, w = network_input(image, config)
     device = next(model.parameters()).device  # CPU in the product; a GPU while training
-    batch = to_tensor(padded, config).to(device)
-    if config.flip_tta:
-        both = model(torch.cat([batch, torch.flip(batch, dims=[3])]))
-        out = ((both[0] + torch.flip(both[1], dims=[2])) / 2)[:, :h, :w].float().cpu()
-    else:
-        out = model(batch)[0, :, :h, :w].float().cpu()
-    return LesionMaps(
-        lesion=torch.sigmoid(out[0]).numpy(),
-        centre=torch.sigmoid(out[1]).numpy(),
-        kind=torch.softmax(out[2:], dim=0).numpy(),
-    )
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(batch).to(device)).float().cpu().numpy()
+    return maps_from_logits(logits, h, w, config.flip_tta)
+
+
+class TorchEngine:
+    """The segmenter run by PyTorch (training, calibration, and `engine="torch"`)."""
+
+    name = "torch"
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model.eval()
+
+    def predict(self, image: np.ndarray, config: SegmenterConfig) -> LesionMaps:
+        return predict_maps(self.model, image, config)

@@ -73,13 +73,17 @@ def sidebar(actor) -> None:  # noqa: ANN001 - db.models.Account, imported lazily
         state.show_notice()
 
 
-st.set_page_config(page_title="Acne tracker", page_icon=":material/face:", layout="wide")
+# The tab icon is a file of the app: a ":material/...:" icon would be fetched from Google's
+# font servers by the browser, and nothing may leave the machine.
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+st.set_page_config(page_title="Acne tracker", page_icon=str(ICON), layout="wide")
 
 problem = state.settings_problem()
 if problem is not None:
     # A bad setting or an unreachable database: one sentence naming the variable, no traceback.
     st.error(f"The app cannot start: {problem}")
     st.stop()
+state.start_model_loading()  # in the background, while the user signs in
 
 actor = state.current_actor()
 if actor is None:

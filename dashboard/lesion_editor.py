@@ -15,6 +15,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from core.correction import KIND_WORDS, LesionEdit, added_lesion_radius, lesion_name, nearest_lesion
 from core.overlay import draw_correction_marks
 from core.types import LESION_KINDS
+from core.words import plural
 from dashboard import state
 from db.errors import ConflictError, NotFound, PermissionDenied
 from usecases.corrections import PhotoLesions, correct_lesions, undo_correction
@@ -69,9 +70,8 @@ def _apply(actor, found: PhotoLesions, edit: LesionEdit | None) -> None:  # noqa
         else:
             row = correct_lesions(state.get_clinic(), actor, analysis_id=found.analysis.id,
                                   edit=edit, grader=state.get_analyzer().grader)
-            lesions = "lesion" if row.total == 1 else "lesions"
-            state.flash(f"Correction saved: {row.correction['description']}. Now {row.total} "
-                        f"{lesions}, grade {row.grade_label}.")
+            state.flash(f"Correction saved: {row.correction['description']}. Now "
+                        f"{plural(row.total, 'lesion')}, grade {row.grade_label}.")
     except ConflictError as error:
         st.error(f"{str(error)[0].upper()}{str(error)[1:]}.")
         return

@@ -14,19 +14,16 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from core.errors import ModelNotInstalledError, WeightsError
 from core.types import Right, Role, role_may
+from usecases import model_loading
 from usecases.settings import Settings, SettingsError, check_storage, load_settings
 
 if TYPE_CHECKING:  # imported lazily at run time so a page import stays cheap
     from sqlalchemy.engine import Engine
     from sqlmodel import Session
 
-    import numpy as np
-
     from core.pipeline import Analyzer
-    from db.models import Account, Patient, Photo
-    from db.models import Analysis as AnalysisRow
+    from db.models import Account, Patient
     from db.photos import PhotoStore
     from usecases.clinic import Clinic
 
@@ -87,15 +84,21 @@ def get_photo_store() -> "PhotoStore":
     return get_clinic().photo_store
 
 
-@st.cache_resource(show_spinner="Loading the lesion model ...")
-def _analyzer_for(weights_dir: str) -> "tuple[Analyzer | None, str | None]":
-    # The failure is cached too: a missing model must not be searched for on every rerun.
-    try:
-        from core.pipeline import load_analyzer
+def start_model_loading() -> None:
+    """Load the models in the background from the app's first run (issue 17: the first photo
+    after start-up must not wait for the imports and weights)."""
+    settings = get_settings()
+    model_loading.start_loading(settings.weights_dir, settings.engine)
 
-        return load_analyzer(Path(weights_dir)), None
-    except (ModelNotInstalledError, WeightsError) as error:
-        return None, str(error)
+
+def _analyzer_for(weights_dir: str) -> "tuple[Analyzer | None, str | None]":
+    # Loaded once per process by the application layer; the failure is kept too, so a missing
+    # model is not searched for on every rerun.
+    engine = get_settings().engine
+    if model_loading.is_loaded(weights_dir, engine):
+        return model_loading.loaded_analyzer(weights_dir, engine)
+    with st.spinner("Loading the lesion model ..."):
+        return model_loading.loaded_analyzer(weights_dir, engine)
 
 
 def get_analyzer() -> "Analyzer | None":
@@ -109,8 +112,9 @@ def analyzer_problem() -> str | None:
 
 
 def reload_analyzer() -> None:
-    """Forget the cached model so a newly installed one is picked up."""
-    _analyzer_for.clear()
+    """Forget the loaded model so a newly installed one is picked up."""
+    settings = get_settings()
+    model_loading.forget(settings.weights_dir, settings.engine)
 
 
 def show_no_model_warning() -> None:
@@ -285,16 +289,3 @@ def error_message(error: Exception) -> str:
 def show_notice() -> None:
     """The 'not a diagnosis' notice, shown wherever results are shown."""
     st.caption(f"⚠️ {NOT_A_DIAGNOSIS}")
-
-
-def stored_photo_with_mask(photo: "Photo", analysis: "AnalysisRow | None") -> "tuple[np.ndarray, np.ndarray | None] | None":
-    """The stored photo's pixels and its analysis' lesion-type mask (usecases.photos); None
-    when the photo file cannot be read. Not cached on purpose: a deleted patient's photo must
-    not live on in a cache."""
-    from usecases.photos import StoredPhotoError, load_stored_photo
-
-    try:
-        stored = load_stored_photo(get_clinic(), photo, analysis)
-    except StoredPhotoError:
-        return None
-    return stored.image, stored.kind_mask

@@ -394,6 +394,9 @@ class Study(StudyBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_by_id: int = Field(foreign_key="account.id", index=True)
     created_at: datetime = _created_at()
+    # Off: the study's researchers see photos with the eyes and mouth masked (core.deidentify).
+    # Only an administrator switches it, with a reason kept in the audit trail.
+    identifiable_photos_for_researchers: bool = Field(default=False)
 
 
 class StudyArm(SQLModel, table=True):

@@ -9,10 +9,16 @@ import torch
 
 from core.grading import COUNT_FEATURES, HAYASHI_COUNT_BINS
 from core.segmentation import SegmenterConfig, build_model
-from core.training.export import save_grader, save_segmenter, write_manifest
+from core.training.export import SEGMENTER_ONNX, save_grader, save_segmenter, write_manifest
 from core.training.grader_fit import fit_count_grader
 
 TINY_VERSION = "tiny-test"
+# The tiny model's ONNX graph is checked against PyTorch on small images: the shipped weights'
+# export checks working-image sizes (core.training.export.CHECK_IMAGES).
+TINY_CHECK_IMAGES = ((50, 77, False), (64, 96, True))
+# The ONNX export of a seed's tiny model (the same model each time): exported and checked once
+# per test process, copied after that (an export takes seconds on 2 busy cores).
+_ONNX_BY_SEED: dict[int, bytes] = {}
 
 
 def build_tiny_vit(folder: Path, labels: tuple[str, ...] = ("level -1", "level 0", "level 1",
@@ -30,8 +36,10 @@ def build_tiny_vit(folder: Path, labels: tuple[str, ...] = ("level -1", "level 0
     return Path(folder)
 
 
-def build_tiny_weights(weights_dir: Path, seed: int = 0, hf_use: str | None = None) -> Path:
-    """Write segmenter + grader + manifest into `weights_dir`; returns the folder."""
+def build_tiny_weights(weights_dir: Path, seed: int = 0, hf_use: str | None = None,
+                       onnx: bool = True) -> Path:
+    """Write segmenter (safetensors and, with `onnx`, its ONNX graph) + grader + manifest into
+    `weights_dir`; returns the folder."""
     torch.manual_seed(seed)
     config = SegmenterConfig(decoder_channels=(16, 8, 8, 8, 8), face_width_px=120.0,
                              train_image_side=192)
@@ -41,7 +49,14 @@ def build_tiny_weights(weights_dir: Path, seed: int = 0, hf_use: str | None = No
         # not the whole photo.
         model.segmentation_head[0].bias[:2] = torch.tensor([-1.0, -1.5])
     weights_dir = Path(weights_dir)
-    segmenter = save_segmenter(model, config, weights_dir)
+    cached = _ONNX_BY_SEED.get(seed) if onnx else None
+    segmenter = save_segmenter(model, config, weights_dir, onnx=onnx and cached is None,
+                               check_images=TINY_CHECK_IMAGES)
+    if cached is not None:
+        (weights_dir / SEGMENTER_ONNX).write_bytes(cached)
+        segmenter["onnx"] = SEGMENTER_ONNX
+    elif onnx:
+        _ONNX_BY_SEED[seed] = (weights_dir / SEGMENTER_ONNX).read_bytes()
     # A grader fitted (for real) on counts labelled with ACNE04's Hayashi count bins.
     rng = np.random.default_rng(seed)
     totals = rng.integers(0, 70, size=400)

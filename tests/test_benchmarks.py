@@ -59,6 +59,18 @@ def test_summary_rows_compare_numbers_with_their_targets() -> None:
     assert rows["whole analysis, 12MP photo, median"].passed is False
     assert rows["speed-up over the original demo's design, 4MP"].passed is True
     assert rows["speed-up over the original demo's design, 12MP"].passed is False
+    analyze["sizes"]["12MP"]["ours"]["median_s"] = 0.55  # issue 19: 12 MP in 0.5 s
+    rows = {row.what: row for row in bench_run.summary_rows("analyze", analyze)}
+    assert rows["whole analysis, 12MP photo, median"].passed is False
+
+    cold = {"import_torch_s": 3.6, "missing_file_s": 0.4, "first_photo_12mp_s": 5.9,
+            "imported_for_first_photo": "['onnxruntime']",
+            "targets": {"missing_file_s": 1.0, "first_photo_over_import_torch_s": 2.0},
+            "meets_targets": {"missing_file": True, "first_photo": False}}
+    rows = {row.what.split(" (")[0]: row for row in bench_run.summary_rows("cold_start", cold)}
+    assert rows["command line, missing file, fresh process"].passed is True
+    assert rows["command line, first 12MP photo, fresh process"].passed is False
+    assert rows["command line, first 12MP photo, fresh process"].number == "5.90 s"
 
     face = {"per_photo": {"12MP": {"median_ms": 128.0}},
             "alignment_error": [{"found": True, "landmarks_max": 0.014}, {"found": False}]}

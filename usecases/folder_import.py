@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.types import DecodedPhoto
+from core.words import plural
 from db.access import load_principal
 from db.errors import DuplicateError, PermissionDenied
 from db.models import Account, PatientCreate
@@ -78,7 +79,7 @@ class ImportReport:
         rate = (f", {self.analysed / self.import_seconds:.2f} photos/s analysed"
                 if self.analysed and self.import_seconds else "")
         return (
-            f"Stored {stored} photo(s) ({poor} with quality problems), "
+            f"Stored {plural(stored, 'photo')} ({poor} with quality problems), "
             f"skipped {self.count('skipped')} already imported, refused {len(self.refused)}; "
             f"{self.seconds:.1f} s{rate}."
         )

@@ -1,24 +1,36 @@
 """A stored photo with its lesion masks, and re-analysis of a stored photo with the current models.
 
-Pages (visit, review, compare, reports) show stored photos through `load_stored_photo`;
-the visit page's "Re-analyse" button calls `reanalyse_photo`, which adds an analysis and never
+Pages (visit, review, compare, reports) show stored photos through `load_photo_for`, which
+de-identifies them for researchers (core.deidentify: eyes and mouth masked, unless an
+administrator allowed identifiable photos for a study of theirs that enrols the patient);
+`load_stored_photo` reads the photo as taken, for the application layer's own use.
+The visit page's "Re-analyse" button calls `reanalyse_photo`, which adds an analysis and never
 overwrites one. Nothing here is cached: a deleted patient's photo must not live on in a cache.
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
+from core.deidentify import deidentify
 from core.errors import PhotoError
 from core.imaging import decode_photo
 from core.types import DecodedPhoto, Lesion
 from db.errors import NotFound
 from db.models import Account, Photo
 from db.models import Analysis as AnalysisRow
-from db.repository import add_analysis, get_photo, load_masks, load_photo_bytes
+from db.repository import (
+    add_analysis,
+    get_photo,
+    load_masks,
+    load_photo_bytes,
+    must_mask_photo,
+)
 from usecases.clinic import Clinic
 from usecases.visits import PhotoAnalyzer
 
@@ -47,10 +59,18 @@ class StoredPhoto:
     photo: DecodedPhoto
     kind_mask: np.ndarray | None = None
     probability: np.ndarray | None = None
+    # None: the photo as taken. Otherwise it is de-identified for research (eyes and mouth
+    # masked, or the whole photo withheld) and this sentence says so, for the page to show.
+    research_note: str | None = None
 
     @property
     def image(self) -> np.ndarray:
         return self.photo.image
+
+    @property
+    def deidentified(self) -> bool:
+        """Masked or withheld for research: a cache of pictures must key on this."""
+        return self.research_note is not None
 
 
 def decode_stored(clinic: Clinic, photo: Photo) -> DecodedPhoto:
@@ -83,6 +103,52 @@ def load_stored_photo(clinic: Clinic, photo: Photo, analysis: AnalysisRow | None
         kind_mask=kind_mask if kind_mask is not None and kind_mask.shape == size else None,
         probability=probability if probability is not None and probability.shape == size else None,
     )
+
+
+def research_landmarks(analysis: AnalysisRow | None) -> list[list[float]] | None:
+    """The landmarks to mask a photo by: those of the one face its analysis measured the photo
+    by (an alignment was fitted, so they are not a rough second look's). None when there is no
+    analysis, no such face, or more than one face (a second face would stay unmasked): the
+    photo is then withheld."""
+    if analysis is None or not analysis.face_found or not analysis.alignment:
+        return None
+    if analysis.n_faces > 1 or not analysis.landmarks:
+        return None
+    return analysis.landmarks
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def deidentify_stored(photo: Photo, stored: StoredPhoto, analysis: AnalysisRow | None) -> StoredPhoto:
+    """`stored` as a researcher may see it: eyes and mouth masked by the analysis' landmarks, or
+    withheld (grey) without usable ones. The lesion masks stay (they show no face); the file
+    name, capture time and device are dropped (they can name or date a person)."""
+    result = deidentify(stored.image, research_landmarks(analysis))
+    image = result.image
+    shown = DecodedPhoto(
+        image=image, upload_sha256=stored.photo.upload_sha256, source_format="PNG",
+        encode_stored=lambda: _png(image), stored_extension=".png",
+        filename=f"photo_{photo.id}.png",
+    )
+    return StoredPhoto(photo=shown, kind_mask=stored.kind_mask, probability=stored.probability,
+                       research_note=result.note)
+
+
+def load_photo_for(clinic: Clinic, actor: Account, photo: Photo,
+                   analysis: AnalysisRow | None) -> StoredPhoto:
+    """The photo row's pixels and masks as this account may see them: as taken for clinicians
+    and administrators; de-identified (`deidentify_stored`) for a researcher unless an
+    administrator allowed identifiable photos for a study of theirs that enrols the patient
+    (db.repository.must_mask_photo). The rows come from repository reads scoped to the account.
+    Raises StoredPhotoError when the photo file cannot be read."""
+    with clinic.session() as session:
+        mask = must_mask_photo(session=session, actor=actor, photo_id=photo.id)
+    stored = load_stored_photo(clinic, photo, analysis)
+    return deidentify_stored(photo, stored, analysis) if mask else stored
 
 
 def reanalyse_photo(clinic: Clinic, actor: Account, *, photo_id: int,

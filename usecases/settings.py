@@ -8,6 +8,7 @@ prints it (exit code 2) or shows it on the page.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,7 @@ VARIABLES: dict[str, str] = {
     "max_failed_logins": "ACNE_MAX_FAILED_LOGINS",
     "lockout_minutes": "ACNE_LOCKOUT_MINUTES",
     "backup_key_file": "ACNE_BACKUP_KEY_FILE",
+    "engine": "ACNE_ENGINE",
 }
 DATABASE_SCHEMES = ("sqlite", "postgresql")
 
@@ -44,6 +46,9 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # The clinic's backup signing key (HMAC-SHA256), kept outside the data folder.
     backup_key_file: Path | None = None
+    # What runs the lesion segmenter: ONNX Runtime when the weights carry its graph ("auto"),
+    # or always ONNX Runtime / PyTorch (same weights, same numbers; PyTorch is the fallback).
+    engine: Literal["auto", "onnx", "torch"] = "auto"
 
     @field_validator("database_url")
     @classmethod

@@ -23,9 +23,10 @@ from core.grading import (FEATURE_SETS, SOFT_PEAK_FLOOR, CountGrader, GradeEvide
                           hayashi_grade)
 from core.lesions import extract_lesions, lesions_from_maps, peak_heights
 from core.pipeline import Analyzer
-from core.segmentation import build_model
+from core.segmentation import TorchEngine, build_model
 from core.training.data import read_rgb, read_split
 from core.training.export import read_run_config, save_grader, save_segmenter, write_manifest
+from core.training.export_face import add_to_manifest, export_face_detector
 from core.training.grader_fit import fit_count_grader
 from core.training.metrics import (choose_type_threshold, count_summary, detection_summary,
                                    grade_summary, match_lesions)
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     best = torch.load(args.run / args.checkpoint, map_location="cpu", weights_only=False)
     model.load_state_dict(best["model"])
     model.eval()
+    engine = TorchEngine(model)  # calibration keeps PyTorch; the export checks ONNX against it
 
     detector = get_face_detector()
     valid_samples = read_split(args.data, "valid")
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     # Both with and without mirror-image averaging: it costs segmentation time, so it ships
     # only where it measures better on valid.
     for flip_tta in (False, True):
-        analyzer = Analyzer(model, replace(config, flip_tta=flip_tta), grader=None,
+        analyzer = Analyzer(engine, replace(config, flip_tta=flip_tta), grader=None,
                             model_version="calibration", face_detector=detector)
         caches[flip_tta] = cached_maps(analyzer, valid_samples, f"valid flip_tta={flip_tta}")
         for lt in LESION_THRESHOLDS:
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     config = replace(config, type_confidence_threshold=type_threshold(valid, replace(
         config, type_confidence_threshold=0.0)))
     log.info("type confidence threshold chosen on valid: %.2f", config.type_confidence_threshold)
-    analyzer = Analyzer(model, config, grader=None, model_version="calibration", face_detector=detector)
+    analyzer = Analyzer(engine, config, grader=None, model_version="calibration", face_detector=detector)
 
     train = train_evidence(analyzer, read_split(args.data, "train")[:: args.train_every])
     valid_evidence = [(grade_evidence(maps, config), s.grade) for s, _, maps in valid]
@@ -190,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
         "segmenter": {**seg, "version": f"seg-{version}", "metrics": {"valid": valid_metrics}},
         "grader": {**grd, "version": f"grader-{version}", "metrics": {"valid": learned}},
     })
+    # The face detector ships in every weights folder: without it the folder cannot analyse.
+    add_to_manifest(args.out, export_face_detector(args.out))
     (args.run / f"calibration-{Path(args.checkpoint).stem}.json").write_text(json.dumps(
         {"thresholds": results, "chosen": chosen, "grade_valid_learned": learned,
          "grade_valid_bins": bins, "grader_feature_set": feature_set,

@@ -311,7 +311,7 @@ def init_weights(path: Path) -> dict:
     if path.is_dir():
         from core.pipeline import load_segmenter
 
-        return load_segmenter(path)[0].state_dict()
+        return load_segmenter(path, engine="torch")[0].model.state_dict()
     state = load_checkpoint(path)
     if state is None:
         raise FileNotFoundError(f"--init {path}: no such checkpoint file or weights folder")

@@ -59,10 +59,14 @@ def count_change_table(before: Any, after: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def styled_count_change(table: pd.DataFrame) -> Any:
+def styled_count_change(table: pd.DataFrame) -> pd.DataFrame:
     """The count change table for display: signed percents, and "from 0" where the earlier
-    count was 0 (a percent change from nothing is undefined; a grey "None" said nothing)."""
-    return table.style.format("{:+.1f}%", subset=["% change"], na_rep="from 0")
+    count was 0 (a percent change from nothing is undefined; a grey "None" said nothing). As
+    text, because st.dataframe shows a missing number as "None" whatever a Styler says."""
+    shown = table.copy()
+    shown["% change"] = [f"{p:+.1f}%" if p is not None and p == p else "from 0"
+                         for p in table["% change"]]
+    return shown
 
 
 def canonical_box(bbox: Box, alignment: Sequence[float]) -> tuple[float, float, float, float]:
@@ -118,7 +122,7 @@ def lesion_change_figure(
             go.Scatter(
                 x=[None], y=[None], mode="markers", meta=status,
                 marker={"symbol": "square-open", "size": 12, "color": colour},
-                name=f"{CHANGE_LABELS[status]}: {count}",
+                name=f"{CHANGE_LABELS[status]}: {count}", hoverinfo="skip",
             ),
             row=1, col=1,
         )

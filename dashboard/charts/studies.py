@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.trends import ArmWeekSummary, iga_success, percent_change, week_of
+from core.trends import ArmWeekSummary, MeanCI, iga_success, percent_change, week_of
+from core.types import GRADE_LABELS
 
 ARM_MEASURES: dict[str, str] = {
     "inflammatory": "inflammatory lesions",
@@ -111,6 +112,80 @@ def measurement_frame(
     return frame
 
 
+def measurement_screen(table: pd.DataFrame) -> pd.DataFrame:
+    """The measurements as the page shows them: besides the CSV's columns, the lesion area and
+    the grade confidence in percent and the grades in words (the CSV keeps its own)."""
+    if table.empty:
+        return table
+    screen = table.copy()
+    screen["lesion_area_percent"] = (100.0 * screen["lesion_area_fraction"].astype(float)).round(2)
+    screen["grade_confidence_percent"] = (100.0 * screen["grade_confidence"].astype(float)).round()
+    screen["model_grade"] = [GRADE_LABELS.get(int(g)) if not pd.isna(g) else None
+                             for g in screen["grade"].tolist()]
+    screen["clinician_grade"] = [GRADE_LABELS.get(int(g)) if not pd.isna(g) else None
+                                 for g in screen["grade_override"].tolist()]
+    return screen
+
+
+def _change(stat: MeanCI) -> str | None:
+    return None if stat.mean is None else f"{stat.mean:+.1f}%"
+
+
+def _interval(stat: MeanCI) -> str | None:
+    if stat.ci_low is None or stat.ci_high is None:
+        return None
+    return f"{stat.ci_low:+.1f}% to {stat.ci_high:+.1f}%"
+
+
+def _rate(rate: float | None, evaluable: int) -> str | None:
+    return None if rate is None else f"{100.0 * rate:.0f}% of {evaluable}"
+
+
+def summary_table(summaries: Sequence[ArmWeekSummary]) -> pd.DataFrame:
+    """The arm-by-week results in words, one row per arm and week: subjects, mean percent
+    change with its 95% interval, responder and IGA success rates with how many were judged."""
+    rows = [
+        {
+            "Arm": s.arm,
+            "Week": s.week,
+            "Subjects": s.n,
+            "Inflammatory change": _change(s.inflammatory),
+            "Inflammatory 95% CI": _interval(s.inflammatory),
+            "Non-inflammatory change": _change(s.non_inflammatory),
+            "Non-inflammatory 95% CI": _interval(s.non_inflammatory),
+            "Responders": _rate(s.responder_rate, s.n_responder_evaluable),
+            "IGA success": _rate(s.iga_success_rate, s.n_iga),
+        }
+        for s in summaries
+    ]
+    return pd.DataFrame(rows, columns=["Arm", "Week", "Subjects", "Inflammatory change",
+                                       "Inflammatory 95% CI", "Non-inflammatory change",
+                                       "Non-inflammatory 95% CI", "Responders", "IGA success"])
+
+
+def has_points(summaries: Sequence[ArmWeekSummary], measure: str) -> bool:
+    """Whether a results panel has anything to draw: a mean change (`measure` in ARM_MEASURES)
+    or a rate (in ARM_RATES) for at least one arm and week."""
+    if measure in ARM_MEASURES:
+        return any(getattr(s, measure).mean is not None for s in summaries)
+    if measure in ARM_RATES:
+        return any(getattr(s, measure) is not None for s in summaries)
+    raise ValueError(f"measure must be one of {sorted({**ARM_MEASURES, **ARM_RATES})}, got {measure!r}")
+
+
+# Why a results panel is empty, in words (shown instead of an empty chart).
+EMPTY_PANELS: dict[str, str] = {
+    "inflammatory": "No change in inflammatory lesions yet: it needs a measured baseline visit "
+                    "with at least one inflammatory lesion.",
+    "non_inflammatory": "No change in non-inflammatory lesions yet: it needs a measured baseline "
+                        "visit with at least one comedone (a change from 0 has no percent).",
+    "responder_rate": "No responder rate yet: it needs a baseline visit with inflammatory lesions "
+                      "and a later measured visit.",
+    "iga_success_rate": "No IGA success rate yet: it needs a clinician's IGA at the baseline "
+                        "visit and at a later visit (Review queue).",
+}
+
+
 def summary_frame(summaries: Sequence[ArmWeekSummary]) -> pd.DataFrame:
     """The arm-by-week table, rates in percent."""
     frame = pd.DataFrame([s.to_dict() for s in summaries])
@@ -180,6 +255,7 @@ def arm_rate_figure(
                 x=[s.week for s in points], y=[100.0 * getattr(s, rate) for s in points],
                 name=arm, meta=arm, marker_color=_ARM_COLOURS[number % len(_ARM_COLOURS)],
                 text=[f"n={getattr(s, evaluable)}" for s in points], textposition="outside",
+                hovertemplate="week %{x}: %{y:.0f}% (%{text})<extra>" + arm + "</extra>",
             )
         )
     return figure

@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from core.types import LESION_KINDS
+from core.types import FACIAL_REGIONS, LESION_KINDS
+from core.words import sentence_case, words
 
 # Columns of db.repository.TimelineRow, in the order the frame keeps them.
 TIMELINE_COLUMNS: tuple[str, ...] = (
@@ -122,3 +123,17 @@ def visit_frame(timeline: pd.DataFrame, view: str = "front") -> pd.DataFrame:
     per_visit = per_visit.assign(iga=iga)
     per_visit = per_visit.sort_values(["visit_date", "visit_id"], kind="stable")
     return per_visit.reset_index(drop=True)[columns]
+
+
+def region_table(region_counts: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
+    """Lesions per facial region and type: one row per region named in words ("Left cheek"),
+    one column per lesion type ("Papules"), in the order of FACIAL_REGIONS and LESION_KINDS."""
+    regions = [r for r in FACIAL_REGIONS if r in region_counts]
+    regions += [r for r in region_counts if r not in regions]
+    rows = [
+        {"region": sentence_case(words(region)),
+         **{KIND_LABELS[kind]: int((region_counts[region] or {}).get(kind, 0) or 0)
+            for kind in LESION_KINDS}}
+        for region in regions
+    ]
+    return pd.DataFrame(rows, columns=["region", *(KIND_LABELS[k] for k in LESION_KINDS)])

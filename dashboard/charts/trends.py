@@ -11,11 +11,19 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from core.overlay import KIND_COLOURS, UNCERTAIN_TYPE_COLOUR
 from core.trends import change_from_baseline, iga_success, percent_change, smooth
 from core.types import GRADE_LABELS
-from dashboard.charts.timeline import GROUP_LABELS, IGA_LABELS, KIND_LABELS, TYPE_LABELS, none_if_missing
+from core.words import version_label
+from dashboard.charts.timeline import (
+    GROUP_LABELS,
+    IGA_LABELS,
+    KIND_LABELS,
+    TYPE_LABELS,
+    none_if_missing,
+)
 
 MODES: dict[str, str] = {
     "value": "Values",
@@ -23,6 +31,17 @@ MODES: dict[str, str] = {
     "percent": "% change from baseline",
 }
 SMOOTHING_WINDOW = 3  # visits in the rolling median (core.trends.smooth)
+DATE_HOVER = "%d %b %Y"  # a visit's date in a hover: 10 Jan 2024
+# How a hover reads one value, by what is measured and how it is shown (plotly d3 formats:
+# "~" drops trailing zeros, so 4 lesions read "4" and a smoothed 4.5 reads "4.5").
+HOVER_VALUES: dict[tuple[str, str], str] = {
+    ("count", "value"): "%{y:.1~f} lesions",
+    ("count", "absolute"): "%{y:+.1~f} lesions",
+    ("count", "percent"): "%{y:+.0f}%",
+    ("area", "value"): "%{y:.2f}% of facial skin",
+    ("area", "absolute"): "%{y:+.2f} percentage points",
+    ("area", "percent"): "%{y:+.0f}%",
+}
 
 # Same hues as the photo overlays, so a line and its lesions on a photo match.
 _SERIES_COLOURS: dict[str, str] = {
@@ -100,6 +119,28 @@ def _base_figure(title: str, y_title: str) -> go.Figure:
         legend={"orientation": "h", "y": -0.2},
         margin={"t": 60, "b": 40},
     )
+    figure.update_xaxes(hoverformat=DATE_HOVER)
+    return figure
+
+
+def date_range(visits: pd.DataFrame, events: Iterable[Any] = ()) -> list[pd.Timestamp] | None:
+    """The date axis every trend chart of a patient shares: the visits and treatment events,
+    with a margin, so switching between charts never moves the dates (None when empty)."""
+    dates = [pd.Timestamp(d) for d in visits["visit_date"].tolist()] if not visits.empty else []
+    for event in events:
+        when = event.event_date if hasattr(event, "event_date") else event[0]
+        dates.append(pd.Timestamp(when))
+    if not dates:
+        return None
+    first, last = min(dates), max(dates)
+    margin = max((last - first) * 0.05, pd.Timedelta(days=7))
+    return [first - margin, last + margin]
+
+
+def _share_dates(figure: go.Figure, visits: pd.DataFrame, events: Iterable[Any]) -> go.Figure:
+    shown = date_range(visits, events)
+    if shown is not None:
+        figure.update_xaxes(range=shown)
     return figure
 
 
@@ -137,56 +178,87 @@ def add_treatment_events(figure: go.Figure, events: Iterable[Any]) -> go.Figure:
     return figure
 
 
-def trend_figure(
+def series_traces(
     visits: pd.DataFrame,
     columns: Mapping[str, str],
     *,
-    title: str,
-    unit: str,
+    measure: str = "count",
     mode: str = "value",
     baseline_visit_id: int | None = None,
     smoothing: bool = False,
     scale: float = 1.0,
-    events: Iterable[Any] = (),
-) -> go.Figure:
-    """Lines over visit dates for each column (label by column), in values or change.
+) -> list[go.Scatter]:
+    """One line over visit dates for each column (label by column), in values or change, with
+    a hover in words (`measure`: "count" for lesions, "area" for % of facial skin).
 
     With smoothing on, the smoothed line is drawn with the raw values as faint points, so a
     reader always sees what was measured.
     """
-    figure = _base_figure(title, _axis_title(mode, unit))
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+    if (measure, mode) not in HOVER_VALUES:
+        raise ValueError(f"measure must be 'count' or 'area', got {measure!r}")
+    traces: list[go.Scatter] = []
     if visits.empty:
-        return figure
+        return traces
     dates = visits["visit_date"].tolist()
+    value = HOVER_VALUES[(measure, mode)]
     for column, label in columns.items():
         colour = _SERIES_COLOURS.get(column)
         shown = series_values(
             visits, column, mode=mode, baseline_visit_id=baseline_visit_id,
             smoothing=smoothing, scale=scale,
         )
-        figure.add_trace(
+        name = f"{label} (smoothed)" if smoothing else label
+        traces.append(
             go.Scatter(
-                x=dates, y=shown, mode="lines+markers",
-                name=f"{label} (smoothed)" if smoothing else label,
+                x=dates, y=shown, mode="lines+markers", name=name,
                 line={"color": colour}, meta=column, customdata=visits["visit_id"].tolist(),
-                connectgaps=False,
+                connectgaps=False, hovertemplate=f"{name}: {value}<extra></extra>",
             )
         )
         if smoothing:
             raw = series_values(
                 visits, column, mode=mode, baseline_visit_id=baseline_visit_id, scale=scale
             )
-            figure.add_trace(
+            traces.append(
                 go.Scatter(
                     x=dates, y=raw, mode="markers", name=f"{label} (measured)",
                     marker={"color": colour, "opacity": 0.35, "size": 7},
                     meta=f"{column}:raw", showlegend=False,
+                    hovertemplate=f"{label} (measured): {value}<extra></extra>",
                 )
             )
+    return traces
+
+
+def trend_figure(
+    visits: pd.DataFrame,
+    columns: Mapping[str, str],
+    *,
+    title: str,
+    unit: str,
+    measure: str = "count",
+    mode: str = "value",
+    baseline_visit_id: int | None = None,
+    smoothing: bool = False,
+    scale: float = 1.0,
+    events: Iterable[Any] = (),
+) -> go.Figure:
+    """Lines over visit dates for each column (label by column), in values or change
+    (`series_traces`), on the patient's shared date axis."""
+    figure = _base_figure(title, _axis_title(mode, unit))
+    if visits.empty:
+        return figure
+    figure.add_traces(series_traces(
+        visits, columns, measure=measure, mode=mode, baseline_visit_id=baseline_visit_id,
+        smoothing=smoothing, scale=scale,
+    ))
     if mode != "value":
         figure.add_hline(y=0, line={"color": "#999999", "width": 1})
         _mark_baseline(figure, visits, baseline_visit_id)
-    return add_treatment_events(figure, events)
+    add_treatment_events(figure, events)
+    return _share_dates(figure, visits, events)
 
 
 def kinds_figure(visits: pd.DataFrame, **options: Any) -> go.Figure:
@@ -212,8 +284,58 @@ def area_figure(visits: pd.DataFrame, **options: Any) -> go.Figure:
     unit = "percentage points" if mode == "absolute" else "% of facial skin"
     return trend_figure(
         visits, {"lesion_area_fraction": "Lesion area"}, title="Lesion area",
-        unit=unit, scale=100.0, **options,
+        unit=unit, measure="area", scale=100.0, **options,
     )
+
+
+def grade_traces(visits: pd.DataFrame) -> list[go.Scatter]:
+    """Model grade with its uncertainty band, and clinician overrides, hovers in words."""
+    graded = visits[visits["grade"].notna()] if not visits.empty else visits
+    if graded.empty:
+        return []
+    dates = graded["visit_date"].tolist()
+    grades = [float(g) for g in graded["grade"].tolist()]
+    confidence = [
+        None if none_if_missing(c) is None else float(c)
+        for c in graded["grade_confidence"].tolist()
+    ]
+    spread = [0.0 if c is None else 1.0 - c for c in confidence]
+    lower = [max(0.0, g - s) for g, s in zip(grades, spread)]
+    upper = [min(3.0, g + s) for g, s in zip(grades, spread)]
+    traces = [
+        go.Scatter(
+            x=dates, y=lower, mode="lines", line={"width": 0}, showlegend=False,
+            hoverinfo="skip", meta="grade:lower",
+        ),
+        go.Scatter(
+            x=dates, y=upper, mode="lines", line={"width": 0}, fill="tonexty",
+            fillcolor="rgba(0, 114, 178, 0.15)", name="Uncertainty (1 - confidence)",
+            hoverinfo="skip", meta="grade:upper",
+        ),
+        go.Scatter(
+            x=dates, y=grades, mode="lines+markers", name="Model grade",
+            line={"color": "#0072b2"}, meta="grade", customdata=confidence,
+            text=[GRADE_LABELS.get(int(g), "") for g in grades],
+            hovertemplate="Model grade: %{text} (%{customdata:.0%} confidence)<extra></extra>",
+        ),
+    ]
+    overridden = graded[graded["review_grade_override"].notna()]
+    if not overridden.empty:
+        overrides = [float(g) for g in overridden["review_grade_override"].tolist()]
+        traces.append(
+            go.Scatter(
+                x=overridden["visit_date"].tolist(), y=overrides,
+                mode="markers", name="Clinician grade (override)",
+                marker={"symbol": "diamond", "size": 11, "color": "#d55e00"},
+                meta="grade:override", text=[GRADE_LABELS.get(int(g), "") for g in overrides],
+                hovertemplate="Clinician grade: %{text}<extra></extra>",
+            )
+        )
+    return traces
+
+
+GRADE_TICKS = {"tickvals": list(GRADE_LABELS),
+               "ticktext": [f"{g} {label}" for g, label in GRADE_LABELS.items()]}
 
 
 def grade_figure(visits: pd.DataFrame, *, events: Iterable[Any] = ()) -> go.Figure:
@@ -223,53 +345,50 @@ def grade_figure(visits: pd.DataFrame, *, events: Iterable[Any] = ()) -> go.Figu
     so the band is a visual cue of how sure the model was, not a statistical interval.
     """
     figure = _base_figure("Severity grade (model)", "Grade")
-    figure.update_yaxes(
-        range=[-0.3, 3.3], tickvals=list(GRADE_LABELS),
-        ticktext=[f"{g} {label}" for g, label in GRADE_LABELS.items()],
+    figure.update_yaxes(range=[-0.3, 3.3], **GRADE_TICKS)
+    figure.add_traces(grade_traces(visits))
+    add_treatment_events(figure, events)
+    return _share_dates(figure, visits, events)
+
+
+def overview_figure(
+    visits: pd.DataFrame,
+    *,
+    mode: str = "value",
+    baseline_visit_id: int | None = None,
+    smoothing: bool = False,
+    events: Iterable[Any] = (),
+) -> go.Figure:
+    """Counts, lesion area and severity grade over time, stacked on one shared date axis, so a
+    change in one panel lines up with the others and with the treatment events."""
+    area_unit = "percentage points" if mode == "absolute" else "% of facial skin"
+    figure = make_subplots(
+        rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.07,
+        subplot_titles=("Inflammatory and non-inflammatory lesions", "Lesion area",
+                        "Severity grade (model)"),
     )
-    graded = visits[visits["grade"].notna()] if not visits.empty else visits
-    if not graded.empty:
-        dates = graded["visit_date"].tolist()
-        grades = [float(g) for g in graded["grade"].tolist()]
-        confidence = [
-            None if none_if_missing(c) is None else float(c)
-            for c in graded["grade_confidence"].tolist()
-        ]
-        spread = [0.0 if c is None else 1.0 - c for c in confidence]
-        lower = [max(0.0, g - s) for g, s in zip(grades, spread)]
-        upper = [min(3.0, g + s) for g, s in zip(grades, spread)]
-        figure.add_trace(
-            go.Scatter(
-                x=dates, y=lower, mode="lines", line={"width": 0}, showlegend=False,
-                hoverinfo="skip", meta="grade:lower",
-            )
-        )
-        figure.add_trace(
-            go.Scatter(
-                x=dates, y=upper, mode="lines", line={"width": 0}, fill="tonexty",
-                fillcolor="rgba(0, 114, 178, 0.15)", name="Uncertainty (1 - confidence)",
-                hoverinfo="skip", meta="grade:upper",
-            )
-        )
-        figure.add_trace(
-            go.Scatter(
-                x=dates, y=grades, mode="lines+markers", name="Model grade",
-                line={"color": "#0072b2"}, meta="grade", customdata=confidence,
-                hovertemplate="grade %{y} (confidence %{customdata:.2f})<extra></extra>",
-            )
-        )
-        overridden = graded[graded["review_grade_override"].notna()]
-        if not overridden.empty:
-            figure.add_trace(
-                go.Scatter(
-                    x=overridden["visit_date"].tolist(),
-                    y=[float(g) for g in overridden["review_grade_override"].tolist()],
-                    mode="markers", name="Clinician grade (override)",
-                    marker={"symbol": "diamond", "size": 11, "color": "#d55e00"},
-                    meta="grade:override",
-                )
-            )
-    return add_treatment_events(figure, events)
+    options = {"mode": mode, "baseline_visit_id": baseline_visit_id, "smoothing": smoothing}
+    if not visits.empty:
+        for trace in series_traces(visits, GROUP_LABELS, measure="count", **options):
+            figure.add_trace(trace, row=1, col=1)
+        for trace in series_traces(visits, {"lesion_area_fraction": "Lesion area"},
+                                   measure="area", scale=100.0, **options):
+            figure.add_trace(trace, row=2, col=1)
+        for trace in grade_traces(visits):
+            figure.add_trace(trace, row=3, col=1)
+    figure.update_layout(
+        title="Overview", hovermode="x unified", height=760,
+        legend={"orientation": "h", "y": -0.08}, margin={"t": 80, "b": 40},
+    )
+    figure.update_yaxes(title_text=_axis_title(mode, "lesions"), row=1, col=1)
+    figure.update_yaxes(title_text=_axis_title(mode, area_unit), row=2, col=1)
+    figure.update_yaxes(title_text="Grade", range=[-0.3, 3.3], row=3, col=1, **GRADE_TICKS)
+    figure.update_xaxes(hoverformat=DATE_HOVER)
+    figure.update_xaxes(title_text="Visit date", row=3, col=1)
+    if mode != "value" and not visits.empty:
+        _mark_baseline(figure, visits, baseline_visit_id)
+    add_treatment_events(figure, events)
+    return _share_dates(figure, visits, events)
 
 
 def iga_figure(
@@ -285,10 +404,13 @@ def iga_figure(
         return add_treatment_events(figure, events)
     rated = visits[visits["iga"].notna()]
     if not rated.empty:
+        values = [int(v) for v in rated["iga"].tolist()]
         figure.add_trace(
             go.Scatter(
-                x=rated["visit_date"].tolist(), y=[int(v) for v in rated["iga"].tolist()],
+                x=rated["visit_date"].tolist(), y=values,
                 mode="lines+markers", name="Clinician IGA", line={"color": "#009e73"}, meta="iga",
+                text=[IGA_LABELS[v] for v in values],
+                hovertemplate="Clinician IGA: %{y:d} %{text}<extra></extra>",
             )
         )
     baseline = none_if_missing(visits["iga"].iloc[baseline_position(visits, baseline_visit_id)])
@@ -300,6 +422,44 @@ def iga_figure(
                     x=hits["visit_date"].tolist(), y=[int(v) for v in hits["iga"].tolist()],
                     mode="markers", name="IGA success",
                     marker={"symbol": "star", "size": 16, "color": "#e69f00"}, meta="iga:success",
+                    hovertemplate="IGA success<extra></extra>",
                 )
             )
-    return add_treatment_events(figure, events)
+    add_treatment_events(figure, events)
+    return _share_dates(figure, visits, events)
+
+
+# ---- the table of visits ------------------------------------------------------------------------
+
+TYPE_COUNTS: dict[str, str] = {**KIND_LABELS, "inflammatory_type_uncertain": "Uncertain type"}
+GROUP_COUNTS: dict[str, str] = {"inflammatory": "Inflammatory", "non_inflammatory": "Non-inflammatory",
+                                "total": "All lesions"}
+TABLE_COUNTS: dict[str, str] = {**TYPE_COUNTS, **GROUP_COUNTS}
+AREA_COLUMN = "Lesion area (%)"
+
+
+def visit_table(visits: pd.DataFrame) -> pd.DataFrame:
+    """The trends page's table: one row per visit, every column named in words, the area in
+    percent of the facial skin, the grade in words with the model's confidence in percent, and
+    the clinician's IGA and grade where recorded."""
+    rows = []
+    for row in visits.itertuples():
+        override = none_if_missing(row.review_grade_override)
+        confidence = none_if_missing(row.grade_confidence)
+        iga = none_if_missing(row.iga)
+        area = none_if_missing(row.lesion_area_fraction)
+        rows.append({
+            "Visit date": pd.Timestamp(row.visit_date).date(),
+            **{label: int(getattr(row, name)) for name, label in TABLE_COUNTS.items()},
+            AREA_COLUMN: None if area is None else round(100.0 * float(area), 2),
+            "Model grade": GRADE_LABELS.get(int(row.grade), "") if none_if_missing(row.grade)
+            is not None else None,
+            "Confidence": None if confidence is None else round(100.0 * float(confidence)),
+            "Clinician grade": None if override is None else GRADE_LABELS.get(int(override)),
+            "IGA": None if iga is None else f"{int(iga)} {IGA_LABELS[int(iga)]}",
+            "Corrected": "yes" if none_if_missing(row.corrects_id) is not None else "no",
+            "Model version": version_label(row.model_version),
+        })
+    columns = ["Visit date", *TABLE_COUNTS.values(), AREA_COLUMN, "Model grade", "Confidence",
+               "Clinician grade", "IGA", "Corrected", "Model version"]
+    return pd.DataFrame(rows, columns=columns)

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.types import Right, Role
-from dashboard import state
+from dashboard import display, state
 from db.errors import NotFound, PermissionDenied
 from db.models import ROLES, AccountCreate
 from db.repository import create_account, list_accounts, update_account
@@ -128,6 +128,11 @@ state.show_flash()
 
 with state.db_session() as session:
     accounts = list_accounts(session=session)
-st.dataframe(accounts_table(accounts), hide_index=True, width="stretch")
+display.show_table(accounts_table(accounts), {
+    "user name": display.text("User name"), "full name": display.text("Full name"),
+    "role": display.text("Role"), "team": display.text("Team"), "active": display.tick("Active"),
+    "locked": display.tick("Locked", help="Locked for a while after repeated failed sign-ins."),
+    "created": display.moment("Created (UTC)"),
+})
 create_form(actor)
 edit_form(actor, accounts)

@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from core.types import Right
-from dashboard import state
+from core.words import plain_text, words
+from dashboard import display, state
 from db.repository import list_accounts, list_audit
 
 actor = state.require_actor(Right.ADMINISTER)
@@ -18,10 +19,10 @@ with state.db_session() as session:
         {
             "at (UTC)": e.at,
             "account": names.get(e.account_id, "—" if e.account_id is None else f"#{e.account_id}"),
-            "action": e.action,
-            "target": e.target_type,
+            "action": words(e.action),
+            "target": words(e.target_type, missing="—"),
             "target id": e.target_id,
-            "detail": e.detail,
+            "detail": plain_text(e.detail),
         }
         for e in events
     ]
@@ -31,4 +32,8 @@ else:
     actions = sorted({row["action"] for row in rows})
     shown = st.multiselect("Actions", actions, default=actions, key="audit_actions")
     table = pd.DataFrame([row for row in rows if row["action"] in shown])
-    st.dataframe(table, hide_index=True, width="stretch")
+    display.show_table(table, {
+        "at (UTC)": display.moment("When (UTC)"), "account": display.text("Account"),
+        "action": display.text("Action"), "target": display.text("Target"),
+        "target id": display.count("Target number"), "detail": display.text("Detail"),
+    })

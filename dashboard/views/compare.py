@@ -11,45 +11,30 @@ import streamlit as st
 
 from core.alignment import warp_to_canonical
 from core.change import MATCH_DISTANCE_IOD, compare_lesions
-from core.overlay import (
-    aligned_pair,
-    blend,
-    draw_boxes,
-    legend_items,
-    overlay_kinds,
-    side_by_side,
-)
+from core.overlay import blend, draw_boxes, legend_items, overlay_kinds
 from core.trends import count_noise_threshold
 from core.types import VIEWS
-from dashboard import state
+from core.words import version_label
+from dashboard import photo_viewer, state
 from dashboard.charts import compare as compare_charts
 from dashboard.charts import timeline as timeline_charts
 from db.repository import (
     get_analysis,
     get_photo,
-    list_lesions,
     patient_timeline,
 )
-from usecases.photos import lesions_from_records
 
 OVERLAYS = ("lesion types", "boxes", "none")
 
 
-def load_side(actor, photo_id: int, analysis_id: int):  # noqa: ANN001, ANN201
-    """(photo image, analysis row, lesions, kind mask) of one visit, or None when unreadable."""
+def load_side(actor, photo_id: int, analysis_id: int) -> photo_viewer.ViewerSide | None:  # noqa: ANN001
+    """One visit's photo, masks, analysis and lesions, or None when unreadable."""
     with state.db_session() as session:
         photo = get_photo(session=session, actor=actor, photo_id=photo_id)
         analysis = get_analysis(session=session, actor=actor, analysis_id=analysis_id)
-        if photo is None or analysis is None:
-            return None
-        lesions = lesions_from_records(
-            list_lesions(session=session, actor=actor, analysis_id=analysis_id)
-        )
-    loaded = state.stored_photo_with_mask(photo, analysis)
-    if loaded is None:
+    if photo is None or analysis is None:
         return None
-    image, kind_mask = loaded
-    return image, analysis, lesions, kind_mask
+    return photo_viewer.load_side(actor, photo, analysis)
 
 
 def drawn(image: np.ndarray, lesions, kind_mask, overlay: str) -> np.ndarray:  # noqa: ANN001
@@ -73,7 +58,7 @@ if not analysed:
     st.info("No analysed photo yet for this patient: a comparison needs two analysed visits.")
     st.stop()
 
-controls = st.columns(4)
+controls = st.columns(3)
 view = controls[0].radio("View", analysed, horizontal=True, key=f"compare_view_{patient.id}")
 visits = timeline_charts.visit_frame(timeline, view)
 if len(visits) < 2:
@@ -91,7 +76,6 @@ before_id = controls[1].selectbox("Before", ids, index=0, format_func=label,
                                   key=f"compare_before_{patient.id}_{view}")
 after_id = controls[2].selectbox("After", ids, index=len(ids) - 1, format_func=label,
                                  key=f"compare_after_{patient.id}_{view}")
-overlay = controls[3].radio("Overlay", OVERLAYS, key="compare_overlay")
 if before_id == after_id:
     st.info("Choose two different visits.")
     st.stop()
@@ -104,24 +88,30 @@ sides = [
 if any(side is None for side in sides):
     st.error("A stored photo or mask file cannot be read. Run the integrity check.")
     st.stop()
-(image_a, analysis_a, lesions_a, mask_a), (image_b, analysis_b, lesions_b, mask_b) = sides
-shown_a = drawn(image_a, lesions_a, mask_a, overlay)
-shown_b = drawn(image_b, lesions_b, mask_b, overlay)
+image_a, analysis_a, lesions_a, mask_a = (sides[0].stored.image, sides[0].analysis,
+                                        list(sides[0].lesions), sides[0].stored.kind_mask)
+image_b, analysis_b, lesions_b, mask_b = (sides[1].stored.image, sides[1].analysis,
+                                        list(sides[1].lesions), sides[1].stored.kind_mask)
 aligned = analysis_a.alignment is not None and analysis_b.alignment is not None
 caption = f"{label(before_id)} (left) and {label(after_id)} (right)"
 
-if aligned:
-    st.image(aligned_pair(shown_a, analysis_a.alignment, shown_b, analysis_b.alignment),
-             caption=caption + ", registered on the face", width="stretch")
-else:
+if not aligned:
     st.warning("The face was not found on one of these photos, so they are shown as taken "
                "(not registered): positions do not correspond.")
-    st.image(side_by_side(shown_a, shown_b), caption=caption, width="stretch")
-if overlay != "none":
-    st.markdown(" ".join(f"<span style='color:{i.hex}'>■</span> {i.label}"
-                         for i in legend_items()), unsafe_allow_html=True)
+photo_viewer.show_pair(
+    sides[0], sides[1], key="compare", aligned=aligned,
+    titles=tuple(f"{label(visit_id)}: {photo_viewer.grade_title(side.analysis)}"
+                 for visit_id, side in zip((before_id, after_id), sides)),
+)
+st.caption(caption + (", registered on the face" if aligned else ""))
 
 if aligned:
+    overlay = st.radio("Overlay", OVERLAYS, key="compare_overlay", horizontal=True)
+    shown_a = drawn(image_a, lesions_a, mask_a, overlay)
+    shown_b = drawn(image_b, lesions_b, mask_b, overlay)
+    if overlay != "none":
+        st.markdown(" ".join(f"<span style='color:{i.hex}'>■</span> {i.label}"
+                             for i in legend_items()), unsafe_allow_html=True)
     t = st.slider("Before → after", 0.0, 1.0, 0.5, 0.05, key="compare_blend",
                   help="Cross-fades the registered photos: 0 shows before, 1 shows after.")
     st.image(blend(warp_to_canonical(shown_a, analysis_a.alignment),
@@ -137,8 +127,8 @@ st.caption(
     "(2 lesions, or 20% of the earlier count when that is more)."
 )
 if analysis_a.model_version != analysis_b.model_version:
-    st.warning(f"Different model versions ({analysis_a.model_version} / "
-               f"{analysis_b.model_version}): part of the change may come from the model.")
+    st.warning(f"Different models ({version_label(analysis_a.model_version)} / "
+               f"{version_label(analysis_b.model_version)}): part of the change may come from the model.")
 
 st.subheader("Lesion by lesion")
 if not aligned:

@@ -1,69 +1,117 @@
-"""Models: what is installed, its version, checksum, measured metrics and model card."""
-from __future__ import annotations
+"""Models: what each model measures and how accurate it is on photos it never saw, its known
+limits, its licence and the versions behind this clinic's analyses, in a clinician's words;
+the engineering details (settings, validation numbers, files, checksums, commands) folded below.
 
-from pathlib import Path
+Every number comes from the weights folder through `usecases.model_facts` (and
+`usecases.model_engineering` for the folded section); none is written here. Versions read as
+words ("models of 27 Nov 2026, 22:10"); the exact identifiers and checksums only as code blocks,
+and the full model card (markdown for engineers) as a download.
+"""
+from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from core.errors import ModelNotInstalledError, WeightsError
-from core.types import Right, role_may
+from core.types import GRADE_LABELS, Right, role_may
 from dashboard import state
-
-
-def metrics_table(metrics: dict) -> pd.DataFrame:
-    """Flat two-column table of a manifest's metrics (nested groups joined with a dot)."""
-    rows: list[dict[str, str]] = []
-
-    def walk(prefix: str, value: object) -> None:
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), inner)
-        else:
-            rows.append({"metric": prefix, "value": str(value)})
-
-    walk("", metrics)
-    return pd.DataFrame(rows, columns=["metric", "value"])
-
+from usecases import model_engineering, model_facts
 
 actor = state.require_actor()
 st.title("Models")
 settings = state.get_settings()
 
 analyzer = state.get_analyzer()
+installed_version = analyzer.model_version if analyzer is not None else None
 if analyzer is None:
     state.show_no_model_warning()
 else:
-    st.success(f"In use: model version {analyzer.model_version}.")
+    st.success(f"In use: {model_facts.version_label(installed_version)}.")
 if role_may(actor.role, Right.ADMINISTER) and st.button("Look for newly installed models", key="reload_models"):
     state.reload_analyzer()
     st.rerun()
 
-try:
-    from core.pipeline import installed_models
+overview = model_facts.models_overview(settings.weights_dir)
+if not overview.installed:
+    st.info(f"Nothing to list in {settings.weights_dir}: {overview.problem}")
+else:
+    st.header("What the models measure, and how accurate they are")
+    if overview.measured_on:
+        st.caption(f"Accuracy measured on {overview.measured_on:%d %b %Y} on photos that no "
+                   "training or tuning step saw.")
+    for summary in overview.summaries:
+        with st.container(border=True):
+            st.subheader(summary.title)
+            st.write(summary.measures)
+            if summary.accuracy:
+                st.markdown("\n".join(f"- {sentence}" for sentence in summary.accuracy))
+            else:
+                st.caption("Not measured on photos it never saw: the installed weights record no "
+                           "such results.")
 
-    models = installed_models(settings.weights_dir)
-except (ModelNotInstalledError, WeightsError) as error:
-    models = []
-    st.info(f"Nothing to list in {settings.weights_dir}: {error}")
+    st.header("Known limits")
+    if overview.limits:
+        st.markdown("\n".join(f"- {limit}" for limit in overview.limits))
+    else:
+        st.caption("No known limits are recorded with the installed weights.")
 
-for model in models:
-    with st.container(border=True):
-        role = f"{model['role']}: " if model.get("role") else ""
-        st.subheader(f"{role}{model.get('name', 'model')} — version {model.get('version', '?')}")
-        st.code(f"{model.get('file', '')}  sha256 {model.get('sha256', 'not recorded')}", language=None)
-        metrics = model.get("metrics") or {}
-        if metrics:
-            st.dataframe(metrics_table(metrics), hide_index=True, width="stretch")
-        else:
-            st.caption("No measured metrics recorded in the manifest.")
+    st.header("Licence")
+    if overview.licence:
+        st.warning("\n\n".join(overview.licence))
+    else:
+        st.warning("No licence is recorded with the installed weights: ask whoever installed them "
+                   "on what terms they may be used.")
 
-card_paths = [Path(m["model_card"]) for m in models if m.get("model_card")]
-card_paths.append(Path(settings.weights_dir) / "MODEL_CARD.md")
-card = next((path for path in card_paths if path.is_file()), None)
-if card is not None:
-    with st.expander("Model card", expanded=True):
-        st.markdown(card.read_text(encoding="utf-8"))
-elif models:
+st.header("Model versions behind the analyses in this clinic")
+versions = model_facts.versions_in_use(state.get_clinic(), actor, installed_version=installed_version)
+st.write(model_facts.versions_sentence(versions))
+if versions:
+    st.dataframe(pd.DataFrame({
+        "Models": [version.label for version in versions],
+        "Photos showing its analysis now": [version.current_photos for version in versions],
+        "Analyses it made": [version.model_analyses for version in versions],
+        "Installed now": ["yes" if version.installed else "no" for version in versions],
+    }), hide_index=True, width="stretch")
+    st.caption("A photo shows the analysis of the models it was last analysed with; a "
+               "clinician's correction keeps the version of the analysis it corrects.")
+
+if overview.installed:
+    with st.expander("For engineers: settings, validation numbers, files and checksums"):
+        if versions:
+            # The exact identifiers only as code: copied by an engineer, never read as words.
+            st.markdown("**Exact version of each row above**")
+            st.code("\n".join(f"{version.label}: {version.version}" for version in versions),
+                    language=None)
+        if overview.settings:
+            st.markdown("**Lesion finder settings**")
+            st.table(pd.DataFrame({"Setting": [d.name for d in overview.settings],
+                                   "Value": [d.value for d in overview.settings]}))
+        for entry in overview.entries:
+            st.markdown(f"**{entry.title}**, {entry.label}, file {entry.file}")
+            st.code(f"{entry.file}  version {entry.version}\n"
+                    f"{entry.file}  sha256 {entry.sha256 or 'not recorded'}", language=None)
+            for caption, details in entry.measured:
+                st.caption(caption)
+                st.table(pd.DataFrame({"Measure": [d.name for d in details],
+                                       "Value": [d.value for d in details]}))
+            if entry.confusion:
+                labels = [GRADE_LABELS.get(i, str(i)) for i in range(len(entry.confusion))]
+                st.caption("Grades on the validation photos: rows the dermatologists' grade, "
+                           "columns the grader's")
+                st.table(pd.DataFrame(list(entry.confusion), index=labels, columns=labels))
+        st.markdown("**Commands** (run from the project folder; the model card has the rest)")
+        for purpose, command in model_engineering.COMMANDS:
+            st.caption(purpose)
+            st.code(command, language="bash")
+
+if overview.model_card is not None:
+    # Written in markdown for engineers (training runs, file formats, commands): offered as
+    # the document itself; what a clinician needs from it is in words above.
+    st.download_button(
+        "Download the full model card (for engineers)", overview.model_card.read_bytes(),
+        file_name=overview.model_card.name, mime="text/markdown", on_click="ignore",
+        key="model_card", icon=":material/description:",
+        help="How the models were trained and measured, in detail. What they measure, how "
+             "accurate they are, their limits and licence are on this page in plain words.")
+elif overview.installed:
     st.info("No model card found next to the weights.")
 state.show_notice()

@@ -4,6 +4,9 @@ Each upload goes through the application layer's one route (`usecases.visits`): 
 decodes it, checks for duplicates and analyses it once; the result is kept in the session state
 so the preview, the edits of capture details and the save never re-run the model. The save is
 `record_visit`. A photo that cannot be read is reported by name and the others go on.
+For photos that compare over time, the patient's last photo of the chosen view is shown beside
+the uploader as the framing guide, and each analysed upload is told how its framing differs from
+the last photo of its view (`usecases.framing_guide`, `core.framing`).
 """
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ from datetime import date
 import streamlit as st
 
 from core.types import VIEWS, Right
+from core.words import plural
 from dashboard import state
+from usecases.framing_guide import FramingGuide, compare_with_guide, framing_guide
 from usecases.visits import CaptureDetails, CheckedPhoto, check_photo, record_visit
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "tif", "tiff"]
@@ -43,20 +48,26 @@ def show_quality(item: CheckedPhoto, key: str) -> bool:
     grade = item.analysis.grade
     grade_text = "clear" if counts.total == 0 else f"{grade.label} ({grade.confidence:.0%} confidence)"
     st.write(
-        f"{counts.total} lesions: {counts.inflammatory} inflammatory (of them {counts.nodule} "
-        f"nodules/cysts and {counts.inflammatory_type_uncertain} of uncertain type), "
-        f"{counts.non_inflammatory} non-inflammatory; grade {grade_text}."
+        f"{plural(counts.total, 'lesion')}: {counts.inflammatory} inflammatory (of them "
+        f"{plural(counts.nodule, 'nodule/cyst')} and {counts.inflammatory_type_uncertain} of "
+        f"uncertain type), {counts.non_inflammatory} non-inflammatory; grade {grade_text}."
     )
     return True
 
 
-def capture_details(item: CheckedPhoto, key: str) -> CaptureDetails:
-    """Capture date (prefilled from EXIF), view, make-up and lighting for one photo."""
+def capture_details(item: CheckedPhoto, key: str, visit_date: date) -> CaptureDetails:
+    """Capture date (from EXIF, else the visit date), view, make-up and lighting for one photo."""
     guess = CaptureDetails.from_photo(item)  # only decoded, non-duplicate items reach this point
-    taken_on = st.date_input(
-        "Taken on" + ("" if guess.taken_on else " (no date in the photo)"),
-        value=guess.taken_on, max_value=date.today(), key=f"{key}_taken",
-    )
+    if guess.taken_on:
+        taken_on = st.date_input("Taken on", value=guess.taken_on, max_value=date.today(),
+                                 key=f"{key}_taken")
+    else:
+        # Never blank: a photo with no date of its own was taken at the visit, unless corrected
+        # (the key follows the visit date, so a changed visit date is followed too).
+        taken_on = st.date_input(
+            "Taken on (no date in the photo: the visit date)", value=visit_date,
+            max_value=date.today(), key=f"{key}_taken_{visit_date:%Y%m%d}",
+        )
     view = st.radio("View", VIEWS, index=VIEWS.index(guess.view), horizontal=True, key=f"{key}_view")
     makeup = st.selectbox("Make-up", list(MAKEUP_CHOICES), key=f"{key}_makeup")
     lighting = st.selectbox(
@@ -80,7 +91,30 @@ def save_visit(actor, patient_id: int, visit_date: date, notes: str,  # noqa: AN
     st.session_state[state.VISIT_KEY] = recorded.visit_id
     st.session_state.pop(PREPARED_KEY, None)
     st.session_state["new_visit_round"] = st.session_state.get("new_visit_round", 0) + 1
-    state.flash(f"Visit of {visit_date:%d %b %Y} saved with {recorded.stored} photo(s).")
+    saved = plural(recorded.stored, "photo") if recorded.stored else "no photo"
+    state.flash(f"Visit of {visit_date:%d %b %Y} saved with {saved}.")
+
+
+def show_guide(guide: FramingGuide | None, view: str) -> None:
+    """The patient's last photo of the view, small, as the framing guide for the next one."""
+    if guide is None:
+        st.caption(f"No earlier {view} photo of this patient yet: the one taken now becomes the "
+                   "framing guide for the next visit.")
+        return
+    st.image(guide.image_bytes, width=160,
+             caption=f"Last {view} photo, {guide.visit_date:%d %b %Y}: frame the new one like this.")
+
+
+def show_framing(item: CheckedPhoto, guide: FramingGuide | None, view: str) -> None:
+    """How the upload's framing differs from the last photo of its view, in sentences."""
+    comparison = compare_with_guide(guide, item) if guide is not None else None
+    if comparison is None:
+        return
+    if comparison.matches:
+        st.success(" ".join(comparison.sentences))
+    else:
+        st.info(f"Framing against the last {view} photo ({guide.visit_date:%d %b %Y}): "
+                + " ".join(comparison.sentences))
 
 
 actor = state.require_actor(Right.RECORD)
@@ -98,10 +132,24 @@ round_ = st.session_state.get("new_visit_round", 0)
 visit_date = st.date_input("Visit date", value=date.today(), max_value=date.today(),
                            key=f"visit_date_{round_}")
 notes = st.text_area("Treatment notes", key=f"visit_notes_{round_}")
-uploads = st.file_uploader(
-    "Photos (several at once)", type=UPLOAD_TYPES, accept_multiple_files=True,
-    key=f"visit_photos_{round_}",
-) or []
+guides: dict[str, FramingGuide | None] = {}  # the last photo of each view, looked up once a run
+
+
+def guide_for(view: str) -> FramingGuide | None:
+    if view not in guides:
+        guides[view] = framing_guide(state.get_clinic(), actor, patient_id=patient.id, view=view)
+    return guides[view]
+
+
+upload_column, guide_column = st.columns([3, 1])
+with guide_column:
+    guide_view = st.radio("View you are taking", VIEWS, horizontal=True, key=f"guide_view_{round_}")
+    show_guide(guide_for(guide_view), guide_view)
+with upload_column:
+    uploads = st.file_uploader(
+        "Photos (several at once)", type=UPLOAD_TYPES, accept_multiple_files=True,
+        key=f"visit_photos_{round_}",
+    ) or []
 
 # Prepared results belong to one patient and one set of uploads.
 cache = st.session_state.get(PREPARED_KEY)
@@ -123,7 +171,7 @@ if pending:
             state.get_clinic(), actor, patient_id=patient.id, filename=upload.name,
             data=upload.getvalue(), analyzer=analyzer, seen=seen,
         )
-    progress.progress(1.0, text=f"Checked {len(pending)} photo(s).")
+    progress.progress(1.0, text=f"Checked {plural(len(pending), 'photo')}.")
 
 ready: list[tuple[CheckedPhoto, CaptureDetails]] = []
 for upload in uploads:
@@ -139,7 +187,8 @@ for upload in uploads:
         left.image(item.photo.image, caption=item.filename, width="stretch")
         with right:
             keep = show_quality(item, upload.file_id)
-            details = capture_details(item, upload.file_id)
+            details = capture_details(item, upload.file_id, visit_date)
+            show_framing(item, guide_for(details.view), details.view)
         if keep:
             ready.append((item, details))
 
@@ -147,7 +196,7 @@ if any(item.analysis for item, _ in ready):
     state.show_notice()
 
 if ready:
-    label, confirmed = f"Save the visit with {len(ready)} photo(s)", True
+    label, confirmed = f"Save the visit with {plural(len(ready), 'photo')}", True
 else:
     # A visit without a photo has nothing to measure: saved only when asked for in so many words.
     if uploads:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from dashboard import display, state
 from db.errors import PermissionDenied
 from db.models import PatientCreate, PatientUpdate
 from db.repository import create_patient, delete_patient, list_patients, update_patient
@@ -35,41 +35,60 @@ def patients_table(patients, subjects: bool = False) -> pd.DataFrame:  # noqa: A
     """The list of patients; for researchers (`subjects`) the subject label and no name."""
     if subjects:
         return pd.DataFrame(
-            [{"subject": p.code, "skin type": p.skin_type or "", "consent": p.consent_date}
-             for p in patients]
+            [{"subject": p.code, "skin type": skin_label(p.skin_type), "consent": p.consent_date}
+             for p in patients],
+            columns=["subject", "skin type", "consent"],
         )
     return pd.DataFrame(
         [
             {
                 "code": p.code,
-                "name": p.name or "",
-                "skin type": p.skin_type or "",
+                "name": p.name,
+                "skin type": skin_label(p.skin_type),
                 "consent": p.consent_date,
-                "team": p.team or "",
-                "created": p.created_at,
+                "team": p.team,
+                "created": p.created_at.date() if p.created_at else None,
             }
             for p in patients
-        ]
+        ],
+        columns=["code", "name", "skin type", "consent", "team", "created"],
     )
+
+
+TABLE_COLUMNS = {
+    "subject": display.text("Subject"),
+    "code": display.text("Code"),
+    "name": display.text("Name"),
+    "skin type": display.text("Skin type"),
+    "consent": display.day("Consent given", help="Empty when no consent is recorded."),
+    "team": display.text("Team"),
+    "created": display.day("Added"),
+}
 
 
 def _on_pick() -> None:
     state.select_patient(st.session_state.get("patient_picker"))
 
 
-def patient_fields(prefix: str, patient=None) -> dict[str, object]:  # noqa: ANN001
-    """The form fields shared by 'new' and 'edit' (inside a st.form)."""
+def consent_box(prefix: str, patient=None) -> bool:  # noqa: ANN001
+    """'Consent recorded', outside the form so that the consent date appears only with it."""
+    return st.checkbox("Consent recorded", value=bool(patient and patient.consent_date),
+                       key=f"{prefix}_consent")
+
+
+def patient_fields(prefix: str, patient=None, has_consent: bool = False) -> dict[str, object]:  # noqa: ANN001
+    """The form fields shared by 'new' and 'edit' (inside a st.form); the consent date only
+    when consent is recorded (`consent_box`, above the form)."""
     name = st.text_input("Name (optional)", value=(patient.name or "") if patient else "",
                          key=f"{prefix}_name")
-    has_consent = st.checkbox(
-        "Consent recorded", value=bool(patient and patient.consent_date), key=f"{prefix}_consent"
-    )
-    consent = st.date_input(
-        "Consent date",
-        value=(patient.consent_date if patient and patient.consent_date else date.today()),
-        max_value=date.today(),
-        key=f"{prefix}_consent_date",
-    )
+    consent = None
+    if has_consent:
+        consent = st.date_input(
+            "Consent date",
+            value=(patient.consent_date if patient and patient.consent_date else date.today()),
+            max_value=date.today(),
+            key=f"{prefix}_consent_date",
+        )
     current_skin = patient.skin_type if patient else None
     skin = st.selectbox(
         "Skin type",
@@ -106,7 +125,7 @@ with state.db_session() as session:
     patients = list_patients(session=session, actor=actor, search=search.strip() or None)
 
 if patients:
-    st.dataframe(patients_table(patients, subjects), hide_index=True, width="stretch")
+    display.show_table(patients_table(patients, subjects), TABLE_COLUMNS)
 else:
     st.info("No patient found." if search.strip() else "No patient yet.")
 
@@ -131,11 +150,12 @@ st.selectbox(
 if current_id is not None:
     patient = state.require_patient(actor)
     st.subheader(f"{'Subject' if subjects else 'Patient'} {patient.code}")
-    cols = st.columns(4)
-    cols[0].metric("Skin type", patient.skin_type or "—")
-    cols[1].metric("Consent", str(patient.consent_date) if patient.consent_date else "not recorded")
-    cols[2].metric("Research use", "allowed" if patient.research_consent else "not allowed")
-    cols[3].metric("Team", patient.team or "—")
+    row = display.metric_row()
+    display.metric(row, "Skin type", skin_label(patient.skin_type))
+    display.metric(row, "Consent", f"{patient.consent_date:%d %b %Y}" if patient.consent_date
+                   else "not recorded")
+    display.metric(row, "Research use", "allowed" if patient.research_consent else "not allowed")
+    display.metric(row, "Team", patient.team or "none")
     if patient.notes:
         st.write(patient.notes)
     links = st.columns(4)
@@ -147,9 +167,10 @@ if current_id is not None:
 
     if editable:
         with st.expander("Edit this patient"):
+            has_consent = consent_box(f"edit_{patient.id}", patient)
             with st.form(f"edit_patient_{patient.id}"):
                 code = st.text_input("Code", value=patient.code)
-                fields = patient_fields(f"edit_{patient.id}", patient)
+                fields = patient_fields(f"edit_{patient.id}", patient, has_consent)
                 saved = st.form_submit_button("Save changes")
             if saved:
                 try:
@@ -199,13 +220,14 @@ if current_id is not None:
 
 if editable:
     st.subheader("New patient")
+    new_consent = consent_box("new")
     with st.form("new_patient", clear_on_submit=True):
         # Drawn once per new patient, so a rerun does not change the code being typed.
         code = st.text_input(
             "Pseudonymous code", value=st.session_state.setdefault("code_suggestion", suggested_code()),
             help="Use no name, initials or date of birth in the code.",
         )
-        fields = patient_fields("new")
+        fields = patient_fields("new", has_consent=new_consent)
         created = st.form_submit_button("Create patient", type="primary")
     if created:
         if not code.strip():
@@ -221,6 +243,7 @@ if editable:
                 st.error(str(error))
             else:
                 st.session_state.pop("code_suggestion", None)
+                st.session_state.pop("new_consent", None)  # outside the form: cleared here
                 state.select_patient(new_id)
                 state.flash(f"Patient {code.strip()} created.")
                 st.rerun()

@@ -11,18 +11,16 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
-from core.alignment import warp_to_canonical
-from core.overlay import overlay_kinds
 from core.report import PatientReport, ReportVisit, build_patient_report
 from core.types import GRADE_LABELS, VIEWS
+from core.words import plural
 from dashboard import state
 from dashboard.charts import timeline as timeline_charts
 from db.repository import (
-    get_analysis,
-    get_photo,
     patient_timeline,
     record_audit,
 )
+from usecases.reports import report_picture
 
 REPORT_KEY = "report_pdf"
 
@@ -31,7 +29,7 @@ def audit_export(actor_id: int, patient_id: int, visits: int) -> None:
     """Called when the PDF is downloaded (no names or photo bytes in the audit detail)."""
     with state.db_session() as session:
         record_audit(session=session, actor_id=actor_id, action="export", target_type="patient",
-                     target_id=patient_id, detail=f"PDF report, {visits} visits")
+                     target_id=patient_id, detail=f"PDF report, {plural(visits, 'visit')}")
 
 
 def report_visits(visits: pd.DataFrame) -> tuple[ReportVisit, ...]:
@@ -56,33 +54,17 @@ def report_visits(visits: pd.DataFrame) -> tuple[ReportVisit, ...]:
     return tuple(rows)
 
 
-def overlay_in_face_frame(actor, photo_id: int, analysis_id: int):  # noqa: ANN001, ANN201
-    """The photo with its lesion-type overlay, warped to the canonical face frame when the
-    analysis found the face (else as taken); None when the file cannot be read."""
-    with state.db_session() as session:
-        photo = get_photo(session=session, actor=actor, photo_id=photo_id)
-        analysis = get_analysis(session=session, actor=actor, analysis_id=analysis_id)
-        if photo is None or analysis is None:
-            return None
-    loaded = state.stored_photo_with_mask(photo, analysis)
-    if loaded is None:
-        return None
-    image, kind_mask = loaded
-    if kind_mask is not None:
-        image = overlay_kinds(image, kind_mask)
-    if analysis.alignment:
-        image = warp_to_canonical(image, analysis.alignment)
-    return image
-
-
 def build(actor, patient, visits: pd.DataFrame, include_name: bool) -> bytes:  # noqa: ANN001
     """The PDF bytes for this patient and these visits."""
     first = last = None
     if not visits.empty:
-        first = overlay_in_face_frame(actor, int(visits["photo_id"].iloc[0]),
-                                      int(visits["analysis_id"].iloc[0]))
-        last = overlay_in_face_frame(actor, int(visits["photo_id"].iloc[-1]),
-                                     int(visits["analysis_id"].iloc[-1]))
+        # A researcher's pictures come de-identified (usecases.photos.load_photo_for).
+        first = report_picture(state.get_clinic(), actor, photo_id=int(visits["photo_id"].iloc[0]),
+                               analysis_id=int(visits["analysis_id"].iloc[0]))
+        last = report_picture(state.get_clinic(), actor, photo_id=int(visits["photo_id"].iloc[-1]),
+                              analysis_id=int(visits["analysis_id"].iloc[-1]))
+    shown = [first] + ([last] if len(visits) > 1 else [])
+    notes = [picture.research_note for picture in shown if picture and picture.research_note]
     versions = list(dict.fromkeys(visits["model_version"].dropna())) if not visits.empty else []
     report = PatientReport(
         patient_code=patient.code,
@@ -91,9 +73,10 @@ def build(actor, patient, visits: pd.DataFrame, include_name: bool) -> bytes:  #
         generated_by=actor.full_name or actor.username,
         name=patient.name if include_name else None,
         consent_date=patient.consent_date,
-        baseline_overlay=first,
-        latest_overlay=last if len(visits) > 1 else None,
+        baseline_overlay=first.image if first else None,
+        latest_overlay=last.image if last and len(visits) > 1 else None,
         visits=report_visits(visits),
+        photo_note=" ".join(dict.fromkeys(notes)) or None,
     )
     return build_patient_report(report)
 
@@ -113,8 +96,9 @@ visits = timeline_charts.visit_frame(timeline, view)
 if visits.empty:
     st.info("No analysed photo yet: the report will say so and show no trend.")
 else:
-    st.write(f"{len(visits)} analysed visits, {visits['visit_date'].iloc[0]:%d %b %Y} to "
-             f"{visits['visit_date'].iloc[-1]:%d %b %Y}.")
+    first, last = visits["visit_date"].iloc[0], visits["visit_date"].iloc[-1]
+    st.write(f"{plural(len(visits), 'analysed visit')}, " + (
+        f"{first:%d %b %Y} to {last:%d %b %Y}." if len(visits) > 1 else f"{first:%d %b %Y}."))
 include_name = st.checkbox("Include the patient's name", value=False,
                            disabled=not patient.name,
                            help="Off by default: the pseudonymous code identifies the report.")
@@ -134,6 +118,6 @@ if prepared and prepared["patient_id"] == patient.id:
         mime="application/pdf", key="download_report", on_click=audit_export,
         args=(actor.id, patient.id, prepared["visits"]),
     )
-    st.caption(f"{len(prepared['pdf']) / 1024:.0f} KB, {prepared['visits']} visits "
+    st.caption(f"{len(prepared['pdf']) / 1024:.0f} KB, {plural(prepared['visits'], 'visit')} "
                f"({prepared['view']} view).")
 state.show_notice()

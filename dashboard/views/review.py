@@ -9,10 +9,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.overlay import legend_items, overlay_kinds
 from core.trends import iga_success
 from core.types import GRADE_LABELS, Right
-from dashboard import state
+from core.words import plural, version_label
+from dashboard import display, photo_viewer, state
 from dashboard.charts import timeline as timeline_charts
 from db.errors import NotFound, PermissionDenied
 from db.repository import (
@@ -35,15 +35,6 @@ def grade_text(grade: int | None) -> str:
 
 def iga_text(iga: int) -> str:
     return f"IGA {iga} {timeline_charts.IGA_LABELS[iga]}"
-
-
-def photo_with_overlay(photo, analysis):  # noqa: ANN001, ANN201 - db rows; an RGB array or None
-    """The stored photo with its lesion-type overlay (the photo alone when no mask is stored)."""
-    loaded = state.stored_photo_with_mask(photo, analysis)
-    if loaded is None:
-        return None
-    image, kind_mask = loaded
-    return overlay_kinds(image, kind_mask) if kind_mask is not None else image
 
 
 def open_lesion_editor(entry) -> None:  # noqa: ANN001 - ReviewQueueEntry
@@ -87,7 +78,7 @@ def patient_reviews(actor, patient_id: int) -> tuple[str, pd.DataFrame] | None: 
                 "visit": item.visit_date.date(),
                 "view": item.view,
                 "model grade": grade_text(item.grade),
-                "model confidence": round(float(item.grade_confidence), 2),
+                "model confidence": round(100.0 * float(item.grade_confidence)),
                 "clinician grade": "confirmed" if review.grade_override is None
                 else grade_text(review.grade_override),
                 "IGA": review.iga,
@@ -112,7 +103,14 @@ def show_patient_reviews(actor, patient_id: int) -> None:  # noqa: ANN001
     if table.empty:
         st.caption("No review recorded for this patient yet.")
         return
-    st.dataframe(table, hide_index=True, width="stretch")
+    display.show_table(table, {
+        "visit": display.day("Visit"), "view": display.text("View"),
+        "model grade": display.text("Model grade"),
+        "model confidence": display.percent("Model confidence"),
+        "clinician grade": display.text("Clinician grade"), "IGA": display.count(),
+        "IGA success": display.tick(), "reviewer": display.text("Reviewer"),
+        "reviewed": display.moment("Reviewed (UTC)"), "notes": display.text("Notes"),
+    })
     if table["IGA success"].isna().all():
         st.caption("IGA success needs an IGA at the first visit (the baseline).")
     else:
@@ -132,17 +130,18 @@ if not entries:
         show_patient_reviews(actor, st.session_state[LAST_PATIENT])
     st.stop()
 
-st.caption(f"{len(entries)} analyses await review, oldest first"
+waiting = plural(len(entries), "analysis") + (" awaits" if len(entries) == 1 else " await")
+st.caption(f"{waiting} review, oldest first"
            + (f" (the first {QUEUE_LIMIT} are listed)." if len(entries) == QUEUE_LIMIT else "."))
 by_id = {entry.analysis.id: entry for entry in entries}
-st.dataframe(
+display.show_table(
     pd.DataFrame(
         [
             {
                 "patient": e.patient_code,
                 "visit": e.visit_date,
                 "model grade": grade_text(e.analysis.grade),
-                "confidence": round(e.analysis.grade_confidence, 2),
+                "confidence": round(100.0 * e.analysis.grade_confidence),
                 "inflammatory": e.analysis.inflammatory,
                 "total": e.analysis.total,
                 "quality passed": e.analysis.quality_passed,
@@ -151,7 +150,10 @@ st.dataframe(
             for e in entries
         ]
     ),
-    hide_index=True, width="stretch",
+    {"patient": display.text("Patient"), "visit": display.day("Visit"),
+     "model grade": display.text("Model grade"), "confidence": display.percent("Confidence"),
+     "inflammatory": display.count("Inflammatory"), "total": display.count("All lesions"),
+     "quality passed": display.tick("Quality passed"), "analysed": display.moment("Analysed (UTC)")},
 )
 analysis_id = st.selectbox(
     "Analysis to review", list(by_id), key="review_pick",
@@ -166,27 +168,26 @@ with state.db_session() as session:
 
 left, right = st.columns([3, 2])
 with left:
-    image = photo_with_overlay(photo, analysis) if photo is not None else None
-    if image is None:
+    side = photo_viewer.load_side(actor, photo, analysis) if photo is not None else None
+    if side is None:
         st.error("The stored photo file cannot be read. Run the integrity check.")
     else:
-        st.image(image, caption=f"{entry.patient_code}, {photo.view} view", width="stretch")
-        st.markdown(" ".join(f"<span style='color:{i.hex}'>■</span> {i.label}"
-                             for i in legend_items()), unsafe_allow_html=True)
+        st.caption(f"{entry.patient_code}, {photo.view} view")
+        photo_viewer.show_photo(side, key="review")
         if st.button("Correct the lesions on this photo", key=f"correct_{analysis.id}",
                      help="Opens the visit page with the lesion editor: add a lesion the model "
                           "missed, remove one it found by mistake, or change its type."):
             open_lesion_editor(entry)
 with right:
     st.subheader("Model")
-    cols = st.columns(3)
-    cols[0].metric("Inflammatory", analysis.inflammatory,
+    row = display.metric_row()  # as wide as their words, wrapping: never cut short
+    display.metric(row, "Inflammatory", analysis.inflammatory,
                    help="Papules + pustules + nodules/cysts.")
-    cols[1].metric("Non-inflammatory", analysis.non_inflammatory, help="Comedones.")
-    cols[2].metric("Nodules/cysts", analysis.nodule, help="Also counted as inflammatory.")
-    st.metric("Model grade (ACNE04 / Hayashi)", grade_text(analysis.grade),
-              help=f"Confidence {analysis.grade_confidence:.0%}")
-    st.caption(f"Model {analysis.model_version}, analysed {analysis.created_at:%d %b %Y %H:%M} UTC.")
+    display.metric(row, "Non-inflammatory", analysis.non_inflammatory, help="Comedones.")
+    display.metric(row, "Nodules/cysts", analysis.nodule, help="Also counted as inflammatory.")
+    display.metric(row, "Model grade (ACNE04 / Hayashi)", grade_text(analysis.grade),
+                   help=f"Confidence {analysis.grade_confidence:.0%}")
+    st.caption(f"Analysed {analysis.created_at:%d %b %Y %H:%M} UTC by the {version_label(analysis.model_version)}.")
     if analysis.corrects_id is not None:
         st.info("Clinician-corrected: these counts are the lesions as a clinician corrected them.")
     if not analysis.quality_passed:

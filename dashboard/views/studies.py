@@ -19,7 +19,8 @@ import streamlit as st
 
 from core.trends import ArmWeekSummary, arm_summary
 from core.types import Role
-from dashboard import state
+from core.words import plural
+from dashboard import display, research_photos, state
 from dashboard.charts import studies as study_charts
 from db.errors import DuplicateError, NotFound, PermissionDenied
 from db.repository import (
@@ -118,20 +119,74 @@ def create_form(actor) -> None:  # noqa: ANN001
                     st.rerun()
 
 
+# The measurements table: every column a person sees, named in words (the CSV keeps its names).
+MEASUREMENT_COLUMNS = {
+    "subject": display.text("Subject"),
+    "patient_code": display.text("Patient"),
+    "arm": display.text("Arm"),
+    "visit_date": display.day("Visit date"),
+    "week": display.count("Study week", help="Weeks since the subject's baseline visit, rounded."),
+    "days_from_baseline": display.count("Days from baseline"),
+    "is_baseline": display.tick("Baseline"),
+    "view": display.text("View"),
+    "comedone": display.count("Comedones"),
+    "papule": display.count("Papules"),
+    "pustule": display.count("Pustules"),
+    "nodule": display.count("Nodules/cysts"),
+    "inflammatory_type_uncertain": display.count("Uncertain type"),
+    "inflammatory": display.count("Inflammatory"),
+    "non_inflammatory": display.count("Non-inflammatory"),
+    "total": display.count("All lesions"),
+    "inflammatory_percent_change": display.percent("Inflammatory change", decimals=1),
+    "non_inflammatory_percent_change": display.percent("Non-inflammatory change", decimals=1),
+    "lesion_area_percent": display.number("Lesion area (%)", decimals=2,
+                                          help="Lesion area in % of the facial skin."),
+    "model_grade": display.text("Model grade"),
+    "grade_confidence_percent": display.percent("Confidence"),
+    "clinician_grade": display.text("Clinician grade"),
+    "iga": display.count("IGA"),
+    "baseline_iga": display.count("Baseline IGA"),
+    "iga_success": display.tick("IGA success"),
+    "quality_passed": display.tick("Quality passed"),
+    "clinician_corrected": display.tick("Corrected by clinician"),
+    "model_version": display.text("Model version"),
+}
+
+
 def results(summaries: tuple[ArmWeekSummary, ...]) -> None:
     if not summaries:
         st.info("No measured visit of an enrolled patient yet: results appear after the "
                 "baseline visit is analysed.")
         return
     left, right = st.columns(2)
-    left.plotly_chart(study_charts.arm_change_figure(summaries, "inflammatory"),
-                      key="arm_inflammatory")
-    right.plotly_chart(study_charts.arm_change_figure(summaries, "non_inflammatory"),
-                       key="arm_non_inflammatory")
-    left.plotly_chart(study_charts.arm_rate_figure(summaries, "responder_rate"),
-                      key="arm_responders")
-    right.plotly_chart(study_charts.arm_rate_figure(summaries, "iga_success_rate"), key="arm_iga")
-    st.dataframe(study_charts.summary_frame(summaries), hide_index=True, width="stretch")
+    panels = (
+        (left, "inflammatory", lambda: study_charts.arm_change_figure(summaries, "inflammatory"),
+         "arm_inflammatory"),
+        (right, "non_inflammatory",
+         lambda: study_charts.arm_change_figure(summaries, "non_inflammatory"),
+         "arm_non_inflammatory"),
+        (left, "responder_rate", lambda: study_charts.arm_rate_figure(summaries, "responder_rate"),
+         "arm_responders"),
+        (right, "iga_success_rate",
+         lambda: study_charts.arm_rate_figure(summaries, "iga_success_rate"), "arm_iga"),
+    )
+    for column, measure, figure, key in panels:
+        if study_charts.has_points(summaries, measure):
+            column.plotly_chart(figure(), key=key)
+        else:
+            # An empty chart says nothing: say why there is nothing to draw.
+            column.info(study_charts.EMPTY_PANELS[measure])
+    display.show_table(study_charts.summary_table(summaries), {
+        "Arm": display.text(), "Week": display.count(), "Subjects": display.count(),
+        "Inflammatory change": display.text(help="Mean % change from baseline."),
+        "Inflammatory 95% CI": display.text(),
+        "Non-inflammatory change": display.text(help="Mean % change from baseline."),
+        "Non-inflammatory 95% CI": display.text(),
+        "Responders": display.text(help="Subjects with at least 50% fewer inflammatory lesions, "
+                                        "of those judged."),
+        "IGA success": display.text(help="IGA 0 or 1 and at least 2 grades better than at "
+                                         "baseline, of those with both IGAs."),
+    })
     st.caption(
         "Weeks are rounded from days since each patient's baseline visit. Intervals are 95% "
         "t-intervals (none with one patient). Responder: at least 50% fewer inflammatory "
@@ -146,14 +201,17 @@ def enrolment(actor, study_id: int, data: StudyData) -> None:  # noqa: ANN001
     enrolled = {patient_id for patient_id, _, _, _ in data["enrolments"]}
     arm_names = data["arms"]
     if data["enrolments"]:
-        st.dataframe(
+        display.show_table(pd.DataFrame(
             [{"patient": choices.get(patient_id, f"#{patient_id}"), "arm": arm_names[arm_id],
-              "baseline visit": data["baselines"].get(patient_id) or (
+              "baseline visit": f"{data['baselines'][patient_id]:%d %b %Y}"
+              if patient_id in data["baselines"] else (
                   "chosen visit not measured yet" if baseline_visit_id
                   else "first measured visit"),
               "enrolled": enrolled_at}
-             for patient_id, arm_id, baseline_visit_id, enrolled_at in data["enrolments"]],
-            hide_index=True, width="stretch",
+             for patient_id, arm_id, baseline_visit_id, enrolled_at in data["enrolments"]]),
+            {"patient": display.text("Patient"), "arm": display.text("Arm"),
+             "baseline visit": display.text("Baseline visit"),
+             "enrolled": display.moment("Enrolled (UTC)")},
         )
     candidates = [pid for pid in choices if pid not in enrolled]
     if not candidates:
@@ -241,8 +299,9 @@ if data is None:
 if description:
     st.write(description)
 arm_list = ", ".join(data["arms"].values())
-st.caption(f"Arms: {arm_list}; {len(data['enrolments'])} patients enrolled"
+st.caption(f"Arms: {arm_list}; {plural(len(data['enrolments']), 'patient')} enrolled"
            + ("" if state.can_edit(actor) else " (read-only)") + ".")
+research_photos.show_sentence(actor, study_id)  # masked for research unless an admin allowed
 
 tab_names = ["Results", "Measurements"] + (["Enrolment", "Members"] if state.can_edit(actor) else [])
 # Only the open tab is drawn (a 5,000-row table or four charts nobody looks at cost seconds).
@@ -257,7 +316,7 @@ if tabs[1].open:
         if table.empty:
             st.info("No measurement yet.")
         else:
-            st.dataframe(table, hide_index=True, width="stretch")
+            display.show_table(study_charts.measurement_screen(table), MEASUREMENT_COLUMNS)
             st.download_button(
                 "Download every measurement (CSV)",
                 # Made on the click, not on every run of the page.
@@ -280,3 +339,4 @@ if state.can_edit(actor):
                 members(actor, study_id, current_members)
             else:
                 st.caption("Only the study's creator or an administrator adds members.")
+            research_photos.show_switch(actor, study_id)  # administrators only

@@ -12,8 +12,10 @@ import streamlit as st
 
 from core.trends import count_noise_threshold, is_meaningful_count_change
 from core.types import VIEWS
-from dashboard import state
-from dashboard.charts import timeline as timeline_charts, trends as trend_charts
+from core.words import version_label
+from dashboard import display, state
+from dashboard.charts import timeline as timeline_charts
+from dashboard.charts import trends as trend_charts
 from db.errors import PermissionDenied
 from db.repository import add_treatment_event, list_treatment_events, patient_timeline
 
@@ -28,19 +30,22 @@ METRIC_LABELS = {"inflammatory": "Inflammatory", "non_inflammatory": "Non-inflam
                  "total": "All lesions"}
 
 
-def change_metric(column, name: str, visits: pd.DataFrame, baseline: int) -> None:  # noqa: ANN001
+def change_metric(row, name: str, visits: pd.DataFrame, baseline: int) -> None:  # noqa: ANN001
     """Latest visit against the baseline, flagged when the change is within counting noise."""
     before, after = int(visits[name].iloc[baseline]), int(visits[name].iloc[-1])
     delta = after - before
     percent = "" if before == 0 else f" ({100.0 * delta / before:+.0f}%)"
-    column.metric(
+    # A metric with its caption, as wide as its words (never cut short).
+    cell = row.container(width="content", gap=None)
+    cell.metric(
         # No arrow for no change: Streamlit would draw "+0" as a worsening.
         METRIC_LABELS[name], after, f"{delta:+d}{percent}" if delta else None, delta_color="inverse",
         help=f"Latest visit against baseline ({before}). Changes smaller than "
         f"{count_noise_threshold(before):g} lesions are within counting noise.",
+        width="content",
     )
     if len(visits) > 1 and not is_meaningful_count_change(before, after):
-        column.caption("Within counting noise: not a real change.")
+        cell.caption("Within counting noise: not a real change.")
 
 
 actor = state.require_actor()
@@ -99,35 +104,42 @@ mode = controls[2].radio(
     "Show", list(trend_charts.MODES), format_func=trend_charts.MODES.get, key="trend_mode",
 )
 smoothing = controls[3].toggle(
-    "Smooth (median of 3 visits)", key="trend_smoothing",
-    help="Counting is noisy; the rolling median shows the direction. Measured points stay visible.",
+    "Smooth", key="trend_smoothing",
+    help="The median of 3 visits: counting is noisy, the rolling median shows the direction. "
+         "Measured points stay visible.",
 )
 
 baseline = trend_charts.baseline_position(visits, baseline_id)
-metrics = st.columns(3)
-for column, name in zip(metrics, ("inflammatory", "non_inflammatory", "total")):
-    change_metric(column, name, visits, baseline)
+metrics = display.metric_row()
+for name in ("inflammatory", "non_inflammatory", "total"):
+    change_metric(metrics, name, visits, baseline)
 
 options = {"mode": mode, "baseline_visit_id": baseline_id, "smoothing": smoothing, "events": events}
-TABS = ("Inflammatory / non-inflammatory", "By lesion type", "Lesion area", "Grade",
+TABS = ("Overview", "Inflammatory / non-inflammatory", "By lesion type", "Lesion area", "Grade",
         "Clinician IGA")
-# Only the open tab's chart is built and sent: five charts at once cost the browser seconds.
+# Only the open tab's chart is built and sent: six charts at once cost the browser seconds.
+# Every chart shares the patient's date axis (trend_charts.date_range).
 tabs = dict(zip(TABS, st.tabs(TABS, key="trend_tab", on_change="rerun")))
-if tabs[TABS[0]].open:
-    with tabs[TABS[0]]:
+if tabs["Overview"].open:
+    with tabs["Overview"]:
+        st.plotly_chart(trend_charts.overview_figure(visits, **options), key="chart_overview")
+        st.caption("Counts, lesion area and the model's grade on one date axis: a change in "
+                   "one lines up with the others and with the treatment events.")
+if tabs["Inflammatory / non-inflammatory"].open:
+    with tabs["Inflammatory / non-inflammatory"]:
         st.plotly_chart(trend_charts.groups_figure(visits, **options), key="chart_groups")
-if tabs[TABS[1]].open:
-    with tabs[TABS[1]]:
+if tabs["By lesion type"].open:
+    with tabs["By lesion type"]:
         st.plotly_chart(trend_charts.kinds_figure(visits, **options), key="chart_kinds")
-if tabs[TABS[2]].open:
-    with tabs[TABS[2]]:
+if tabs["Lesion area"].open:
+    with tabs["Lesion area"]:
         st.plotly_chart(trend_charts.area_figure(visits, **options), key="chart_area")
-if tabs[TABS[3]].open:
-    with tabs[TABS[3]]:
+if tabs["Grade"].open:
+    with tabs["Grade"]:
         st.plotly_chart(trend_charts.grade_figure(visits, events=events), key="chart_grade")
         st.caption("The band widens as the model is less sure of its grade (1 - confidence).")
-if tabs[TABS[4]].open:
-    with tabs[TABS[4]]:
+if tabs["Clinician IGA"].open:
+    with tabs["Clinician IGA"]:
         if visits["iga"].notna().any():
             st.plotly_chart(
                 trend_charts.iga_figure(visits, baseline_visit_id=baseline_id, events=events),
@@ -137,13 +149,25 @@ if tabs[TABS[4]].open:
         else:
             st.info("No clinician has recorded an IGA for these visits yet (Review queue).")
 
-table = visits.assign(
-    lesion_area_percent=(visits["lesion_area_fraction"].astype(float) * 100).round(2),
-    visit_date=visits["visit_date"].dt.date,
-    **{"corrected by clinician": visits["corrects_id"].notna().map({True: "yes", False: ""})},
-)[["visit_date", *timeline_charts.TYPE_LABELS, "inflammatory", "non_inflammatory", "total",
-   "lesion_area_percent", "grade", "grade_confidence", "iga", "corrected by clinician", "model_version"]]
-st.dataframe(table, hide_index=True, width="stretch")
+# Two narrow tables rather than one too wide for the page (cut on the right at 1280 px).
+table = trend_charts.visit_table(visits)
+display.show_table(table, {
+    "Visit date": display.day(),
+    **{label: display.count() for label in trend_charts.GROUP_COUNTS.values()},
+    trend_charts.AREA_COLUMN: display.number(decimals=2, help="Lesion area in % of the facial skin."),
+    "Model grade": display.text(help=timeline_charts.HAYASHI_SCALE),
+    "Clinician grade": display.text(help="A clinician's override of the model grade."),
+    "IGA": display.text(help=timeline_charts.IGA_SCALE),
+})
+with st.expander("Lesions by type, grade confidence and corrections, per visit"):
+    display.show_table(table, {
+        "Visit date": display.day(),
+        **{label: display.count() for label in trend_charts.TYPE_COUNTS.values()},
+        "Confidence": display.percent(help="The model's confidence in its grade."),
+        "Corrected": display.text(help="Lesions corrected by a clinician."),
+    })
+versions = list(dict.fromkeys(visits["model_version"].dropna()))
+st.caption("Analysed by the " + "; ".join(version_label(v) for v in versions) + ".")
 if len(set(visits["model_version"].dropna())) > 1:
     st.warning("These visits were analysed by different model versions: compare with care.")
 if events:

@@ -1,66 +1,41 @@
-"""One visit: its photos with a switchable overlay and the stored analysis results.
+"""One visit: its photos in the photo viewer (dashboard.photo_viewer) and the stored analysis results.
 
 Everything shown comes from stored rows and mask files: a view never re-runs the model, except
 when the user asks for a re-analysis, which adds a new analysis and keeps the old ones.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.overlay import draw_boxes, legend_items, overlay_heatmap, overlay_kinds
+from core.overlay import legend_items
 from core.types import GRADE_LABELS
-from dashboard import state
+from core.words import version_label
+from dashboard import display, photo_viewer, state
 from dashboard.charts import timeline as timeline_charts
 from dashboard.lesion_editor import show_clickable_photo, show_editor
 from db.errors import NotFound, PermissionDenied
 from db.repository import (
     latest_analysis,
     list_analyses,
-    list_lesions,
     list_photos,
     list_reviews,
     list_visits,
     record_audit,
 )
 from usecases.corrections import analysis_lesions
-from usecases.photos import (
-    StoredPhoto,
-    StoredPhotoError,
-    lesions_from_records,
-    load_stored_photo,
-    reanalyse_photo,
-)
+from usecases.photos import StoredPhotoError, load_photo_for, reanalyse_photo
 
-OVERLAYS = ("lesion types", "boxes", "heatmap", "none")
 UNCERTAIN_TYPE_HELP = ("Inflammatory lesions the model could not type with confidence (papule, "
                        "pustule or nodule/cyst): shown so rather than as a type that is likely wrong.")
 
 
 def grade_text(analysis) -> str:  # noqa: ANN001 - db.models.Analysis
-    """'clear' when no lesion was found, otherwise the label with its confidence."""
+    """'clear' when no lesion was found, otherwise the grade in words (its confidence is
+    shown beside it: together they are too long for a metric)."""
     if analysis.total == 0:
         return "clear"
-    label = analysis.grade_label or GRADE_LABELS.get(analysis.grade, str(analysis.grade))
-    return f"{label} ({analysis.grade_confidence:.0%} confidence)"
-
-
-def draw(stored: StoredPhoto, analysis, overlay: str, actor) -> np.ndarray | None:  # noqa: ANN001
-    """The photo with the chosen overlay, or None when that overlay's data is not stored."""
-    image = stored.image
-    if overlay == "none" or analysis is None or not analysis.assessable:
-        return image
-    if overlay == "boxes":
-        with state.db_session() as session:
-            rows = list_lesions(session=session, actor=actor, analysis_id=analysis.id)
-            lesions = lesions_from_records(rows)
-        return draw_boxes(image, lesions)
-    # A missing mask file (reported by the integrity check) or one of another size is None.
-    mask = stored.kind_mask if overlay == "lesion types" else stored.probability
-    if mask is None:
-        return None
-    return overlay_kinds(image, mask) if overlay == "lesion types" else overlay_heatmap(image, mask)
+    return analysis.grade_label or GRADE_LABELS.get(analysis.grade, str(analysis.grade))
 
 
 def show_not_assessable(analysis) -> None:  # noqa: ANN001
@@ -69,8 +44,8 @@ def show_not_assessable(analysis) -> None:  # noqa: ANN001
     st.warning(f"Not assessable: {reasons}")
     st.caption("This photo is kept in the visit for the record only: no lesion count or grade "
                "is made from it, and it is left out of trends, comparisons and studies. "
-               f"Model version {analysis.model_version}, analysed "
-               f"{analysis.created_at:%d %b %Y %H:%M} UTC.")
+               f"Analysed {analysis.created_at:%d %b %Y %H:%M} UTC by the "
+               f"{version_label(analysis.model_version)}.")
 
 
 def show_results(analysis, actor) -> None:  # noqa: ANN001
@@ -78,32 +53,38 @@ def show_results(analysis, actor) -> None:  # noqa: ANN001
     if not analysis.assessable:
         show_not_assessable(analysis)
         return
-    cols = st.columns(len(timeline_charts.TYPE_LABELS))
-    for col, (name, label) in zip(cols, timeline_charts.TYPE_LABELS.items()):
-        col.metric(label, getattr(analysis, name),
-                   help=UNCERTAIN_TYPE_HELP if name == "inflammatory_type_uncertain" else None)
-    cols = st.columns(4)
-    cols[0].metric("Inflammatory", analysis.inflammatory,
+    # Metrics as wide as their words, wrapping where the column is narrow: never cut short.
+    row = display.metric_row()
+    display.metric(row, "Inflammatory", analysis.inflammatory,
                    help="Papules + pustules + nodules/cysts, with those of uncertain type.")
-    cols[1].metric("Non-inflammatory", analysis.non_inflammatory, help="Comedones.")
-    cols[2].metric("Total", analysis.total)
-    cols[3].metric("Lesion area", f"{analysis.lesion_area_fraction:.2%}",
-                   help="Lesion pixels as a share of the facial skin pixels.")
-    # The grade with its confidence is long: a row of its own, or a narrow column cuts it short.
-    st.metric("Grade (ACNE04 / Hayashi)", grade_text(analysis))
-    cols = st.columns(2)
-    cols[0].metric("GAGS estimate", "—" if analysis.gags_estimate is None else analysis.gags_estimate)
-    cols[1].metric("Face found", "yes" if analysis.face_found else "no")
+    display.metric(row, "Non-inflammatory", analysis.non_inflammatory, help="Comedones.")
+    display.metric(row, "Total", analysis.total, help="All lesions found.")
+    display.metric(row, "Lesion area", f"{100 * analysis.lesion_area_fraction:.2f}%",
+                   help="Lesion pixels as a share of the facial skin pixels (% of facial skin).")
+    row = display.metric_row()
+    for name, label in timeline_charts.TYPE_LABELS.items():
+        uncertain = name == "inflammatory_type_uncertain"
+        display.metric(row, "Uncertain type" if uncertain else label, getattr(analysis, name),
+                       help=UNCERTAIN_TYPE_HELP if uncertain else None)
+    row = display.metric_row()
+    display.metric(row, "Grade (ACNE04 / Hayashi)", grade_text(analysis),
+                   help=timeline_charts.HAYASHI_SCALE + ".")
+    display.metric(row, "GAGS estimate", "—" if analysis.gags_estimate is None
+                   else analysis.gags_estimate,
+                   help="Global Acne Grading System score estimated from the lesions per region.")
+    display.metric(row, "Face found", "yes" if analysis.face_found else "no")
+    if analysis.total:
+        st.caption(f"Model confidence in the grade: {analysis.grade_confidence:.0%}.")
     if analysis.quality_passed:
         st.success("Photo quality checks passed.")
     else:
         reasons = " ".join(analysis.quality_reasons or []) or "No reason was recorded."
         st.warning(f"Photo quality problems: {reasons} Compare these results with care.")
     if analysis.region_counts:
-        table = pd.DataFrame(analysis.region_counts).T.fillna(0).astype(int)
-        table.index.name = "region"
-        st.dataframe(table, width="stretch")
-    st.caption(f"Model version {analysis.model_version}, analysed {analysis.created_at:%d %b %Y %H:%M} UTC.")
+        table = timeline_charts.region_table(analysis.region_counts)
+        display.show_table(table, {"region": display.text("Region"),
+                                   **{label: display.count() for label in table.columns[1:]}})
+    st.caption(f"Analysed {analysis.created_at:%d %b %Y %H:%M} UTC by the {version_label(analysis.model_version)}.")
     with state.db_session() as session:
         reviews = list_reviews(session=session, actor=actor, analysis_id=analysis.id)
         review_rows = [
@@ -115,7 +96,9 @@ def show_results(analysis, actor) -> None:  # noqa: ANN001
         ]
     if review_rows:
         st.write("Clinician reviews")
-        st.dataframe(pd.DataFrame(review_rows), hide_index=True, width="stretch")
+        display.show_table(pd.DataFrame(review_rows), {
+            "when": display.moment("Reviewed (UTC)"), "IGA": display.count(),
+            "grade": display.text("Grade"), "notes": display.text("Notes")})
 
 
 def show_correction_state(analysis, corrections) -> None:  # noqa: ANN001 - db.models rows
@@ -126,20 +109,22 @@ def show_correction_state(analysis, corrections) -> None:  # noqa: ANN001 - db.m
                 "result is kept.")
     if corrections:
         with st.expander(f"Lesion corrections ({len(corrections)})"):
-            st.dataframe(pd.DataFrame([
-                {"when": f"{c.created_at:%d %b %Y %H:%M}",
+            display.show_table(pd.DataFrame([
+                {"when": c.created_at,
                  "correction": (c.correction or {}).get("description", ""),
                  "lesions after": c.total, "grade after": c.grade_label,
                  "status": "undone" if c.withdrawn_at else "in use" if c.id == analysis.id else "kept"}
                 for c in corrections
-            ]), hide_index=True, width="stretch")
+            ]), {"when": display.moment("When (UTC)"), "correction": display.text("Correction"),
+                 "lesions after": display.count("Lesions after"),
+                 "grade after": display.text("Grade after"), "status": display.text("Status")})
 
 
 def reanalyse(photo, actor) -> None:  # noqa: ANN001
     with st.spinner("Analysing with the installed model ..."):
         row = reanalyse_photo(state.get_clinic(), actor, photo_id=photo.id,
                               analyzer=state.get_analyzer())
-    state.flash(f"Re-analysed with model {row.model_version}; earlier analyses are kept.")
+    state.flash(f"Re-analysed with the {version_label(row.model_version)}; earlier analyses are kept.")
 
 
 actor = state.require_actor()
@@ -198,7 +183,7 @@ with state.db_session() as session:
     corrections = [a for a in history if a.corrects_id is not None]
     history = [a for a in history if a.corrects_id is None]
     history_rows = [
-        {"analysed": a.created_at, "model version": a.model_version,
+        {"analysed": a.created_at, "model version": version_label(a.model_version),
          "total": a.total if a.assessable else None,
          "inflammatory": a.inflammatory if a.assessable else None,
          "grade": a.grade_label if a.assessable else "not assessable"}
@@ -207,7 +192,8 @@ with state.db_session() as session:
 
 try:
     # Not cached on purpose: a deleted patient's photo must not live on in a cache.
-    stored = load_stored_photo(state.get_clinic(), photo, analysis)
+    # De-identified for a researcher (eyes and mouth masked), as taken for others.
+    stored = load_photo_for(state.get_clinic(), actor, photo, analysis)
 except StoredPhotoError as error:
     st.error(str(error))
     st.stop()
@@ -222,22 +208,15 @@ with left:
     found = analysis_lesions(state.get_clinic(), actor, analysis.id) if editing else None
     if found is not None:
         show_clickable_photo(stored.image, found)
-        overlay = "boxes"
-    else:
-        overlay = st.radio("Overlay", OVERLAYS, horizontal=True, key="overlay",
-                           disabled=analysis is None or not analysis.assessable)
-        drawn = draw(stored, analysis, overlay, actor)
-        if drawn is None:
-            st.info(f"No {overlay} data is stored for this analysis; showing the photo alone.")
-            drawn = stored.image
-        st.image(drawn, caption=f"{names[photo.id]} ({photo.width} x {photo.height})", width="stretch")
-    if analysis is not None and analysis.assessable and overlay in ("lesion types", "boxes"):
         st.markdown(" ".join(
             f"<span style='color:{item.hex}'>■</span> {item.label}" for item in legend_items()
         ), unsafe_allow_html=True)
-    details = [f"view {photo.view}"]
-    if photo.captured_at:
-        details.append(f"taken {photo.captured_at:%d %b %Y}")
+    else:
+        photo_viewer.show_photo(photo_viewer.load_side(actor, photo, analysis, stored), key="visit")
+    details = [f"{names[photo.id]} ({photo.width} x {photo.height} pixels)", f"view {photo.view}"]
+    # Never blank: a photo with no date of its own is taken as of the visit.
+    details.append(f"taken {photo.captured_at:%d %b %Y}" if photo.captured_at
+                   else f"taken {visit.visit_date:%d %b %Y} (the visit date)")
     if photo.makeup is not None:
         details.append("make-up" if photo.makeup else "no make-up")
     if photo.lighting:
@@ -257,7 +236,10 @@ with right:
     state.show_notice()
     if len(history_rows) > 1:
         st.write("Analysis history (re-analysis adds a row, it never overwrites)")
-        st.dataframe(pd.DataFrame(history_rows), hide_index=True, width="stretch")
+        display.show_table(pd.DataFrame(history_rows), {
+            "analysed": display.moment("Analysed (UTC)"), "model version": display.text("Model version"),
+            "total": display.count("Lesions"), "inflammatory": display.count("Inflammatory"),
+            "grade": display.text("Grade")})
     if state.can_edit(actor):
         if state.get_analyzer() is None:
             state.show_no_model_warning()

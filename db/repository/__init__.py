@@ -28,6 +28,7 @@ from db.repository.integrity import (
 )
 from db.repository.corrections import add_correction, list_corrections, withdraw_correction
 from db.repository.measurements import TimelineRow, patient_timeline, research_photo_rows
+from db.repository.model_versions import ModelVersionUse, model_version_use
 from db.repository.patients import (
     create_patient,
     delete_patient,
@@ -40,7 +41,9 @@ from db.repository.photos import (
     delete_photo,
     find_duplicate_photo,
     get_analysis,
+    ViewPhoto,
     get_photo,
+    last_photo_of_view,
     latest_analysis,
     list_analyses,
     list_lesions,
@@ -66,8 +69,11 @@ from db.repository.studies import (
     get_study,
     list_arms,
     list_enrolments,
+    list_photo_decisions,
     list_studies,
     list_study_members,
+    must_mask_photo,
+    set_identifiable_photos,
     study_measurements,
 )
 from db.repository.treatment import add_treatment_event, list_treatment_events
@@ -105,6 +111,7 @@ __all__ = [
     "get_study",
     "get_visit",
     "hash_password",
+    "last_photo_of_view",
     "latest_analysis",
     "research_photo_rows",
     "add_correction",
@@ -118,6 +125,7 @@ __all__ = [
     "list_enrolments",
     "list_lesions",
     "list_patients",
+    "list_photo_decisions",
     "list_photos",
     "list_review_queue",
     "list_reviews",
@@ -125,14 +133,19 @@ __all__ = [
     "list_study_members",
     "list_treatment_events",
     "list_visits",
+    "model_version_use",
+    "ModelVersionUse",
+    "ViewPhoto",
     "load_masks",
     "load_photo_bytes",
+    "must_mask_photo",
     "patient_timeline",
     "record_audit",
     "repair_integrity",
     "repair_store",
     "RepairResult",
     "review_queue_entries",
+    "set_identifiable_photos",
     "store_photo",
     "study_measurements",
     "update_account",

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import timezone
+from dataclasses import dataclass
+from datetime import date, timezone
 from pathlib import PurePosixPath, PureWindowsPath
 
 import numpy as np
@@ -30,6 +31,7 @@ from db.models import (
 from db.photos import PhotoStore, decode_mask, encode_mask, normalise_extension
 from db.repository._common import (
     add_audit,
+    current_analysis_id,
     join_analysis_patient,
     writable_photo,
     writable_visit,
@@ -396,6 +398,38 @@ def _visible_analyses(session: Session, actor: Account):  # noqa: ANN202 - a Sel
         .join(Patient, col(Patient.id) == col(Visit.patient_id))
         .where(visible_patients(principal))
     )
+
+
+@dataclass(frozen=True)
+class ViewPhoto:
+    """A stored photo with its visit's date and its current analysis (None: not analysed)."""
+
+    photo: Photo
+    visit_date: date
+    analysis: Analysis | None
+
+
+def last_photo_of_view(
+    *, session: Session, actor: Account, patient_id: int, view: str
+) -> ViewPhoto | None:
+    """The patient's newest photo of this view (latest visit date, then the latest stored),
+    with its current analysis: the framing guide for the next photo of that view. One query."""
+    principal = load_principal(session, actor)
+    statement = (
+        select(Photo, Visit.visit_date, Analysis)
+        .join(Visit, col(Visit.id) == col(Photo.visit_id))
+        .join(Patient, col(Patient.id) == col(Visit.patient_id))
+        .outerjoin(Analysis, col(Analysis.id) == current_analysis_id(col(Photo.id)))
+        .where(visible_patients(principal), Visit.patient_id == patient_id,
+               Photo.view == _check_view(view))
+        .order_by(col(Visit.visit_date).desc(), col(Photo.id).desc())
+        .limit(1)
+    )
+    row = session.exec(statement).first()
+    if row is None:
+        return None
+    photo, visit_date, analysis = row
+    return ViewPhoto(photo=photo, visit_date=visit_date, analysis=analysis)
 
 
 def list_analyses(*, session: Session, actor: Account, photo_id: int) -> list[Analysis]:

@@ -9,6 +9,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.types import Role
 from db.access import (
     Principal,
     load_principal,
@@ -20,8 +21,10 @@ from db.access import (
 from db.errors import DuplicateError, PermissionDenied
 from db.models import (
     Account,
+    AuditEvent,
     Enrolment,
     Patient,
+    Photo,
     Study,
     StudyArm,
     StudyCreate,
@@ -96,6 +99,82 @@ def list_arms(*, session: Session, actor: Account, study_id: int) -> list[StudyA
         .order_by(col(StudyArm.id))
     )
     return list(session.exec(statement).all())
+
+
+# ------------------------------------------------- identifiable photos for a study's researchers
+PHOTO_DECISION = "identifiable photos for researchers"  # how the audit rows of this switch begin
+MAX_REASON_LENGTH = 500
+
+
+def set_identifiable_photos(
+    *, session: Session, actor: Account, study_id: int, allowed: bool, reason: str
+) -> Study:
+    """Allow (True) or stop (False) identifiable photos for the study's researchers: off, they
+    see photos with the eyes and mouth masked. Administrators only (PermissionDenied for anyone
+    else); the reason is required (ValueError without one) and goes, with who and when, into
+    the audit trail, both ways. Setting the value it already has changes and records nothing."""
+    text = " ".join(reason.split())
+    with write_transaction(session):
+        principal = load_principal(session, actor)
+        if not principal.is_admin:
+            raise PermissionDenied(
+                f"account {principal.id} ({principal.role or 'unknown'}) may not change whether "
+                f"researchers see identifiable photos of study {study_id}: administrators only"
+            )
+        if not text:
+            raise ValueError("Give a reason: it is kept in the audit trail with your name.")
+        if len(text) > MAX_REASON_LENGTH:
+            raise ValueError(f"The reason is {len(text)} characters long; keep it under "
+                             f"{MAX_REASON_LENGTH}.")
+        study = get_or_raise(session, Study, study_id)
+        if study.identifiable_photos_for_researchers == allowed:
+            return study
+        study.identifiable_photos_for_researchers = allowed
+        session.add(study)
+        add_audit(
+            session, actor_id=principal.id, action="update", target_type="study",
+            target_id=study_id,
+            detail=f"{PHOTO_DECISION}: {'allowed' if allowed else 'masked'}; reason: {text}",
+        )
+    return study
+
+
+def list_photo_decisions(*, session: Session, actor: Account, study_id: int) -> list[AuditEvent]:
+    """The audit rows of `set_identifiable_photos` for this study, newest first (administrators
+    only: raises PermissionDenied for others, as the audit trail does)."""
+    principal = load_principal(session, actor)
+    if not principal.is_admin:
+        raise PermissionDenied(f"account {principal.id} is not an admin: the audit log is closed")
+    statement = (
+        select(AuditEvent)
+        .where(AuditEvent.target_type == "study", AuditEvent.target_id == study_id,
+               col(AuditEvent.detail).startswith(PHOTO_DECISION + ":"))
+        .order_by(col(AuditEvent.id).desc())
+    )
+    return list(session.exec(statement).all())
+
+
+def must_mask_photo(*, session: Session, actor: Account, photo_id: int) -> bool:
+    """Whether this account sees the photo with its eyes and mouth masked. Clinicians and
+    administrators see their patients' photos as taken. A researcher sees them masked unless a
+    study that enrols the photo's patient, and has the researcher as a member, allows
+    identifiable photos. Any other account (no role, deactivated) is masked. One query."""
+    principal = load_principal(session, actor)
+    if principal.is_active and principal.role in (Role.ADMIN, Role.CLINICIAN):
+        return False
+    if not principal.is_active or principal.role != Role.RESEARCHER:
+        return True
+    allowing = session.exec(
+        select(Study.id)
+        .join(Enrolment, col(Enrolment.study_id) == col(Study.id))
+        .join(StudyMember, col(StudyMember.study_id) == col(Study.id))
+        .join(Visit, col(Visit.patient_id) == col(Enrolment.patient_id))
+        .join(Photo, col(Photo.visit_id) == col(Visit.id))
+        .where(Photo.id == photo_id, StudyMember.account_id == principal.id,
+               col(Study.identifiable_photos_for_researchers))
+        .limit(1)
+    ).first()
+    return allowing is None
 
 
 def _managed_study(session: Session, principal: Principal, study_id: int, what: str) -> Study:

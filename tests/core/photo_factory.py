@@ -179,3 +179,58 @@ def face_close_up(image: np.ndarray, face_box, inset: float = 0.14, zoom: int = 
     dx, dy = int((x1 - x0) * inset), int((y1 - y0) * inset)
     return np.ascontiguousarray(cv2.resize(image[y0 + dy:y1 - dy, x0 + dx:x1 - dx], None, fx=zoom,
                                            fy=zoom, interpolation=cv2.INTER_CUBIC))
+
+
+class SyntheticFace:
+    """A drawn face (no person's photo): skin oval, dark eyes under brows, a red mouth, pink
+    cheeks and a forehead mark, with its five landmarks (core.types.FaceResult order) and one
+    boolean mask per feature ("eyes", "brows", "mouth", "cheeks", "forehead")."""
+
+    def __init__(self, image: np.ndarray, landmarks: tuple[tuple[float, float], ...],
+                 regions: dict[str, np.ndarray]) -> None:
+        self.image = image
+        self.landmarks = landmarks
+        self.regions = regions
+
+
+def synthetic_face(size: int = 320, eye_distance: float = 64.0, angle_deg: float = 0.0) -> SyntheticFace:
+    """A face drawn at the centre of a `size` square, its eyes `eye_distance` apart, the whole
+    face turned `angle_deg` counter-clockwise (as seen on screen) about the photo's centre.
+
+    Layout in eye distances `d` from the eyes' midpoint (x right, y down, before turning):
+    eyes at (+-0.5, 0), brows 0.3 above them, mouth corners at (+-0.35, 1.0), cheeks at
+    (+-0.7, 0.5), a forehead mark at (0, -1.1), nose at (0, 0.5)."""
+    import cv2
+
+    d = eye_distance
+    centre = np.array([size / 2.0, size / 2.0])
+    theta = np.radians(angle_deg)
+    turn = np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        point = centre + turn @ (np.array([x, y]) * d)
+        return float(point[0]), float(point[1])
+
+    def ellipse(x: float, y: float, half_x: float, half_y: float) -> np.ndarray:
+        mask = np.zeros((size, size), np.uint8)
+        cx, cy = at(x, y)
+        cv2.ellipse(mask, (round(cx * 16), round(cy * 16)),
+                    (round(half_x * d * 16), round(half_y * d * 16)), -angle_deg, 0, 360, 1, -1,
+                    lineType=cv2.LINE_8, shift=4)
+        return mask.astype(bool)
+
+    regions = {
+        "eyes": ellipse(-0.5, 0.0, 0.2, 0.09) | ellipse(0.5, 0.0, 0.2, 0.09),
+        "brows": ellipse(-0.5, -0.3, 0.25, 0.05) | ellipse(0.5, -0.3, 0.25, 0.05),
+        "mouth": ellipse(0.0, 1.0, 0.35, 0.1),
+        "cheeks": ellipse(-0.7, 0.5, 0.1, 0.1) | ellipse(0.7, 0.5, 0.1, 0.1),
+        "forehead": ellipse(0.0, -1.1, 0.12, 0.1),
+    }
+    image = np.zeros((size, size, 3), np.uint8)
+    image[:] = (40, 90, 160)
+    image[ellipse(0.0, 0.35, 1.05, 1.7)] = (224, 182, 150)
+    for name, colour in (("cheeks", (214, 140, 128)), ("forehead", (200, 160, 120)),
+                         ("brows", (80, 50, 30)), ("eyes", (35, 30, 30)), ("mouth", (180, 45, 55))):
+        image[regions[name]] = colour
+    landmarks = (at(-0.5, 0.0), at(0.5, 0.0), at(0.0, 0.5), at(-0.35, 1.0), at(0.35, 1.0))
+    return SyntheticFace(image=image, landmarks=landmarks, regions=regions)

@@ -40,3 +40,34 @@ def test_unreadable_manifest_is_a_weights_error(tmp_path):
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(WeightsError, match="not valid JSON"):
         read_manifest(tmp_path)
+
+
+def test_about_block_gives_test_sets_licence_and_limits(tmp_path):
+    from core.manifest import WeightsAbout, read_about
+
+    assert read_about(tmp_path) == WeightsAbout()  # no manifest: nothing to say
+    (tmp_path / "manifest.json").write_text(json.dumps({"models": {}, "about": {
+        "measured_on": "2026-11-27", "test_sets": {"acne04": "hospital photos"},
+        "licence": "Research only.", "limits": ["Close-ups count worse.", "Dim light is rare."]}}))
+    about = read_about(tmp_path)
+    assert about.measured_on == "2026-11-27"
+    assert about.test_sets == (("acne04", "hospital photos"),)
+    assert about.licence == ("Research only.",)
+    assert about.limits == ("Close-ups count worse.", "Dim light is rare.")
+    (tmp_path / "manifest.json").write_text(json.dumps({"about": {"limits": [3]}}))
+    with pytest.raises(WeightsError, match="about.limits"):
+        read_about(tmp_path)
+
+
+def test_shipped_manifest_records_test_numbers_and_licence():
+    from core.manifest import DEFAULT_WEIGHTS_DIR, read_about
+
+    if not (DEFAULT_WEIGHTS_DIR / "manifest.json").is_file():
+        pytest.skip("no shipped weights")
+    entries = read_manifest(DEFAULT_WEIGHTS_DIR)
+    about = read_about(DEFAULT_WEIGHTS_DIR)
+    sets = dict(about.test_sets)
+    assert set(entries["segmenter"].metrics["test"]) <= set(sets)
+    assert set(entries["grader"].metrics["test"]) <= set(sets)
+    assert 0.0 < entries["grader"].metrics["test"]["acne04"]["grade_accuracy"] <= 1.0
+    assert any("academic" in sentence for sentence in about.licence)

@@ -89,6 +89,15 @@ def test_overlays_are_embedded_as_jpeg():
     assert len(with_photos) < 600_000  # two photos, not raw pixels
 
 
+def test_a_photo_note_is_printed_under_the_photos():
+    note = "Eyes and mouth are masked for research use."
+    face = data.astronaut()
+    assert note.encode() in build_patient_report(
+        _report(baseline_overlay=face, photo_note=note), compress=False)
+    assert b"masked for research" not in build_patient_report(_report(baseline_overlay=face),
+                                                              compress=False)
+
+
 def test_overlay_must_be_rgb_uint8():
     with pytest.raises(ValueError, match="Baseline"):
         build_patient_report(_report(baseline_overlay=np.zeros((8, 8), np.float32)))

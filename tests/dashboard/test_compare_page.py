@@ -26,8 +26,7 @@ def test_two_visits_compared_lesion_by_lesion(dash):
     at = open_as(dash, doctor, "compare", patient_id=seeded.patient_id)
     assert not at.exception
     assert "Compare visits of ACN-001" in dash.texts(at.title)
-    captions = [caption for image in at.image for caption in image.captions]
-    assert "01 Jan 2024 (left) and 01 Feb 2024 (right), registered on the face" in captions
+    assert "01 Jan 2024 (left) and 01 Feb 2024 (right), registered on the face" in dash.texts(at.caption)
 
     counts = at.dataframe[0].value.set_index("lesions")
     assert (counts.loc["Papules", "before"], counts.loc["Papules", "after"]) == (3, 2)
@@ -36,7 +35,9 @@ def test_two_visits_compared_lesion_by_lesion(dash):
 
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {"New": "1", "Resolved": "1", "Persisting": "2"}
-    (figure,) = plotly_specs(at)
+    # The photo viewer (test_photo_viewer.py) and the lesion-by-lesion figure, with its boxes.
+    viewer, figure = plotly_specs(at)
+    assert "shapes" not in viewer["layout"]
     names = [shape["name"] for shape in figure["layout"]["shapes"]]
     assert sorted(names) == ["new:after", "persisting:after", "persisting:after",
                              "persisting:before", "persisting:before", "resolved:before"]
@@ -62,7 +63,7 @@ def test_unaligned_photos_are_not_matched(dash):
     assert not at.exception
     assert any("not registered" in text for text in dash.texts(at.warning))
     assert "Matching lesions across visits needs the face found on both photos." in dash.texts(at.info)
-    assert not at.get("plotly_chart")
+    assert len(at.get("plotly_chart")) == 1  # the photo viewer only: no lesion-by-lesion figure
     assert not [s for s in at.slider if s.key == "compare_blend"]
 
 

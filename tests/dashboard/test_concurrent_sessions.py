@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from core.words import plural
 from dashboard import state
 from tests.dashboard.fixtures_d2 import open_as, papules, seed_patient
 
@@ -47,7 +48,7 @@ def _save_visit(dash: Any, account_id: int, patient_id: int,
     at = open_as(dash, account_id, "new_visit", patient_id=patient_id)
     at.file_uploader[0].set_value([(name, data, "image/png") for name, data in uploads])
     at.run()
-    save = dash.widget(at.button, f"Save the visit with {len(uploads)} photo(s)")
+    save = dash.widget(at.button, f"Save the visit with {plural(len(uploads), 'photo')}")
     barrier.wait(timeout=BARRIER_TIMEOUT_S)  # every session saves at the same moment
     save.click().run()
     return _report(at, dash)
@@ -120,7 +121,8 @@ def test_four_sessions_save_visits_and_a_review_at_once(dash, monkeypatch) -> No
     for name, report in reports.items():
         assert report["exceptions"] == [] and report["errors"] == [], (name, report)
     for name, files in uploads.items():
-        assert any(f"saved with {len(files)} photo(s)" in s for s in reports[name]["success"]), (
+        assert any(f"saved with {plural(len(files), 'photo')}." in s
+                   for s in reports[name]["success"]), (
             name, reports[name])
     assert any("saved" in s for s in reports["doc_d"]["success"]), reports["doc_d"]
 

@@ -80,11 +80,11 @@ def test_without_a_model_photos_are_stored_without_analysis_and_bad_files_named(
     errors = dash.texts(at.error)
     assert len(errors) == 1 and errors[0].startswith("broken.jpg: ")
     assert len(at.image) == 2  # the two readable photos are previewed
-    save = dash.widget(at.button, "Save the visit with 2 photo(s)")
+    save = dash.widget(at.button, "Save the visit with 2 photos")
     save.click().run()
 
     assert not at.exception
-    assert any("saved with 2 photo(s)" in s for s in dash.texts(at.success))
+    assert any("saved with 2 photos." in s for s in dash.texts(at.success))
     photos, analyses = stored_photos(dash, patient)
     assert sorted(p.filename for p in photos) == ["face.png", "plain.png"]
     assert all(analyses[p.id] == [] for p in photos)
@@ -111,7 +111,7 @@ def test_duplicates_are_skipped_with_a_message(dash, clinic):
     assert any(w.startswith("again.png: skipped, already stored for this patient") for w in warnings)
     assert any(w.startswith("new-copy.png: skipped, the same photo is already in this upload")
                for w in warnings)
-    dash.widget(at.button, "Save the visit with 1 photo(s)").click().run()
+    dash.widget(at.button, "Save the visit with 1 photo").click().run()
     photos, _ = stored_photos(dash, patient)
     assert sorted(p.filename for p in photos) == ["new.png", "old.png"]
 
@@ -124,17 +124,24 @@ def test_capture_date_comes_from_exif_and_can_be_corrected(dash, clinic):
     at = dash.open_page(doctor, "new_visit", patient_id=patient)
     at = upload(at, ("phone.jpg", jpeg, "image/jpeg"), ("no-exif.png", dash.flat_photo_bytes(), "image/png"))
     taken = [d for d in at.date_input if d.label.startswith("Taken on")]
-    assert [d.value for d in taken] == [date(2024, 2, 3), None]
+    # Never blank: a photo without a date of its own is taken on the visit date, and says so.
+    visit_day = dash.widget(at.date_input, "Visit date").value
+    assert [d.value for d in taken] == [date(2024, 2, 3), visit_day]
+    assert [d.label for d in taken] == ["Taken on", "Taken on (no date in the photo: the visit date)"]
+    # The visit date followed: a changed visit date is the photo's date too.
+    dash.widget(at.date_input, "Visit date").set_value(date(2024, 2, 1)).run()
+    taken = [d for d in at.date_input if d.label.startswith("Taken on")]
+    assert [d.value for d in taken] == [date(2024, 2, 3), date(2024, 2, 1)]
     taken[0].set_value(date(2024, 2, 4))
     views = [r for r in at.radio if r.label == "View"]
     views[0].set_value("left")
-    dash.widget(at.button, "Save the visit with 2 photo(s)").click().run()
+    dash.widget(at.button, "Save the visit with 2 photos").click().run()
     assert not at.exception
     photos, _ = stored_photos(dash, patient)
     by_name = {p.filename: p for p in photos}
     assert by_name["phone.jpg"].captured_at == datetime(2024, 2, 4, 10, 20, 30)
     assert by_name["phone.jpg"].view == "left"
-    assert by_name["no-exif.png"].captured_at is None
+    assert by_name["no-exif.png"].captured_at == datetime(2024, 2, 1)  # the visit date
 
 
 def test_each_photo_is_analysed_once_and_the_analysis_is_stored(dash, clinic, monkeypatch):
@@ -149,7 +156,7 @@ def test_each_photo_is_analysed_once_and_the_analysis_is_stored(dash, clinic, mo
     assert any(state.NOT_A_DIAGNOSIS in c for c in dash.texts(at.caption))
     # Editing capture details reruns the page without running the model again.
     [r for r in at.radio if r.label == "View"][1].set_value("right").run()
-    dash.widget(at.button, "Save the visit with 2 photo(s)").click().run()
+    dash.widget(at.button, "Save the visit with 2 photos").click().run()
     assert not at.exception
     assert sorted(analyzer.calls) == ["a.png", "b.png"]
     photos, analyses = stored_photos(dash, patient)
@@ -166,7 +173,7 @@ def test_quality_gate_shows_reasons_before_saving_and_holds_the_photo_back(dash,
     assert "Quality problems: photo is blurred" in dash.texts(at.warning)
     dash.widget(at.button, "Save the visit without photos")  # held back unless confirmed
     dash.widget(at.checkbox, "Store it anyway").check().run()
-    dash.widget(at.button, "Save the visit with 1 photo(s)").click().run()
+    dash.widget(at.button, "Save the visit with 1 photo").click().run()
     photos, analyses = stored_photos(dash, patient)
     assert [p.filename for p in photos] == ["blurred.png"]
     assert analyses[photos[0].id][0].quality_reasons == ["photo is blurred"]
@@ -193,7 +200,7 @@ def test_a_photo_that_cannot_be_assessed_is_kept_for_the_record_only(dash, clini
     assert not any("lesions:" in m for m in dash.texts(at.markdown))  # no count, no grade
     dash.widget(at.button, "Save the visit without photos")  # held back unless confirmed
     dash.widget(at.checkbox, "Keep it in the visit for the record only").check().run()
-    dash.widget(at.button, "Save the visit with 1 photo(s)").click().run()
+    dash.widget(at.button, "Save the visit with 1 photo").click().run()
     assert not at.exception
     photos, analyses = stored_photos(dash, patient)
     [analysis] = analyses[photos[0].id]
@@ -214,11 +221,12 @@ def test_a_visit_without_a_photo_is_saved_only_when_confirmed(dash, clinic):
     assert "None of the uploaded photos can be stored as they are (see above)." in dash.texts(at.warning)
     save = dash.widget(at.button, "Save the visit without photos")
     assert save.disabled  # a browser user cannot press it
+    assert save.proto.type == "secondary"  # and it is not offered as the page's main action
     assert visit_count(dash, patient) == 0
     dash.widget(at.checkbox, "Save this visit without any photo (treatment notes only)").check().run()
     assert not dash.widget(at.button, "Save the visit without photos").disabled
     dash.widget(at.button, "Save the visit without photos").click().run()
-    assert any("saved with 0 photo(s)" in s for s in dash.texts(at.success))
+    assert any("saved with no photo." in s for s in dash.texts(at.success))
     assert visit_count(dash, patient) == 1
 
 
@@ -251,9 +259,112 @@ def test_real_tiny_model_analyses_and_the_analysis_is_stored(dash, clinic):
     keep = [c for c in at.checkbox if c.label == "Store it anyway"]
     if keep:  # a random model on a small photo may fail the gate: store it all the same
         keep[0].check().run()
-    dash.widget(at.button, "Save the visit with 1 photo(s)").click().run()
+    dash.widget(at.button, "Save the visit with 1 photo").click().run()
     assert not at.exception
     photos, analyses = stored_photos(dash, patient)
     [analysis] = analyses[photos[0].id]
     assert analysis.model_version == f"{TINY_VERSION}+{TINY_VERSION}"
     assert analysis.total == analysis.comedone + analysis.papule + analysis.pustule + analysis.nodule
+
+
+# ------------------------------------------------------------- capture that can be compared
+def framed_face(width: int, height: int, fraction: float, tilt_deg: float = 0.0):  # noqa: ANN201
+    """A found face centred in a width x height photo, `fraction` of its shorter side wide,
+    eyes level unless tilted by `tilt_deg` (positive: falling to the image's right)."""
+    import math
+
+    from core.types import FaceResult
+
+    size = fraction * min(width, height)
+    cx, cy = width / 2, height / 2
+    turn = math.radians(tilt_deg)
+
+    def at(u: float, v: float) -> tuple[float, float]:
+        return (cx + u * math.cos(turn) - v * math.sin(turn), cy + u * math.sin(turn) + v * math.cos(turn))
+
+    landmarks = (at(-0.2 * size, -0.1 * size), at(0.2 * size, -0.1 * size), at(0.0, 0.05 * size),
+                 at(-0.12 * size, 0.2 * size), at(0.12 * size, 0.2 * size))
+    return FaceResult(found=True, box=(cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2),
+                      landmarks=landmarks, score=0.99, n_faces=1, view="front", yaw_ratio=0.0)
+
+
+def store_framed(dash, doctor: int, patient: int, visit_date: date, view: str, colour,  # noqa: ANN001
+                 fraction: float = 0.5) -> None:
+    """A stored photo of `view` whose analysis found a face `fraction` of the photo wide."""
+    import dataclasses
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from core.imaging import decode_photo
+    from db.photos import PhotoStore
+    from db.repository import create_visit, store_photo
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((200, 300, 3), colour, np.uint8)).save(buffer, format="PNG")
+    photo = decode_photo(buffer.getvalue(), filename=f"{view}-{visit_date}.png")
+    analysis = dataclasses.replace(dash.sample_analysis(photo),
+                                   face=framed_face(photo.width, photo.height, fraction))
+    actor = dash.get_account(doctor)
+    with dash.env.session() as session:
+        visit = create_visit(session=session, actor=actor, patient_id=patient, visit_date=visit_date)
+        store_photo(session=session, actor=actor, photo_store=PhotoStore(dash.env.data_dir / "photos"),
+                    visit_id=visit.id, photo=photo, analysis=analysis, view=view)
+
+
+class FramedAnalyzer(CountingAnalyzer):
+    """The model's answer with a face of a set size and tilt, per uploaded file name."""
+
+    def __init__(self, dash, framing: dict[str, tuple[float, float]]) -> None:  # noqa: ANN001
+        super().__init__(dash)
+        self.framing = framing
+
+    def analyze(self, photo):  # noqa: ANN001, ANN201
+        import dataclasses
+
+        fraction, tilt = self.framing[photo.filename]
+        return dataclasses.replace(super().analyze(photo),
+                                   face=framed_face(photo.width, photo.height, fraction, tilt))
+
+
+def guide_captions(at) -> list[str]:  # noqa: ANN001, ANN201
+    return [caption for image in at.image for caption in image.captions if caption.startswith("Last ")]
+
+
+def test_the_last_photo_of_the_chosen_view_is_the_framing_guide(dash, clinic):
+    doctor, patient = clinic
+    store_framed(dash, doctor, patient, date(2024, 1, 10), "front", (200, 150, 130))
+    store_framed(dash, doctor, patient, date(2024, 2, 5), "left", (190, 140, 120))
+    store_framed(dash, doctor, patient, date(2024, 3, 12), "front", (180, 130, 110))
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    assert not at.exception
+    assert guide_captions(at) == ["Last front photo, 12 Mar 2024: frame the new one like this."]
+    dash.widget(at.radio, "View you are taking").set_value("left").run()
+    assert guide_captions(at) == ["Last left photo, 05 Feb 2024: frame the new one like this."]
+    dash.widget(at.radio, "View you are taking").set_value("right").run()
+    assert guide_captions(at) == []
+    assert ("No earlier right photo of this patient yet: the one taken now becomes the framing "
+            "guide for the next visit.") in dash.texts(at.caption)
+
+
+def test_after_an_upload_the_page_says_how_its_framing_differs(dash, clinic, monkeypatch):
+    doctor, patient = clinic
+    store_framed(dash, doctor, patient, date(2024, 1, 10), "front", (200, 150, 130), fraction=0.5)
+    store_framed(dash, doctor, patient, date(2024, 2, 5), "left", (190, 140, 120), fraction=0.4)
+    # far.png: the face 0.4 of the photo where it was 0.5, and the head tilted 8 degrees to the
+    # patient's left; same.png: framed as last time.
+    use_analyzer(monkeypatch, FramedAnalyzer(dash, {"far.png": (0.4, 8.0), "same.png": (0.5, 0.0)}))
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    at = upload(at, ("far.png", dash.face_photo_bytes(size=256), "image/png"),
+                ("same.png", dash.face_photo_bytes(size=320), "image/png"))
+    assert not at.exception
+    assert ("Framing against the last front photo (10 Jan 2024): Move about 20% closer: the face "
+            "is smaller in the frame than in the last photo. Tilt the head about 8° to the "
+            "patient's right.") in dash.texts(at.info)
+    assert "The framing matches the last photo." in dash.texts(at.success)
+    # The photo recorded as a left view is compared with the last left photo instead.
+    [r for r in at.radio if r.label == "View"][0].set_value("left").run()
+    assert ("Framing against the last left photo (05 Feb 2024): Tilt the head about 8° to the "
+            "patient's right.") in dash.texts(at.info)
+    assert len(guide_captions(at)) == 1  # the guide beside the uploader stays

@@ -20,11 +20,13 @@ def test_clinician_creates_a_patient_who_becomes_current(dash):
     doctor = dash.make_account("doc", role="clinician", team="north")
     at = dash.open_page(doctor, "patients")
     assert not at.exception
+    # The consent date is asked for only once consent is recorded.
+    assert not [d for d in at.date_input if d.key == "new_consent_date"]
+    at.checkbox(key="new_consent").check().run()
     code_box = dash.widget(at.text_input, "Pseudonymous code")
     assert code_box.value.startswith("P-")  # a suggestion, never a name
     code_box.input("ACN-001")
     at.selectbox(key="new_skin").set_value("III")
-    at.checkbox(key="new_consent").check()
     at.date_input(key="new_consent_date").set_value(date(2024, 3, 1))
     dash.widget(at.button, "Create patient").click().run()
 
@@ -35,6 +37,8 @@ def test_clinician_creates_a_patient_who_becomes_current(dash):
     assert (patient.owner_id, patient.team) == (doctor, "north")  # shared with the team
     assert "Patient ACN-001" in dash.texts(at.subheader)
     assert at.query_params["patient"] == str(patient.id)
+    assert {m.label: m.value for m in at.metric}["Consent"] == "01 Mar 2024"
+    assert not at.checkbox(key="new_consent").value  # the next new patient starts without
 
 
 def test_invalid_code_is_refused_with_the_reason(dash):

@@ -1,6 +1,7 @@
 """Visit page: stored results and overlays, 'clear', quality, re-analysis, and access rules."""
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import numpy as np
@@ -49,29 +50,18 @@ def test_stored_results_are_shown_with_the_notice(dash, clinic):
     shown = metrics(at)
     assert (shown["Papules"], shown["Comedones"], shown["Inflammatory"], shown["Total"]) == (
         "3", "0", "3", "3")
-    assert shown["Grade (ACNE04 / Hayashi)"] == "mild (80% confidence)"
+    # The grade alone in the metric (short: never cut), its confidence said beside it.
+    assert shown["Grade (ACNE04 / Hayashi)"] == "mild"
+    assert "Model confidence in the grade: 80%." in dash.texts(at.caption)
     assert shown["GAGS estimate"] == "4"
     assert "Photo quality checks passed." in dash.texts(at.success)
     captions = dash.texts(at.caption)
-    assert any("Model version test-model 0.0" in c for c in captions)
+    assert any("by the version test-model 0.0" in c for c in captions)
     assert any(state.NOT_A_DIAGNOSIS in c for c in captions)
     assert "Treatment notes: benzoyl peroxide" in dash.texts(at.markdown)
-    regions = at.dataframe[0].value
-    assert regions.loc["forehead", "papule"] == 3
-    assert len(at.image) == 1
-
-
-@pytest.mark.parametrize("overlay", ["lesion types", "boxes", "heatmap", "none"])
-def test_every_overlay_draws_from_the_stored_masks(dash, clinic, overlay):
-    doctor, patient = clinic
-    photo = face(dash)
-    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=photo,
-                    analysis=dash.sample_analysis(photo))
-    at = dash.open_page(doctor, "visit", patient_id=patient)
-    dash.widget(at.radio, "Overlay").set_value(overlay).run()
-    assert not at.exception
-    assert not [i for i in dash.texts(at.info) if "data is stored" in i]
-    assert len(at.image) == 1
+    regions = at.dataframe[0].value.set_index("region")
+    assert regions.loc["Forehead", "Papules"] == 3
+    assert len(at.get("plotly_chart")) == 1  # the photo viewer (tests/dashboard/test_photo_viewer.py)
 
 
 def test_overlay_pixels_differ_from_the_photo_only_where_lesions_are(dash, clinic):
@@ -110,7 +100,9 @@ def test_photo_without_analysis_is_shown_plainly(dash, clinic):
     at = dash.open_page(doctor, "visit", patient_id=patient)
     assert not at.exception
     assert "This photo has no analysis." in dash.texts(at.info)
-    assert dash.widget(at.radio, "Overlay").disabled
+    (viewer,) = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert [trace["meta"] for trace in viewer["data"]] == ["photo"]  # no ring, no heat map
+    assert not viewer["layout"].get("updatemenus")  # no face found, no heat map: no switch
     assert not at.metric
     assert any(w.startswith("No model is installed") for w in dash.texts(at.warning))
 
@@ -134,7 +126,7 @@ def test_reanalysis_adds_an_analysis_and_keeps_the_old_one(dash, clinic, monkeyp
     assert sorted(a.model_version for a in analyses_of_patient(dash, patient)) == [
         "new-model 2", "old-model 1"]
     assert metrics(at)["Total"] == "1"  # the latest analysis is shown
-    assert list(at.dataframe[-1].value["model version"]) == ["old-model 1", "new-model 2"]
+    assert list(at.dataframe[-1].value["model version"]) == ["version old-model 1", "version new-model 2"]
 
 
 def test_other_clinician_gets_no_access_and_a_foreign_visit_id_is_ignored(dash, clinic):

@@ -55,7 +55,7 @@ def make_photo(seed: int = 0, width: int = 48, height: int = 32) -> core_types.D
         image=image,
         upload_sha256=hashlib.sha256(upload).hexdigest(),
         source_format="PNG",
-        stored_bytes=stored,
+        encode_stored=lambda: stored,
         stored_extension=".png",
         filename=f"photo_{seed}.png",
         device="Test Camera",

@@ -47,7 +47,10 @@ TYPE_DOUBT_COLUMNS = ("inflammatory_type_uncertain", "type_confidence", "type_un
 # 0006: clinician corrections and research consent.
 CORRECTION_COLUMNS = ("corrects_id", "corrected_by_id", "correction", "withdrawn_at",
                       "grade_evidence", "added_by_clinician", "research_consent")
-NEW_COLUMNS = SECOND_OPINION_COLUMNS + ASSESSMENT_COLUMNS + TYPE_DOUBT_COLUMNS + CORRECTION_COLUMNS
+# 0007: whether a study's researchers see identifiable photos.
+STUDY_PHOTO_COLUMNS = ("identifiable_photos_for_researchers",)
+NEW_COLUMNS = (SECOND_OPINION_COLUMNS + ASSESSMENT_COLUMNS + TYPE_DOUBT_COLUMNS + CORRECTION_COLUMNS
+               + STUDY_PHOTO_COLUMNS)
 
 
 def _json_value(value: Any) -> Any:
@@ -337,6 +340,8 @@ def test_a_0001_database_keeps_every_row_when_upgraded(empty_db_url: str, tmp_pa
             for row in after["analysis"]] == [(None, None, None)] * 3
     assert not any(row["added_by_clinician"] for row in after["lesion"])
     assert not any(row["research_consent"] for row in after["patient"])
+    # 0007: every old study's researchers see the photos masked.
+    assert [bool(row["identifiable_photos_for_researchers"]) for row in after["study"]] == [False]
 
     # Today's code reads the old rows and keeps writing after them.
     from db import repository as repo

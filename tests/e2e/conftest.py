@@ -14,7 +14,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +128,17 @@ def e2e_app(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         weights_dir = build_tiny_weights(base / "weights")
     database_url = f"sqlite:///{data_dir / 'acne.db'}"
     first_photo, second_photo = _write_photos(base / "uploads")
+    env = migrated_env(data_dir, weights_dir, database_url)
+    log_file = base / "streamlit.log"
+    with running_app(env, log_file) as url:
+        yield E2EApp(
+            url=url, data_dir=data_dir, weights_dir=weights_dir, database_url=database_url,
+            first_photo=first_photo, second_photo=second_photo, log_file=log_file,
+        )
+
+
+def migrated_env(data_dir: Path, weights_dir: Path, database_url: str) -> dict[str, str]:
+    """The app's settings for a test server, with its database migrated as `make run` does."""
     env = {
         **os.environ,
         "ACNE_DATA_DIR": str(data_dir),
@@ -140,10 +152,29 @@ def e2e_app(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         [sys.executable, "-m", "usecases.cli.migrate"], cwd=ROOT, env=env, check=True,
         capture_output=True, timeout=300,
     )
+    return env
 
+
+@contextmanager
+def seeded_app_url(base: Path, seed: Callable[[str, Path], None]) -> Iterator[tuple[str, Path]]:
+    """A test server with no model over a migrated database that `seed(database_url, data_dir)`
+    fills first; yields (its URL, its log file)."""
+    data_dir, weights_dir = base / "data", base / "weights"
+    weights_dir.mkdir(parents=True)  # no model: stored results only
+    database_url = f"sqlite:///{data_dir / 'acne.db'}"
+    env = migrated_env(data_dir, weights_dir, database_url)
+    seed(database_url, data_dir)
+    log_file = base / "streamlit.log"
+    with running_app(env, log_file) as url:
+        yield url, log_file
+
+
+@contextmanager
+def running_app(env: dict[str, str], log_file: Path) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` on a free port with `env`; yields its URL once healthy,
+    stops it afterwards."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_file = base / "streamlit.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen(
             [
@@ -158,10 +189,7 @@ def e2e_app(chromium: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         )
     try:
         _wait_for_health(url, process, log_file)
-        yield E2EApp(
-            url=url, data_dir=data_dir, weights_dir=weights_dir, database_url=database_url,
-            first_photo=first_photo, second_photo=second_photo, log_file=log_file,
-        )
+        yield url
     finally:
         process.terminate()
         try:

@@ -2,12 +2,14 @@
 
 First start -> create the first administrator -> sign out and sign in -> create a patient and
 pick it -> a first visit with a photo (analysed by a tiny real model) -> a second visit with a
-turned, smaller photo -> the visit page with its overlay switched -> both visits compared ->
-the trends chart -> lesions added, retyped and removed by clicks on the photo -> the trend moved. Screenshots of the key steps go to docs/screenshots/ when
-ACNE_E2E_SCREENSHOTS=1 (see the README).
+turned, smaller photo -> the visit page, its photo viewer's heat map switched on -> both visits
+compared, registered on the face -> the trends chart -> lesions added, retyped and removed by
+clicks on the photo -> the trend moved.
+Screenshots of the key steps go to docs/screenshots/ when ACNE_E2E_SCREENSHOTS=1 (see the README).
 """
 from __future__ import annotations
 
+import re
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -114,7 +116,7 @@ def upload_and_save(page, photo: Path, visit_day: date) -> None:  # noqa: ANN001
         # A model may judge a photo's quality differently; the flow keeps it, as a clinician may.
         tick(page, "Store it anyway")
         wait_for_run(page)
-    page.get_by_text(" lesions: ", exact=False).first.wait_for()
+    page.get_by_text(re.compile(r"\d+ lesions?: ")).first.wait_for()
 
 
 def shown_metrics(page) -> dict[str, int]:  # noqa: ANN001
@@ -155,10 +157,33 @@ def click_on_bare_skin(page, start: tuple[float, float]) -> tuple[float, float]:
     raise AssertionError("every click landed on a lesion")
 
 
-def image_sources(page) -> list[str]:  # noqa: ANN001
-    return page.locator('[data-testid="stImage"] img').evaluate_all(
-        "images => images.map(image => image.src)"
-    )
+def viewer_traces(chart) -> list[dict]:  # noqa: ANN001 - a Locator of the .js-plotly-plot
+    """The photo viewer's traces as the figure holds them, switches applied (meta, legend name,
+    visibility, legend entry). From `plot.data`: plotly leaves a hidden trace's meta out of
+    `_fullData`."""
+    return chart.evaluate(
+        "plot => plot.data.map(t => ({meta: t.meta, name: t.name, "
+        "visible: t.visible === undefined ? true : t.visible, showlegend: t.showlegend !== false}))")
+
+
+def drawn_metas(chart) -> list[str]:  # noqa: ANN001 - a Locator of the .js-plotly-plot
+    """The metas of the viewer's traces plotly actually draws now (`_fullData`, visible)."""
+    return chart.evaluate(
+        "plot => plot._fullData.filter(t => t.visible === true).map(t => t.meta)")
+
+
+def trace_visible(traces: list[dict], meta: str) -> bool | str:
+    """Whether the viewer trace `meta` is drawn (True), hidden (False) or only in the legend."""
+    found = [t["visible"] for t in traces if t["meta"] == meta]
+    assert len(found) == 1, (meta, traces)
+    return found[0]
+
+
+def ringed_count(traces: list[dict]) -> int:
+    """The lesions ringed on the viewer's photo, from the legend's 'Papules: 3' entries."""
+    names = [t["name"] for t in traces
+             if t["showlegend"] and t["meta"] not in ("photo", "heat", "heat_scale")]
+    return sum(int(name.rsplit(": ", 1)[1]) for name in names)
 
 
 @pytest.mark.timeout(1800)
@@ -208,8 +233,10 @@ def test_first_start_to_trends(page, e2e_app: E2EApp, screenshots: Path) -> None
 
     # --- create a patient, then pick it as the current patient ----------------------------
     page.get_by_text("No patient yet.").wait_for()
+    tick(page, "Consent recorded")  # outside the form: the consent date appears with it
+    wait_for_run(page)
+    page.get_by_role("spinbutton", name="year, Consent date", exact=True).wait_for()
     fill(page, "Pseudonymous code", PATIENT_CODE)
-    tick(page, "Consent recorded")
     page.get_by_role("button", name="Create patient").click()
     page.get_by_text(f"Patient {PATIENT_CODE} created.").wait_for()
     wait_for_run(page)
@@ -225,41 +252,43 @@ def test_first_start_to_trends(page, e2e_app: E2EApp, screenshots: Path) -> None
     assert page.get_by_text("No model is installed").count() == 0, e2e_app.log_tail()
     upload_and_save(page, e2e_app.first_photo, FIRST_VISIT)
     shoot(page, screenshots, "03_upload.png")
-    page.get_by_role("button", name="Save the visit with 1 photo(s)").click()
-    page.get_by_text(f"Visit of {FIRST_VISIT:%d %b %Y} saved with 1 photo(s).").wait_for()
+    page.get_by_role("button", name="Save the visit with 1 photo").click()
+    page.get_by_text(f"Visit of {FIRST_VISIT:%d %b %Y} saved with 1 photo.").wait_for()
     wait_for_run(page)
     lap("first visit")
 
     # --- second visit: the same face turned a little and closer ---------------------------
     upload_and_save(page, e2e_app.second_photo, SECOND_VISIT)
-    page.get_by_role("button", name="Save the visit with 1 photo(s)").click()
-    page.get_by_text(f"Visit of {SECOND_VISIT:%d %b %Y} saved with 1 photo(s).").wait_for()
+    page.get_by_role("button", name="Save the visit with 1 photo").click()
+    page.get_by_text(f"Visit of {SECOND_VISIT:%d %b %Y} saved with 1 photo.").wait_for()
     wait_for_run(page)
     lap("second visit")
 
-    # --- the visit page: stored results, overlay switched --------------------------------
+    # --- the visit page: stored results in the photo viewer, heat map switched on ----------
     open_page(page, "Visit")
     page.get_by_role("heading", name=f"Visits of {PATIENT_CODE}", exact=True).wait_for()
-    page.locator('[data-testid="stImage"]').first.wait_for()
-    page.get_by_text("Model version ").first.wait_for()
+    viewer = page.locator(".js-plotly-plot").first
+    viewer.wait_for()
+    page.get_by_text("UTC by the ").first.wait_for()
     assert page.get_by_text("This photo has no analysis.").count() == 0
     visit_picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Visit").first
     assert visit_picker.get_by_role("combobox").input_value() == (
         f"{SECOND_VISIT:%d %b %Y} (visit #2)"
     )
-    overlay = page.locator('[data-testid="stRadio"]').filter(has_text="Overlay").first
-    with_types = image_sources(page)
-    overlay.get_by_text("boxes", exact=True).click()
-    wait_for_run(page)
-    with_boxes = image_sources(page)
-    overlay.get_by_text("heatmap", exact=True).click()
-    wait_for_run(page)
-    page.locator('[data-testid="stImage"]').first.wait_for()
-    with_heatmap = image_sources(page)
-    # The heatmap tints every pixel by the lesion probability: a different picture from the
-    # other overlays (the media URL is a hash of the image bytes).
-    assert with_heatmap and with_heatmap != with_types and with_heatmap != with_boxes
-    assert overlay.get_by_role("radio", name="heatmap").is_checked()
+    # The photo is in the viewer with the lesions ringed: one legend entry per type, with the
+    # counts the page's metrics give.
+    shown = viewer_traces(viewer)
+    assert [t["meta"] for t in shown].count("photo") == 1, shown
+    assert ringed_count(shown) == shown_metrics(page)["Total"], (shown, shown_metrics(page))
+    assert trace_visible(shown, "heat") is False  # the heat map starts switched off
+    assert "heat" not in drawn_metas(viewer)
+    viewer.locator(".updatemenu-button").filter(has_text="Heat map on").first.click()
+    page.wait_for_timeout(1000)  # the switch acts in the browser: no rerun to wait for
+    switched = viewer_traces(viewer)
+    assert trace_visible(switched, "heat") is True, switched
+    assert trace_visible(switched, "heat_scale") is True, switched
+    assert {"photo", "heat", "heat_scale"} <= set(drawn_metas(viewer)), drawn_metas(viewer)
+    assert ringed_count(switched) == ringed_count(shown)  # the rings stay over the heat map
     shoot(page, screenshots, "04_visit_overlay.png")
     lap("visit page")
 
@@ -270,11 +299,20 @@ def test_first_start_to_trends(page, e2e_app: E2EApp, screenshots: Path) -> None
     page.get_by_text(caption).first.wait_for()
     page.get_by_role("heading", name="Counts", exact=True).wait_for()
     page.get_by_role("heading", name="Lesion by lesion", exact=True).wait_for()
-    # Both photos were registered on the face (no 'not registered' warning), and the
-    # lesion-by-lesion figure is drawn.
+    # Both photos were registered on the face (no 'not registered' warning): the viewer shows
+    # both visits' photos, the before/after slider its cross-fade, and the lesion-by-lesion
+    # figure is drawn below.
     assert page.get_by_text(caption + ", registered on the face").count() == 1
-    page.locator(".js-plotly-plot").first.wait_for()
-    assert page.locator('[data-testid="stImage"]').count() >= 2
+    assert page.get_by_text("not registered").count() == 0
+    viewer = page.locator(".js-plotly-plot").first
+    viewer.wait_for()
+    assert [t["meta"] for t in viewer_traces(viewer)].count("photo") >= 2
+    # Registered: both photos in the face frame, so the after photo's axes follow the before's.
+    assert viewer.evaluate("plot => [plot.layout.xaxis2.matches, plot.layout.yaxis2.matches]") \
+        == ["x", "y"]
+    page.locator('[data-testid="stImage"]').first.wait_for()
+    assert page.locator('[data-testid="stImage"]').count() >= 1
+    assert page.locator(".js-plotly-plot").count() >= 2  # the viewer, then lesion by lesion
     shoot(page, screenshots, "05_compare.png")
     lap("compare")
 
@@ -323,6 +361,14 @@ def test_first_start_to_trends(page, e2e_app: E2EApp, screenshots: Path) -> None
     assert corrected["Inflammatory"] == counts["Inflammatory"] + 1
     assert corrected["Total"] == counts["Total"] + 1
     shoot(page, screenshots, "07_lesion_correction.png")
+    # Done correcting: the viewer is back, ringing the lesions as corrected.
+    page.get_by_text("Correct the lesions", exact=True).first.click()
+    wait_for_run(page)
+    viewer = page.locator(".js-plotly-plot").first
+    viewer.wait_for()
+    rings = viewer_traces(viewer)
+    assert ringed_count(rings) == corrected["Total"], (rings, corrected)
+    assert "Added by a clinician: 1" in [t["name"] for t in rings if t["showlegend"]], rings
     open_page(page, "Trends")
     page.get_by_role("heading", name=f"Trends of {PATIENT_CODE}", exact=True).wait_for()
     page.locator(".js-plotly-plot").first.wait_for()

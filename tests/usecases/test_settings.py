@@ -25,10 +25,16 @@ UNREACHABLE_POSTGRES = "postgresql://acne:secret@127.0.0.1:1/acne"
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     for name in ("DATABASE_URL", "ACNE_SESSION_MINUTES", "ACNE_MAX_FAILED_LOGINS",
-                 "ACNE_LOCKOUT_MINUTES", "ACNE_WEIGHTS_DIR"):
+                 "ACNE_LOCKOUT_MINUTES", "ACNE_WEIGHTS_DIR", "ACNE_ENGINE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ACNE_DATA_DIR", str(tmp_path / "data"))
     return monkeypatch
+
+
+def test_the_segmenter_engine_setting(clean_env: pytest.MonkeyPatch) -> None:
+    assert load_settings().engine == "auto"
+    clean_env.setenv("ACNE_ENGINE", "torch")
+    assert load_settings().engine == "torch"
 
 
 @pytest.mark.parametrize(("variable", "value", "expected"), [
@@ -36,6 +42,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
     ("DATABASE_URL", "acne.db", "DATABASE_URL is not valid"),
     ("ACNE_SESSION_MINUTES", "0", "ACNE_SESSION_MINUTES ('0') is not valid: input should be greater than or equal to 1."),
     ("ACNE_MAX_FAILED_LOGINS", "many", "ACNE_MAX_FAILED_LOGINS ('many') is not valid"),
+    ("ACNE_ENGINE", "tensorrt", "ACNE_ENGINE ('tensorrt') is not valid: input should be 'auto', 'onnx' or 'torch'."),
 ])
 def test_an_invalid_value_is_one_sentence_naming_the_variable(
     clean_env: pytest.MonkeyPatch, variable: str, value: str, expected: str

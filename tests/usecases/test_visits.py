@@ -127,7 +127,7 @@ def test_the_page_and_the_folder_import_take_the_same_route(dash, setting, monke
     at = dash.open_page(doctor.id, "new_visit", patient_id=_patient)
     at.file_uploader[0].set_value([("page.png", dash.face_photo_bytes(), "image/png")])
     at.run()
-    dash.widget(at.button, "Save the visit with 1 photo(s)").click().run()
+    dash.widget(at.button, "Save the visit with 1 photo").click().run()
     assert not at.exception
     assert route == ["decode page.png", "store page.png"]
 

@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from core.words import plural
 from db.migrate import database_is_migrated
 from db.repository.integrity import (
     DEFAULT_MIN_AGE_S,
@@ -25,11 +26,6 @@ from usecases.settings import load_settings
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
-
-
-def plural(count: int, noun: str) -> str:
-    """"1 file", "2 files"."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def summary_line(report: IntegrityReport, *, verified: bool) -> str:

@@ -33,7 +33,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--weights", type=Path, metavar="DIR",
                    help="weights folder (default: ACNE_WEIGHTS_DIR)")
     p.add_argument("--limit", type=int, metavar="N", help="analyse and store at most N new photos")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--threads", type=int, default=2, help="segmenter threads (default 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return p.parse_args(argv)
 
@@ -49,12 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     clinic = open_clinic(settings)
 
     def get_analyzer() -> PhotoAnalyzer:
-        import torch
-
         from core.pipeline import load_analyzer
 
-        torch.set_num_threads(args.threads)
-        return load_analyzer(weights_dir)
+        # The threads reach whichever engine runs the segmenter (ONNX Runtime needs no torch).
+        return load_analyzer(weights_dir, engine=settings.engine, threads=args.threads)
 
     try:
         actor = check_account(clinic, args.account)

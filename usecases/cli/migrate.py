@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from core.words import plural
 from db.migrate import upgrade_database
 from db.repository.integrity import repair_store
 from usecases.cli import settings_checked
-from usecases.cli.check import plural, summary_line
+from usecases.cli.check import summary_line
 from usecases.clinic import open_clinic
 from usecases.settings import database_location, load_settings
 

@@ -90,3 +90,51 @@ def test_measurement_frame_adds_week_change_and_iga_success():
     assert p1["inflammatory_percent_change"].tolist() == [0.0, -60.0]
     assert p1["iga_success"].tolist() == [False, True]
     assert study_charts.measurement_frame([]).empty
+
+
+def test_summary_table_in_words():
+    import pandas as pd
+
+    summaries = arm_summary(study_charts.trial_rows(_measurements()))
+    table = study_charts.summary_table(summaries).set_index(["Arm", "Week"])
+    drug = table.loc[("drug", 4)]
+    assert drug["Subjects"] == 2
+    assert drug["Inflammatory change"] == "-50.0%"
+    assert drug["Inflammatory 95% CI"] == "-177.1% to +77.1%"
+    assert drug["Responders"] == "50% of 2"
+    assert drug["IGA success"] == "50% of 2"
+    vehicle = table.loc[("vehicle", 4)]
+    assert pd.isna(vehicle["Inflammatory 95% CI"])  # one subject: no interval (a dash)
+    assert pd.isna(vehicle["Non-inflammatory change"]) and pd.isna(vehicle["IGA success"])
+
+
+def test_has_points_tells_an_empty_panel():
+    summaries = arm_summary(study_charts.trial_rows(_measurements()))
+    assert study_charts.has_points(summaries, "inflammatory")
+    assert study_charts.has_points(summaries, "iga_success_rate")
+    vehicle = [s for s in summaries if s.arm == "vehicle" and s.week == 4]
+    assert not study_charts.has_points(vehicle, "non_inflammatory")
+    assert not study_charts.has_points(vehicle, "iga_success_rate")
+    assert not study_charts.has_points((), "responder_rate")
+    assert set(study_charts.EMPTY_PANELS) == {*study_charts.ARM_MEASURES, *study_charts.ARM_RATES}
+    with pytest.raises(ValueError, match="measure"):
+        study_charts.has_points(summaries, "total")
+
+
+def test_measurement_screen_adds_percents_and_grades_in_words():
+    from dataclasses import asdict
+
+    import pandas as pd
+
+    frame = pd.DataFrame([
+        {**asdict(m), "lesion_area_fraction": 0.012345, "grade": 2, "grade_confidence": 0.7655,
+         "grade_override": None if index else 1}
+        for index, m in enumerate(_measurements())])
+    screen = study_charts.measurement_screen(frame)
+    assert screen["lesion_area_percent"].tolist()[0] == 1.23
+    assert screen["grade_confidence_percent"].tolist()[0] == 77
+    assert screen["model_grade"].tolist()[0] == "severe"
+    assert screen["clinician_grade"].tolist()[0] == "moderate"
+    assert pd.isna(screen["clinician_grade"].tolist()[1])  # shown as a dash
+    assert "lesion_area_fraction" in screen  # the CSV's own columns stay
+    assert study_charts.measurement_screen(pd.DataFrame()).empty

@@ -27,3 +27,11 @@ def test_visit_frame_other_view_and_empty():
 def test_timeline_frame_rejects_rows_missing_columns():
     with pytest.raises(ValueError, match="lacks the columns"):
         timeline_charts.timeline_frame([{"visit_id": 1}])
+
+
+def test_region_table_names_regions_and_types_in_words():
+    table = timeline_charts.region_table({
+        "left_cheek": {"papule": 3, "comedone": 1}, "forehead": {"papule": 2}})
+    assert list(table.columns) == ["region", "Comedones", "Papules", "Pustules", "Nodules/cysts"]
+    assert table["region"].tolist() == ["Forehead", "Left cheek"]  # the face's order
+    assert table.set_index("region").loc["Left cheek"].tolist() == [1, 3, 0, 0]

@@ -104,3 +104,77 @@ def test_iga_and_success_markers(visits):
     # Against visit 2 (IGA 2) as baseline, IGA 1 is only one grade better: no success.
     later = trend_charts.iga_figure(visits, baseline_visit_id=2)
     assert "iga:success" not in {t.meta for t in later.data}
+
+
+def test_every_trend_hover_reads_in_words_with_rounded_numbers(visits):
+    figures = [
+        trend_charts.groups_figure(visits), trend_charts.kinds_figure(visits, mode="absolute"),
+        trend_charts.area_figure(visits, mode="percent", smoothing=True),
+        trend_charts.grade_figure(visits), trend_charts.iga_figure(visits),
+        trend_charts.overview_figure(visits, smoothing=True),
+    ]
+    for figure in figures:
+        assert figure.layout.xaxis.hoverformat == "%d %b %Y"
+        for trace in figure.data:
+            if trace.hoverinfo == "skip":
+                continue
+            # Every value a hover shows has a format: plotly would print 0.54931640625.
+            assert trace.hovertemplate, (figure.layout.title.text, trace.name)
+            assert "%{y}" not in trace.hovertemplate and "%{customdata}" not in trace.hovertemplate
+    area = trend_charts.area_figure(visits)
+    assert area.data[0].hovertemplate == "Lesion area: %{y:.2f}% of facial skin<extra></extra>"
+    groups = trend_charts.groups_figure(visits, mode="absolute")
+    assert next(t for t in groups.data if t.meta == "inflammatory").hovertemplate == (
+        "Inflammatory (papules, pustules, nodules/cysts): %{y:+.1~f} lesions<extra></extra>")
+    grade = next(t for t in trend_charts.grade_figure(visits).data if t.meta == "grade")
+    assert list(grade.text) == ["moderate", "moderate", "mild"]
+
+
+def test_the_overview_stacks_counts_area_and_grade_on_one_date_axis(visits):
+    events = [(date(2024, 1, 15), "Start doxycycline")]
+    figure = trend_charts.overview_figure(visits, events=events)
+    layout = figure.layout
+    # Three panels on one date axis: the upper two follow the bottom one's (zoom one, all move).
+    assert (layout.xaxis.matches, layout.xaxis2.matches) == ("x3", "x3")
+    by_meta = {t.meta: t for t in figure.data}
+    assert list(by_meta["inflammatory"].y) == [10, 5, 1]
+    assert (by_meta["inflammatory"].xaxis, by_meta["lesion_area_fraction"].xaxis,
+            by_meta["grade"].xaxis) == ("x", "x2", "x3")
+    assert list(by_meta["lesion_area_fraction"].y) == pytest.approx([2.0, 1.0, 0.5])
+    assert list(layout.yaxis3.ticktext) == ["0 mild", "1 moderate", "2 severe", "3 very severe"]
+    assert [s.name for s in layout.shapes] == ["treatment"]
+    # Every trend chart of the patient shows the same dates: switching tabs never moves them.
+    shown = list(layout.xaxis.range)
+    for other in (trend_charts.groups_figure(visits, events=events),
+                  trend_charts.grade_figure(visits, events=events),
+                  trend_charts.iga_figure(visits, events=events)):
+        assert list(other.layout.xaxis.range) == shown
+    assert pd.Timestamp(shown[0]) < pd.Timestamp(date(2024, 1, 1))
+    assert pd.Timestamp(shown[1]) > pd.Timestamp(date(2024, 3, 1))
+
+
+def test_date_range_covers_visits_and_events(visits):
+    first, last = trend_charts.date_range(visits, [(date(2024, 6, 1), "stop")])
+    margin = pd.Timedelta(days=152) * 0.05  # 5% of the span, at least a week
+    assert (first, last) == (pd.Timestamp(date(2024, 1, 1)) - margin,
+                             pd.Timestamp(date(2024, 6, 1)) + margin)
+    one_visit = trend_charts.date_range(visits.iloc[0:1])
+    assert one_visit == [pd.Timestamp(date(2024, 1, 1)) - pd.Timedelta(days=7),
+                         pd.Timestamp(date(2024, 1, 1)) + pd.Timedelta(days=7)]
+    assert trend_charts.date_range(visits.iloc[0:0]) is None
+
+
+def test_visit_table_in_words(visits):
+    table = trend_charts.visit_table(visits)
+    assert list(table.columns) == [
+        "Visit date", "Comedones", "Papules", "Pustules", "Nodules/cysts", "Uncertain type",
+        "Inflammatory", "Non-inflammatory", "All lesions", "Lesion area (%)", "Model grade",
+        "Confidence", "Clinician grade", "IGA", "Corrected", "Model version"]
+    assert table["Visit date"].tolist() == [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
+    assert table["Lesion area (%)"].tolist() == [2.0, 1.0, 0.5]
+    assert table["Model grade"].tolist() == ["moderate", "moderate", "mild"]
+    assert table["Confidence"].tolist() == [80, 60, 90]
+    assert table["Clinician grade"].tolist()[2] == "moderate"
+    assert table["Clinician grade"].isna().tolist() == [True, True, False]  # shown as a dash
+    assert table["IGA"].tolist() == ["3 moderate", "2 mild", "1 almost clear"]
+    assert table["Corrected"].tolist() == ["no", "no", "no"]
