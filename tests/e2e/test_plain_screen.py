@@ -48,7 +48,7 @@ ALL_PAGES = ("Patients", "New visit", "Visit", "Trends", "Compare visits", "Revi
 
 
 # Every rendered text node of the page's main area, except code blocks (an engineer's exact
-# version strings, shown as code on purpose) and what is hidden (folded sections).
+# version strings, shown as code on purpose), icons, and what is hidden (folded sections).
 VISIBLE_TEXT = """() => {
     const main = document.querySelector('[data-testid="stMain"]') || document.body;
     const texts = [];
@@ -57,6 +57,8 @@ VISIBLE_TEXT = """() => {
         const element = walker.currentNode.parentElement;
         if (!element || element.closest('[data-testid="stCode"], script, style')) continue;
         if (element.getClientRects().length === 0) continue;
+        // Icons are drawn from a font whose ligatures are words like "keyboard_arrow_right".
+        if (getComputedStyle(element).fontFamily.includes('Material')) continue;
         const text = walker.currentNode.textContent.trim();
         if (text) texts.push(text);
     }
