@@ -378,7 +378,8 @@ def overview_figure(
             figure.add_trace(trace, row=3, col=1)
     figure.update_layout(
         title="Overview", hovermode="x unified", height=760,
-        legend={"orientation": "h", "y": -0.08}, margin={"t": 80, "b": 40},
+        # Below the date axis and its title, not over them.
+        legend={"orientation": "h", "y": -0.1, "yanchor": "top"}, margin={"t": 80, "b": 110},
     )
     figure.update_yaxes(title_text=_axis_title(mode, "lesions"), row=1, col=1)
     figure.update_yaxes(title_text=_axis_title(mode, area_unit), row=2, col=1)
