@@ -288,7 +288,7 @@ class FaceDetector:
         return _order_landmarks(np.mean(estimates, axis=0))
 
 
-_DETECTOR: FaceDetector | None = None
+_DETECTORS: dict[Path, FaceDetector] = {}
 _DETECTOR_LOCK = threading.Lock()
 
 
@@ -335,11 +335,11 @@ def _map_back(boxes: np.ndarray, points: np.ndarray, affine: np.ndarray) -> tupl
     return back, apply(points.reshape(-1, 2)).reshape(points.shape)
 
 
-def get_face_detector() -> FaceDetector:
-    """The process-wide detector on the repository's weights folder (MTCNN is loaded once, on the
-    first detection)."""
-    global _DETECTOR
+def get_face_detector(weights_dir: Path | str = DEFAULT_WEIGHTS_DIR) -> FaceDetector:
+    """The process-wide detector on a weights folder's face networks, the repository's unless
+    told otherwise (MTCNN is loaded once per folder, on the first detection)."""
+    key = Path(weights_dir).resolve()
     with _DETECTOR_LOCK:
-        if _DETECTOR is None:
-            _DETECTOR = FaceDetector()
-        return _DETECTOR
+        if key not in _DETECTORS:
+            _DETECTORS[key] = FaceDetector(weights_dir=key)
+        return _DETECTORS[key]

@@ -18,6 +18,7 @@ import numpy as np
 
 from core.errors import WeightsError
 from core.manifest import DEFAULT_WEIGHTS_DIR, read_manifest, verified_path
+from core.onnx_engine import cpu_session, session_options
 
 # Manifest roles of the three networks, and the file names the export writes.
 ROLE_FILES: dict[str, str] = {
@@ -196,25 +197,12 @@ class Mtcnn:
     """facenet-pytorch's three-stage MTCNN on onnxruntime sessions (CPU)."""
 
     def __init__(self, pnet: Path, rnet: Path, onet: Path, threads: int = 2) -> None:
-        import onnxruntime as ort
-
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # no warnings about unused initialisers on every load
         # Idle pool threads sleep instead of spinning: the networks are small and run in bursts,
         # and on a shared 2-core machine spinning cost a third more wall time (476 vs 745 ms).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-
-        def session(path: Path) -> ort.InferenceSession:
-            try:
-                return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            except Exception as exc:  # onnxruntime raises its own types for damaged files
-                raise WeightsError(f"weight file {path} cannot be loaded: {exc}") from exc
-
-        self._pnet, self._rnet, self._onet = session(pnet), session(rnet), session(onet)
+        options = session_options(threads, spin=False)
+        self._pnet, self._rnet, self._onet = (cpu_session(path, options) for path in (pnet, rnet, onet))
 
     @classmethod
     def from_weights(cls, weights_dir: Path | str = DEFAULT_WEIGHTS_DIR, threads: int = 2) -> Mtcnn:

@@ -14,7 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import WeightsError
-from core.segmentation import LesionMaps, SegmenterConfig, maps_from_logits, network_input
+from core.segmentation import (
+    LesionMaps,
+    SegmenterConfig,
+    maps_from_logits,
+    network_input,
+)
 
 THREADS_ENV = "OMP_NUM_THREADS"
 
@@ -31,9 +36,10 @@ def default_threads() -> int:
     return int(first)
 
 
-def session_options(threads: int | None = None):  # -> onnxruntime.SessionOptions
+def session_options(threads: int | None = None, spin: bool = True):  # -> onnxruntime.SessionOptions
     """Session options for one CPU inference at a time on `threads` intra-op threads
-    (None: `default_threads()`)."""
+    (None: `default_threads()`). `spin=False`: idle pool threads sleep instead of spinning,
+    better for small networks run in bursts (the face detector's)."""
     import onnxruntime as ort
 
     threads = default_threads() if threads is None else threads
@@ -45,7 +51,21 @@ def session_options(threads: int | None = None):  # -> onnxruntime.SessionOption
     # compete with the intra-op ones for the same cores.
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # no warnings about unused initialisers on every load
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
+
+
+def cpu_session(path: Path, options):  # noqa: ANN001, ANN201 - onnxruntime types, imported lazily
+    """An ONNX Runtime session of `path` on the CPU; WeightsError naming the file when it
+    cannot be loaded."""
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own error types for damaged files
+        raise WeightsError(f"ONNX file {path} cannot be loaded: {exc}") from exc
 
 
 class OnnxEngine:
@@ -55,16 +75,10 @@ class OnnxEngine:
     name = "onnx"
 
     def __init__(self, path: Path | str, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
         self.path = Path(path)
         options = session_options(threads)
         self.threads = options.intra_op_num_threads
-        try:
-            self.session = ort.InferenceSession(str(self.path), options,
-                                                providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own error types for damaged files
-            raise WeightsError(f"ONNX file {self.path} cannot be loaded: {exc}") from exc
+        self.session = cpu_session(self.path, options)
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             shapes = [i.shape for i in inputs]

@@ -1,4 +1,5 @@
-"""Drawings over photos: lesion-type masks, boxes, heatmaps and aligned before/after pairs.
+"""Drawings over photos: lesion-type masks, boxes and cross-fades; the photo viewer's marks
+(lesion rings by type, the face crop, the heat layer).
 
 All functions take RGB uint8 arrays (H x W x 3) and return new arrays; inputs are never changed.
 """
@@ -30,8 +31,6 @@ KIND_COLOURS: dict[str, tuple[int, int, int]] = {
 }
 UNCERTAIN_TYPE_KEY = "inflammatory_type_uncertain"  # as in LesionCounts.to_dict
 UNCERTAIN_TYPE_COLOUR: tuple[int, int, int] = (0, 158, 115)  # bluish green
-
-GAP_COLOUR = 255  # white between paired photos, as on a printed page
 
 
 @dataclass(frozen=True)
@@ -277,81 +276,6 @@ def draw_correction_marks(image: np.ndarray, lesions: Sequence[Lesion], *, selec
             cv2.line(out, (x - arm, y), (x + arm, y), colour, width)
             cv2.line(out, (x, y - arm), (x, y + arm), colour, width)
     return out
-
-
-def overlay_heatmap(
-    image: np.ndarray, probability_map: np.ndarray, alpha: float = 0.6
-) -> np.ndarray:
-    """Colour the lesion probability (uint8, 0-255) over the photo with the inferno map.
-
-    Each pixel's opacity grows with its probability, so zero-probability skin is unchanged
-    and the face stays readable under the heat.
-    """
-    image = _check_rgb(image)
-    alpha = _check_alpha(alpha)
-    probability = np.asarray(probability_map)
-    if probability.dtype != np.uint8:
-        raise ValueError(f"probability_map must be uint8 (0-255), got dtype {probability.dtype}")
-    _check_same_size(image, probability, "probability_map")
-    # Inferno is perceptually uniform and readable with colour-vision deficiencies.
-    heat = cv2.cvtColor(cv2.applyColorMap(probability, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
-    weight = (alpha * probability.astype(np.float32) / 255.0)[..., None]
-    blended = (1.0 - weight) * image.astype(np.float32) + weight * heat.astype(np.float32)
-    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-
-
-def _resize_to_height(image: np.ndarray, height: int) -> np.ndarray:
-    if image.shape[0] == height:
-        return image
-    width = max(1, int(round(image.shape[1] * height / image.shape[0])))
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-
-
-def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 8) -> np.ndarray:
-    """Place two photos next to each other at the same height, with a white gap.
-
-    When the heights differ, the taller photo is scaled down (never up) to the shorter one.
-    """
-    left = _check_rgb(left, "left")
-    right = _check_rgb(right, "right")
-    if gap < 0:
-        raise ValueError(f"gap must be 0 or more pixels, got {gap}")
-    height = min(left.shape[0], right.shape[0])
-    left = _resize_to_height(left, height)
-    right = _resize_to_height(right, height)
-    spacer = np.full((height, gap, 3), GAP_COLOUR, np.uint8)
-    return np.concatenate([left, spacer, right], axis=1)
-
-
-def _check_alignment(alignment: Sequence[float] | None, name: str) -> tuple[float, ...]:
-    if alignment is None:
-        raise ValueError(f"{name} has no face alignment; it cannot be shown registered")
-    if len(alignment) != 6:
-        raise ValueError(f"{name} alignment must be 6 numbers (a 2x3 matrix), got {len(alignment)}")
-    return tuple(float(v) for v in alignment)
-
-
-def aligned_pair(
-    image_a: np.ndarray,
-    alignment_a: Sequence[float] | None,
-    image_b: np.ndarray,
-    alignment_b: Sequence[float] | None,
-    size: int = 512,
-    gap: int = 8,
-) -> np.ndarray:
-    """Warp two visits' photos into the canonical face frame and put them side by side.
-
-    Each alignment is the 2x3 photo->canonical matrix (6 floats, row-major) stored with the
-    photo's analysis, so the same skin lands on the same pixels in both halves.
-    """
-    matrix_a = _check_alignment(alignment_a, "image_a")
-    matrix_b = _check_alignment(alignment_b, "image_b")
-    # Imported here so the drawings work without loading the face modules.
-    from core.alignment import warp_to_canonical
-
-    warped_a = warp_to_canonical(_check_rgb(image_a, "image_a"), matrix_a, size=size)
-    warped_b = warp_to_canonical(_check_rgb(image_b, "image_b"), matrix_b, size=size)
-    return side_by_side(warped_a, warped_b, gap=gap)
 
 
 def blend(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:

@@ -238,7 +238,11 @@ def load_analyzer(weights_dir: Path | str, engine: str = "auto", threads: int | 
     image_grader = HFGrader(verified_path(hf_entry)) if hf_entry else None
     if hf_entry:
         version += f"+{hf_entry.version}"
-    return Analyzer(segmenter, config, grader, model_version=version, image_grader=image_grader,
+    # The face networks of this folder when it lists them (a calibrated folder does); else the
+    # repository's.
+    face_detector = get_face_detector(weights_dir) if "face_pnet" in entries else None
+    return Analyzer(segmenter, config, grader, model_version=version, face_detector=face_detector,
+                    image_grader=image_grader,
                     image_grader_use=hf_entry.use if hf_entry else "second_opinion")
 
 

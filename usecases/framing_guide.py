@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.framing import FramingComparison, compare_framing
+from core.imaging import preview_jpeg
 from core.types import FaceResult
 from db.models import Account
 from db.models import Analysis as AnalysisRow
@@ -19,6 +20,7 @@ from db.repository import last_photo_of_view, load_photo_bytes
 from usecases.clinic import Clinic
 from usecases.visits import CheckedPhoto
 
+GUIDE_PREVIEW_PX = 320  # shown 160 px wide; twice that for sharp high-density screens
 NOT_ANALYSED = ("The framing cannot be compared: the last photo of this view was stored "
                 "without an analysis.")
 
@@ -30,7 +32,7 @@ class FramingGuide:
     view: str
     photo_id: int
     visit_date: date
-    image_bytes: bytes  # the stored file (upright, no location metadata)
+    image_bytes: bytes  # a small JPEG of the stored photo (upright, no metadata)
     size: tuple[int, int]  # (width, height)
     face: FaceResult | None  # None: the photo has no analysis
 
@@ -55,9 +57,11 @@ def framing_guide(clinic: Clinic, actor: Account, *, patient_id: int, view: str)
         return None
     photo = found.photo
     try:
-        data = load_photo_bytes(photo_store=clinic.photo_store, photo=photo)
-    except OSError:
-        return None  # the file is missing: the integrity check reports it; no guide then
+        # A thumbnail: the page shows it small on every rerun (a 12 MP file is megabytes).
+        data = preview_jpeg(load_photo_bytes(photo_store=clinic.photo_store, photo=photo),
+                            GUIDE_PREVIEW_PX)
+    except (OSError, ValueError):
+        return None  # the file is missing or unreadable: the integrity check reports it
     return FramingGuide(view=view, photo_id=int(photo.id), visit_date=found.visit_date,
                         image_bytes=data, size=(int(photo.width), int(photo.height)),
                         face=stored_face(found.analysis) if found.analysis is not None else None)

@@ -9,17 +9,16 @@ overwrites one. Nothing here is cached: a deleted patient's photo must not live 
 """
 from __future__ import annotations
 
-import io
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from core.deidentify import deidentify
 from core.errors import PhotoError
-from core.imaging import decode_photo
+from core.imaging import decode_photo, encode_png
 from core.types import DecodedPhoto, Lesion
 from db.errors import NotFound
 from db.models import Account, Photo
@@ -117,12 +116,6 @@ def research_landmarks(analysis: AnalysisRow | None) -> list[list[float]] | None
     return analysis.landmarks
 
 
-def _png(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def deidentify_stored(photo: Photo, stored: StoredPhoto, analysis: AnalysisRow | None) -> StoredPhoto:
     """`stored` as a researcher may see it: eyes and mouth masked by the analysis' landmarks, or
     withheld (grey) without usable ones. The lesion masks stay (they show no face); the file
@@ -131,7 +124,7 @@ def deidentify_stored(photo: Photo, stored: StoredPhoto, analysis: AnalysisRow |
     image = result.image
     shown = DecodedPhoto(
         image=image, upload_sha256=stored.photo.upload_sha256, source_format="PNG",
-        encode_stored=lambda: _png(image), stored_extension=".png",
+        encode_stored=functools.partial(encode_png, image), stored_extension=".png",
         filename=f"photo_{photo.id}.png",
     )
     return StoredPhoto(photo=shown, kind_mask=stored.kind_mask, probability=stored.probability,

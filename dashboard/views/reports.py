@@ -61,9 +61,10 @@ def build(actor, patient, visits: pd.DataFrame, include_name: bool) -> bytes:  #
         # A researcher's pictures come de-identified (usecases.photos.load_photo_for).
         first = report_picture(state.get_clinic(), actor, photo_id=int(visits["photo_id"].iloc[0]),
                                analysis_id=int(visits["analysis_id"].iloc[0]))
-        last = report_picture(state.get_clinic(), actor, photo_id=int(visits["photo_id"].iloc[-1]),
-                              analysis_id=int(visits["analysis_id"].iloc[-1]))
-    shown = [first] + ([last] if len(visits) > 1 else [])
+        if len(visits) > 1:  # one visit: the baseline is the only picture
+            last = report_picture(state.get_clinic(), actor, photo_id=int(visits["photo_id"].iloc[-1]),
+                                  analysis_id=int(visits["analysis_id"].iloc[-1]))
+    shown = [first, last]
     notes = [picture.research_note for picture in shown if picture and picture.research_note]
     versions = list(dict.fromkeys(visits["model_version"].dropna())) if not visits.empty else []
     report = PatientReport(
@@ -74,7 +75,7 @@ def build(actor, patient, visits: pd.DataFrame, include_name: bool) -> bytes:  #
         name=patient.name if include_name else None,
         consent_date=patient.consent_date,
         baseline_overlay=first.image if first else None,
-        latest_overlay=last.image if last and len(visits) > 1 else None,
+        latest_overlay=last.image if last else None,
         visits=report_visits(visits),
         photo_note=" ".join(dict.fromkeys(notes)) or None,
     )

@@ -443,3 +443,18 @@ def test_any_rgb_array_round_trips_exactly_through_png(array: np.ndarray) -> Non
     photo = decode_photo(pf.encode(array, "PNG"))
     np.testing.assert_array_equal(photo.image, array)
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(photo.stored_bytes))), array)
+
+
+def test_preview_jpeg_is_a_small_upright_copy() -> None:
+    from core.imaging import preview_jpeg
+
+    big = np.zeros((3000, 4000, 3), np.uint8)
+    big[:, :2000] = (200, 40, 40)  # left half red, right half black
+    buffer = io.BytesIO()
+    Image.fromarray(big).save(buffer, format="JPEG", quality=90)
+    with Image.open(io.BytesIO(preview_jpeg(buffer.getvalue(), 320))) as small:
+        assert small.format == "JPEG" and small.size == (320, 240)
+        pixels = np.asarray(small)
+    assert pixels[120, 40, 0] > 150 and pixels[120, 280, 0] < 40
+    with pytest.raises(ValueError, match="long_side"):
+        preview_jpeg(buffer.getvalue(), 0)

@@ -1,22 +1,17 @@
 """Pixel checks for the drawings: lesions get their kind colour, background stays untouched."""
 from __future__ import annotations
 
-
-import cv2
 import numpy as np
 import pytest
 from skimage import data
 
 from core.overlay import (
     KIND_COLOURS,
-    aligned_pair,
     blend,
     box_thickness,
     draw_boxes,
     legend_items,
-    overlay_heatmap,
     overlay_kinds,
-    side_by_side,
 )
 from core.types import LESION_KINDS, Lesion
 
@@ -103,43 +98,6 @@ def test_draw_boxes_rejects_unknown_kind():
         draw_boxes(_grey(), [lesion])
 
 
-def test_heatmap_leaves_zero_probability_unchanged_and_colours_high():
-    image = _grey()
-    probability = np.zeros((10, 10), np.uint8)
-    probability[5, 5] = 255
-    out = overlay_heatmap(image, probability, alpha=1.0)
-    top = cv2.applyColorMap(np.array([[255]], np.uint8), cv2.COLORMAP_INFERNO)[0, 0][::-1]
-    assert out[5, 5].tolist() == top.tolist()
-    assert out[0, 0].tolist() == [100, 100, 100]
-
-
-def test_heatmap_needs_uint8_probabilities_of_photo_size():
-    with pytest.raises(ValueError, match="uint8"):
-        overlay_heatmap(_grey(), np.zeros((10, 10), np.float32))
-    with pytest.raises(ValueError, match="size of the photo"):
-        overlay_heatmap(_grey(), np.zeros((5, 5), np.uint8))
-
-
-def test_side_by_side_puts_a_white_gap_between():
-    left = np.zeros((4, 5, 3), np.uint8)
-    left[..., 0] = 255
-    right = np.zeros((4, 3, 3), np.uint8)
-    right[..., 2] = 255
-    out = side_by_side(left, right, gap=2)
-    assert out.shape == (4, 10, 3)
-    assert out[0, 4].tolist() == [255, 0, 0]
-    assert out[0, 5].tolist() == [255, 255, 255]
-    assert out[0, 6].tolist() == [255, 255, 255]
-    assert out[0, 7].tolist() == [0, 0, 255]
-
-
-def test_side_by_side_scales_the_taller_photo_down():
-    out = side_by_side(_grey(8, 8), _grey(4, 4), gap=8)
-    assert out.shape == (4, 4 + 8 + 4, 3)
-    with pytest.raises(ValueError, match="gap"):
-        side_by_side(_grey(), _grey(), gap=-1)
-
-
 def test_blend_cross_fades():
     a = np.zeros((2, 2, 3), np.uint8)
     b = np.full((2, 2, 3), 200, np.uint8)
@@ -152,22 +110,3 @@ def test_blend_cross_fades():
         blend(a, b, 1.5)
 
 
-def test_aligned_pair_warps_both_photos_into_the_canonical_frame():
-    face = data.astronaut()  # 512 x 512, the canonical frame's size
-    # A pure whole-pixel shift: photo (x, y) -> canonical (x - 10, y - 20), the same with any
-    # interpolation; what falls outside the photo is black.
-    shift = (1.0, 0.0, -10.0, 0.0, 1.0, -20.0)
-    out = aligned_pair(face, shift, face, (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), size=512, gap=8)
-    assert out.shape == (512, 512 + 8 + 512, 3)
-    assert np.array_equal(out[:492, :502], face[20:, 10:])
-    assert (out[492:, :512] == 0).all()
-    assert np.array_equal(out[:, 520:], face)
-    assert (out[:, 512:520] == 255).all()
-
-
-def test_aligned_pair_needs_an_alignment():
-    face = data.astronaut()
-    with pytest.raises(ValueError, match="image_b has no face alignment"):
-        aligned_pair(face, (1.0, 0.0, 0.0, 0.0, 1.0, 0.0), face, None)
-    with pytest.raises(ValueError, match="6 numbers"):
-        aligned_pair(face, (1.0, 0.0), face, (1.0, 0.0, 0.0, 0.0, 1.0, 0.0))

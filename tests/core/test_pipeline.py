@@ -133,3 +133,27 @@ def test_a_face_found_only_on_a_second_look_is_assessable_but_not_used_to_scale(
     assert analysis.assessable and analysis.to_dict()["face"]["rough"] is True
     assert analysis.alignment is None and analysis.region_counts == {}  # measured without landmarks
     assert analysis.skin_area_px == pytest.approx(close_up.shape[0] * close_up.shape[1], rel=0.01)  # all of it
+
+
+def test_a_weights_folder_with_face_networks_finds_faces_with_its_own(tmp_path):
+    """A calibrated folder carries the face networks: its analyzer uses them, not the repository's."""
+    import json
+    import shutil
+
+    from core.face import get_face_detector
+    from core.manifest import DEFAULT_WEIGHTS_DIR
+    from core.pipeline import load_analyzer
+    from tests.model_factory import build_tiny_weights
+
+    bare = build_tiny_weights(tmp_path / "bare")
+    assert load_analyzer(bare).face_detector is get_face_detector()  # none listed: the repository's
+    folder = build_tiny_weights(tmp_path / "with_face")
+    shipped = json.loads((DEFAULT_WEIGHTS_DIR / "manifest.json").read_text())["models"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for role in ("face_pnet", "face_rnet", "face_onet"):
+        shutil.copy(DEFAULT_WEIGHTS_DIR / shipped[role]["file"], folder)
+        manifest["models"][role] = shipped[role]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    analyzer = load_analyzer(folder)
+    assert analyzer.face_detector.weights_dir == folder.resolve()
+    assert analyzer.face_detector is get_face_detector(folder)  # one detector per folder
