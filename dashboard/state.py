@@ -16,7 +16,7 @@ import streamlit as st
 
 from core.types import Right, Role, role_may
 from usecases import model_loading
-from usecases.settings import Settings, SettingsError, check_storage, load_settings
+from usecases.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:  # imported lazily at run time so a page import stays cheap
     from sqlalchemy.engine import Engine
@@ -47,7 +47,9 @@ def _checked_settings() -> Settings:
     # Only a success is cached (st.cache_resource never caches an exception): a database that
     # was down is tried again on the next page run.
     settings = load_settings()
-    check_storage(settings)
+    from usecases.clinic import check_clinic  # the data folder, the database, their pairing
+
+    check_clinic(settings)
     return settings
 
 
@@ -261,8 +263,10 @@ def flash(message: str) -> None:
 
 def show_flash() -> None:
     """Show (once) the messages kept by `flash`."""
+    from dashboard.display import plain
+
     for message in st.session_state.pop("flash", []):
-        st.success(message)
+        st.success(plain(message))  # messages may quote names and notes: plain text
 
 
 def password_problem(password: str, repeated: str) -> str | None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from pydantic import NaiveDatetime, field_validator
 from sqlmodel import Field, SQLModel
 
-from core.types import LESION_KINDS, ROLES, VIEWS, Role
+from core.types import BODY_SITES, LESION_KINDS, ROLES, VIEWS, Role
 
 # Named constraints: Alembic's batch mode (SQLite ALTER) can only drop constraints it can name.
 SQLModel.metadata.naming_convention = {
@@ -33,6 +33,12 @@ IGA_RANGE = range(0, 5)
 GRADE_RANGE = range(0, 4)
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
+# The longest text a person may type into a field (issue 24: a 30 MB note was accepted). The
+# repository refuses longer text with a sentence (db.repository._common.check_text_length).
+MAX_NOTE_LENGTH = 5000  # notes of a patient, a visit, a review
+MAX_DESCRIPTION_LENGTH = 2000  # a study's description
+MAX_EVENT_LENGTH = 500  # a treatment event
+MAX_NAME_LENGTH = 200  # a person's or a study's name
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{2,64}$")
 _CODE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -151,7 +157,7 @@ class PatientBase(SQLModel):
     name: str | None = Field(default=None, max_length=200)
     consent_date: date | None = None
     skin_type: str | None = Field(default=None, max_length=3)
-    notes: str = ""
+    notes: str = Field(default="", max_length=MAX_NOTE_LENGTH)
     # The patient allows their de-identified photos and lesions to be used to train the models.
     research_consent: bool = Field(default=False, index=True)
     team: str | None = Field(default=None, index=True, max_length=100)
@@ -195,7 +201,7 @@ class Patient(PatientBase, table=True):
 # ------------------------------------------------------------------------------- visits
 class VisitBase(SQLModel):
     visit_date: date = Field(index=True)
-    treatment_notes: str = ""
+    treatment_notes: str = Field(default="", max_length=MAX_NOTE_LENGTH)
 
 
 class VisitCreate(VisitBase):
@@ -220,10 +226,16 @@ class PhotoBase(SQLModel):
     device: str | None = Field(default=None, max_length=200)
     # EXIF DateTimeOriginal: the camera's own clock, which carries no time zone.
     captured_at: NaiveDatetime | None = None
+    # Where a close-up was taken (core.types.BODY_SITES); None: not recorded or not a close-up.
+    body_site: str | None = Field(default=None, max_length=20)
 
 
 class Photo(PhotoBase, table=True):
-    __table_args__ = (sa.CheckConstraint(_in_list("view", VIEWS), name="view"),)
+    __table_args__ = (
+        sa.CheckConstraint(_in_list("view", VIEWS), name="view"),
+        sa.CheckConstraint(f"body_site IS NULL OR {_in_list('body_site', BODY_SITES)}",
+                           name="body_site"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     visit_id: int = Field(foreign_key="visit.id", index=True)
@@ -277,6 +289,10 @@ class AnalysisBase(SQLModel):
     second_opinion_label: str | None = Field(default=None, max_length=40)
     second_opinion_confidence: float | None = None
     second_opinion_source: str | None = Field(default=None, max_length=200)  # "hf:<model>"
+    # How close the photo is to the photos the models learnt from (core.types.Analysis.typicality;
+    # None: not measured), and whether it was judged unlike them (the Visit page warns).
+    typicality: float | None = None
+    unusual: bool = Field(default=False)
 
 
 class Analysis(AnalysisBase, table=True):
@@ -334,7 +350,7 @@ class LesionRecord(SQLModel, table=True):
 class ReviewBase(SQLModel):
     iga: int = Field(ge=0, le=4)  # Investigator's Global Assessment 0-4
     grade_override: int | None = Field(default=None, ge=0, le=3)  # None: model grade confirmed
-    notes: str = ""
+    notes: str = Field(default="", max_length=MAX_NOTE_LENGTH)
 
 
 class ReviewCreate(ReviewBase):
@@ -361,7 +377,7 @@ class Review(ReviewBase, table=True):
 # ---------------------------------------------------------------------------- treatment
 class TreatmentEventBase(SQLModel):
     event_date: date = Field(index=True)
-    description: str = Field(min_length=1)
+    description: str = Field(min_length=1, max_length=MAX_EVENT_LENGTH)
 
 
 class TreatmentEventCreate(TreatmentEventBase):
@@ -383,7 +399,7 @@ class TreatmentEvent(TreatmentEventBase, table=True):
 # ------------------------------------------------------------------------------ studies
 class StudyBase(SQLModel):
     name: str = Field(index=True, unique=True, min_length=1, max_length=200)
-    description: str = ""
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_LENGTH)
 
 
 class StudyCreate(StudyBase):
@@ -431,6 +447,21 @@ class StudyMember(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", index=True)
 
 
+# ----------------------------------------------------------------------------- identity
+class ClinicIdentity(SQLModel, table=True):
+    """The one id this database gives itself, written into the photo store it uses.
+
+    Checked on every open (db.store_identity): a store written for another database is
+    refused, so its photos are never taken for orphans. Not part of a backup: a restored
+    database and its (new, empty) photo folder are a new pair."""
+
+    __tablename__ = "clinic_identity"
+
+    id: int = Field(default=1, primary_key=True)
+    database_id: str = Field(max_length=36)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 # -------------------------------------------------------------------------------- audit
 class AuditEvent(SQLModel, table=True):
     """Who did what to which row. `detail` never holds photo bytes or patient names."""
@@ -445,3 +476,23 @@ class AuditEvent(SQLModel, table=True):
     target_type: str = Field(index=True, max_length=40)
     target_id: int | None = Field(default=None, index=True)
     detail: str = Field(default="", max_length=1000)
+
+
+# ----------------------------------------------------------------------- sign-in sessions
+class SigninSession(SQLModel, table=True):
+    """One browser's sign-in, kept across page reloads by an HttpOnly cookie that holds a
+    random token; only the token's SHA-256 is stored. Before the cookie is set, the page hands
+    the browser a one-time code (`handoff_sha256`, usable once, for a minute) that the app's
+    own address exchanges for the cookie, so the token itself never passes through a page.
+    The sign-in ends (`ended_at`) at sign-out, after `ACNE_SESSION_MINUTES` without activity
+    and when the account's password changes or the account is deactivated."""
+
+    __tablename__ = "signin_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    token_sha256: str | None = Field(default=None, unique=True, max_length=64)
+    handoff_sha256: str | None = Field(default=None, unique=True, max_length=64)
+    created_at: datetime = _created_at()
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None

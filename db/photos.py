@@ -3,6 +3,11 @@
 A file is named by the SHA-256 of its bytes, so storing the same bytes twice is free and a
 file is never changed once written. Writes go to a temporary file that is fsynced and then
 linked into place, so a reader never sees half a photo. Nothing is written outside `root`.
+
+The store never deletes a photo on its own. Files no row points to are moved to
+`<root>/quarantine/<UTC time>/` (`quarantine`), from where they can be put back
+(`release_from_quarantine`) or, by an explicit command, removed (`empty_quarantine`).
+`<root>/store-identity` names the database the store belongs to (db.store_identity).
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +27,9 @@ from PIL import Image
 ALLOWED_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp"})
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _TEMP_PREFIX = ".tmp-"
+QUARANTINE_DIR = "quarantine"
+IDENTITY_FILE = "store-identity"
+_QUARANTINE_BATCH_RE = re.compile(r"^\d{8}T\d{6}(\.\d+)?Z$")
 
 
 def sha256_hex(data: bytes) -> str:
@@ -165,12 +174,125 @@ class PhotoStore:
         """True when the file's bytes still hash to its name."""
         return sha256_hex(self.read(sha256, extension)) == sha256
 
-    def remove_stale_temp_files(self, older_than_s: float) -> int:
-        """Delete temporary files left by a crash during `put`; return how many."""
-        removed = 0
+    def stale_temp_files(self, older_than_s: float) -> list[Path]:
+        """Temporary files left by a crash during `put`, older than `older_than_s`."""
         now = time.time()
-        for path in self.root.glob(f"??/{_TEMP_PREFIX}*"):
-            if path.is_file() and now - path.stat().st_mtime > older_than_s:
-                path.unlink(missing_ok=True)
-                removed += 1
+        return sorted(
+            path for path in self.root.glob(f"??/{_TEMP_PREFIX}*")
+            if path.is_file() and now - path.stat().st_mtime > older_than_s
+        )
+
+    # ----------------------------------------------------------------- quarantine
+    @property
+    def quarantine_root(self) -> Path:
+        return self.root / QUARANTINE_DIR
+
+    def new_quarantine_batch(self) -> Path:
+        """A new folder for one repair's files, named by the UTC time (sortable)."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        for folder in (self.quarantine_root, self.quarantine_root / stamp):
+            folder.mkdir(exist_ok=folder == self.quarantine_root, mode=0o700)
+            os.chmod(folder, 0o700)  # patient photos: owner only, whatever the umask
+        return self.quarantine_root / stamp
+
+    def quarantine(self, sha256: str, extension: str, batch: Path) -> bool:
+        """Move a stored file into the quarantine folder `batch`; False when already gone."""
+        return self._move(self.path_for(sha256, extension), batch)
+
+    def quarantine_path(self, path: Path, batch: Path) -> bool:
+        """Move a file of the store (a stale temporary file) into `batch`."""
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise ValueError(f"{path} is not inside the photo folder {self.root}")
+        return self._move(path, batch)
+
+    @staticmethod
+    def _move(source: Path, batch: Path) -> bool:
+        try:
+            # Same file system: an atomic rename, never a copy and a delete.
+            os.rename(source, batch / source.name)
+        except FileNotFoundError:
+            return False
+        fsync_dir(batch)
+        return True
+
+    def quarantined_files(self) -> dict[tuple[str, str], Path]:
+        """Every photo or mask file in quarantine, by (sha256, extension), newest batch first."""
+        found: dict[tuple[str, str], Path] = {}
+        for batch in self.quarantine_batches():
+            for path in sorted(batch.iterdir()):
+                stem, extension = path.stem, path.suffix.lower()
+                if path.is_file() and _SHA256_RE.match(stem) and extension in ALLOWED_EXTENSIONS:
+                    found.setdefault((stem, extension), path)
+        return found
+
+    def quarantine_batches(self) -> list[Path]:
+        """The quarantine folders, newest first."""
+        if not self.quarantine_root.is_dir():
+            return []
+        batches = [p for p in self.quarantine_root.iterdir()
+                   if p.is_dir() and _QUARANTINE_BATCH_RE.match(p.name)]
+        return sorted(batches, reverse=True)
+
+    def release_from_quarantine(self, sha256: str, extension: str) -> bool:
+        """Put a quarantined file back in the store when its bytes still match its name."""
+        source = self.quarantined_files().get((sha256, normalise_extension(extension)))
+        if source is None or file_sha256(source) != sha256:
+            return False
+        target = self.path_for(sha256, extension)
+        target.parent.mkdir(exist_ok=True, mode=0o700)
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            pass
+        source.unlink()
+        fsync_dir(target.parent)
+        return True
+
+    def empty_quarantine(self, older_than_s: float = 0.0) -> int:
+        """Delete quarantine folders older than `older_than_s`; return how many files went.
+
+        The only place the store deletes a photo file, and only on an explicit command."""
+        removed = 0
+        now = datetime.now(timezone.utc)
+        for batch in self.quarantine_batches():
+            made = datetime.strptime(batch.name.split(".")[0], "%Y%m%dT%H%M%S").replace(
+                tzinfo=timezone.utc)
+            if (now - made).total_seconds() < older_than_s:
+                continue
+            for path in batch.iterdir():
+                if path.is_file():
+                    path.unlink()
+                    removed += 1
+            batch.rmdir()
         return removed
+
+    # ----------------------------------------------------------------- identity
+    @property
+    def identity_path(self) -> Path:
+        return self.root / IDENTITY_FILE
+
+    def read_identity(self) -> str | None:
+        """The id of the database this store belongs to, or None when not yet bound."""
+        try:
+            return self.identity_path.read_text(encoding="ascii").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def write_identity(self, database_id: str) -> str:
+        """Bind the store to `database_id` unless it is bound already; return the bound id.
+
+        Created exclusively, so two processes binding at once agree on one id."""
+        try:
+            fd = os.open(self.identity_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return self.read_identity() or ""
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(database_id + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        fsync_dir(self.root)
+        return database_id
+
+    def has_files(self) -> bool:
+        """True when the store holds at least one photo or mask file."""
+        return next(self.iter_files(), None) is not None

@@ -14,7 +14,8 @@ from sqlmodel import Session
 
 from db.engine import get_engine, new_session
 from db.photos import PhotoStore
-from usecases.settings import Settings, check_storage
+from db.store_identity import PhotoStoreMismatch, bind_photo_store
+from usecases.settings import Settings, SettingsError, check_storage
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,30 @@ class Clinic:
 
 
 def open_clinic(settings: Settings, *, check: bool = True) -> Clinic:
-    """The clinic the settings name; with `check`, the data folder is created and the database
-    reached first (SettingsError names the variable otherwise)."""
+    """The clinic the settings name; with `check`, the data folder is created, the database
+    reached and the photo folder found to belong to it first (SettingsError otherwise)."""
     if check:
         check_storage(settings)
-    return Clinic(
+    clinic = Clinic(
         engine=get_engine(settings.resolved_database_url),
         photo_store=PhotoStore(settings.photo_dir),
     )
+    if check:
+        check_photo_folder(clinic)
+    return clinic
+
+
+def check_photo_folder(clinic: Clinic) -> None:
+    """The photo folder belongs to this database (binding a new pair); SettingsError otherwise.
+
+    A database not migrated yet is not checked here: `migrate` checks right after upgrading."""
+    try:
+        with clinic.session() as session:
+            bind_photo_store(session=session, photo_store=clinic.photo_store)
+    except PhotoStoreMismatch as error:
+        raise SettingsError(str(error)) from None
+
+
+def check_clinic(settings: Settings) -> None:
+    """Everything `open_clinic(check=True)` checks, for an entry point that opens later."""
+    open_clinic(settings, check=True)

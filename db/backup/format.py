@@ -122,10 +122,16 @@ def revisions(connection: Connection) -> list[str]:
     return [str(revision) for revision in connection.execute(query).scalars()]
 
 
+# Not clinic data: the schema's version, and the id a database gives its photo folder (a restore
+# makes a new pair of database and folder, with an id of its own), and the browsers' sign-ins
+# (a restored database starts with everyone signed out).
+_NOT_BACKED_UP = frozenset({_VERSION_TABLE, "clinic_identity", "signin_session"})
+
+
 def app_tables(connection: Connection) -> list[sa.Table]:
     metadata = sa.MetaData()
     metadata.reflect(bind=connection)
-    return [t for t in metadata.sorted_tables if t.name != _VERSION_TABLE]
+    return [t for t in metadata.sorted_tables if t.name not in _NOT_BACKED_UP]
 
 
 # ------------------------------------------------------------------------------ manifest

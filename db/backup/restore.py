@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
+from sqlmodel import Session
 
 from db.backup.format import (
     BATCH,
@@ -25,6 +26,7 @@ from db.engine import get_engine
 from db.migrate import alembic_config, downgrade_database, upgrade_database
 from db.photos import PhotoStore, normalise_extension
 from db.repository.files import StoredFile
+from db.store_identity import bind_photo_store
 
 
 def _backup_files(manifest: dict[str, Any]) -> list[tuple[str, StoredFile]]:
@@ -58,7 +60,7 @@ def _check_empty_target(engine: Engine, store: PhotoStore) -> str | None:
             f"the target database already holds rows ({tables}): restore only into an empty "
             "database (set DATABASE_URL / ACNE_DATA_DIR to a new one)"
         )
-    leftovers = [p for p in store.root.rglob("*") if p.is_file()]
+    leftovers = [p for p in store.root.rglob("*") if p.is_file() and p != store.identity_path]
     if leftovers:
         raise BackupError(
             f"the photo folder {store.root} is not empty ({len(leftovers)} files): restore only "
@@ -199,4 +201,9 @@ def restore_backup(*, source: Path, database_url: str, photo_store: PhotoStore,
         _remove_files(photo_store, written)
         raise
     upgrade_database(database_url)
+    # The target was empty, so the restored database and folder are a new pair: bind them again
+    # (a downgrade above may have dropped the database's id).
+    photo_store.identity_path.unlink(missing_ok=True)
+    with Session(engine) as session:
+        bind_photo_store(session=session, photo_store=photo_store)
     return BackupSummary(source, manifest["schema_revision"], rows, len(written), file_bytes)

@@ -1,7 +1,8 @@
 """Do the rows and the photo folder agree? Orphan files, missing files, damaged files.
 
-`python -m usecases.cli.check` runs this from the command line; `python -m usecases.cli.migrate` (start-up) runs
-`repair_store` after upgrading, so files left by a crash are removed once they are old.
+`python -m usecases.cli.check` runs this from the command line; `python -m usecases.cli.migrate`
+(start-up) only reports. Nothing here deletes a file: `check --repair` moves orphans to the
+photo folder's quarantine, and a later, explicit `check --empty-quarantine` removes them.
 """
 from __future__ import annotations
 
@@ -64,11 +65,17 @@ def check_integrity(
 
 @dataclass(frozen=True)
 class RepairResult:
-    """What `repair_store` found before repairing, and what it removed."""
+    """What `repair_store` found before repairing, and what it moved."""
 
     report: IntegrityReport
-    removed_orphans: tuple[StoredFile, ...]
-    removed_temp_files: int
+    quarantined: tuple[StoredFile, ...]  # orphans moved to the quarantine folder
+    quarantined_temp_files: int  # stale temporary files moved there too
+    released: tuple[StoredFile, ...] = ()  # missing files put back from quarantine
+
+    @property
+    def removed_orphans(self) -> tuple[StoredFile, ...]:
+        """Orphans taken out of the store (into quarantine, never deleted)."""
+        return self.quarantined
 
 
 def repair_integrity(
@@ -78,15 +85,10 @@ def repair_integrity(
     actor: Account | None = None,
     min_age_s: float = DEFAULT_MIN_AGE_S,
 ) -> list[StoredFile]:
-    """Delete orphan files (and stale temporary files) older than `min_age_s`; return them.
-
-    Missing files cannot be repaired here: they are reported by `check_integrity`.
-    The age limit spares files of a store that is still under way on another database
-    server; on SQLite the write lock held here already keeps writers out.
-    """
+    """Move orphan files older than `min_age_s` to quarantine; return them (see repair_store)."""
     result = repair_store(session=session, photo_store=photo_store, actor=actor,
                           min_age_s=min_age_s)
-    return list(result.removed_orphans)
+    return list(result.quarantined)
 
 
 def repair_store(
@@ -97,11 +99,13 @@ def repair_store(
     min_age_s: float = DEFAULT_MIN_AGE_S,
     temp_min_age_s: float | None = None,
 ) -> RepairResult:
-    """`repair_integrity` that also says what it checked and how many temporary files went.
+    """Put missing files back from quarantine, and move orphans and stale temporary files in.
 
-    Temporary files are removed when older than `temp_min_age_s`, by default the larger of
-    `min_age_s` and one hour. An admin `actor` is required when one is given (the dashboard);
-    command lines run by the machine's owner pass none.
+    Nothing is deleted: `<photos>/quarantine/<UTC time>/` keeps what was moved until
+    `empty_quarantine` (`check --empty-quarantine`). The age limits spare files of a store still
+    under way on another database server (on SQLite the write lock held here keeps writers
+    out); temporary files wait at least an hour. An admin `actor` is required when one is
+    given (the dashboard); command lines run by the machine's owner pass none.
     """
     if min_age_s < 0 or (temp_min_age_s is not None and temp_min_age_s < 0):
         raise ValueError(f"age limits must not be negative, not {min_age_s!r}/{temp_min_age_s!r}")
@@ -113,20 +117,36 @@ def repair_store(
         actor_id = principal.id
     if temp_min_age_s is None:
         temp_min_age_s = max(min_age_s, DEFAULT_TEMP_MIN_AGE_S)
-    removed: list[StoredFile] = []
+    moved: list[StoredFile] = []
+    released: list[StoredFile] = []
     with write_transaction(session):
         report = check_integrity(session=session, photo_store=photo_store)
-        for sha, ext in report.orphan_files:
-            age = _age_or_none(photo_store, sha, ext)  # None: another repair removed it
-            if age is not None and age >= min_age_s and photo_store.delete(sha, ext):
-                removed.append((sha, ext))
-        removed_temp = photo_store.remove_stale_temp_files(older_than_s=temp_min_age_s)
-        if removed:
+        for missing in report.missing_files:
+            key = (missing.sha256, missing.extension)
+            if key not in released and photo_store.release_from_quarantine(*key):
+                released.append(key)
+        old_orphans = [f for f in report.orphan_files
+                       if (age := _age_or_none(photo_store, *f)) is not None and age >= min_age_s]
+        stale = photo_store.stale_temp_files(older_than_s=temp_min_age_s)
+        batch = photo_store.new_quarantine_batch() if (old_orphans or stale) else None
+        if batch is not None:
+            moved = [f for f in old_orphans if photo_store.quarantine(*f, batch)]
+            moved_temp = sum(photo_store.quarantine_path(path, batch) for path in stale)
+        else:
+            moved_temp = 0
+        if moved or released:
             add_audit(
-                session, actor_id=actor_id, action="delete", target_type="stored_file",
-                detail=f"removed {len(removed)} orphan files",
+                session, actor_id=actor_id, action="update", target_type="stored_file",
+                detail=f"moved {len(moved)} orphan files to quarantine, "
+                       f"put back {len(released)} files from quarantine",
             )
-    return RepairResult(report, tuple(removed), removed_temp)
+    return RepairResult(report, tuple(moved), moved_temp, tuple(released))
+
+
+def quarantined_missing(report: IntegrityReport, photo_store: PhotoStore) -> list[MissingFile]:
+    """The missing files whose copy waits in quarantine (`check --repair` puts them back)."""
+    waiting = photo_store.quarantined_files()
+    return [m for m in report.missing_files if (m.sha256, m.extension) in waiting]
 
 
 def _age_or_none(photo_store: PhotoStore, sha: str, ext: str) -> float | None:

@@ -113,3 +113,23 @@ def test_a_deactivated_account_is_signed_out_at_its_next_click(dash):
     at.run()
     assert "account_id" not in at.session_state
     assert [b.label for b in at.button] == ["Sign in"]
+
+
+def test_a_photo_folder_of_another_database_stops_the_app_with_one_sentence(
+    dash, tmp_path, monkeypatch, databases
+):
+    # Issue 24: a mistyped DATABASE_URL beside the clinic's data folder used to start normally
+    # (and the start-up check then deleted the photos as orphans).
+    at = dash.app().run()
+    assert "Create the first administrator" in dash.page_text(at)  # the clinic binds its folder
+    other = databases.new(tmp_path / "other")
+    monkeypatch.setenv("DATABASE_URL", other)
+    import streamlit as st
+
+    st.cache_resource.clear()
+    at = dash.app().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "belongs to another database" in errors[0]
+    assert "ACNE_DATA_DIR and DATABASE_URL" in errors[0]
+    databases.drop(other)

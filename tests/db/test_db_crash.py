@@ -107,9 +107,12 @@ def _check_after_crash(db_url: str, store: PhotoStore) -> int:
         result = repair_store(session=session, photo_store=store, min_age_s=0, temp_min_age_s=0)
         assert set(result.removed_orphans) == set(report.orphan_files)
         assert repo.check_integrity(session=session, photo_store=store).ok
-        on_disk = {p for p in store.root.rglob("*") if p.is_file()}
+        on_disk = {p for p in store.root.rglob("*") if p.is_file()
+                    and not p.is_relative_to(store.quarantine_root) and p != store.identity_path}
         referenced = {store.path_for(sha, ext) for sha, ext in all_referenced_files(session)}
-        assert on_disk == referenced, "only the files rows point to are left"
+        assert on_disk == referenced, "only the files rows point to are left in the store"
+        assert set(report.orphan_files) <= set(store.quarantined_files()), \
+            "orphans are moved to quarantine, never deleted"
         return len(report.orphan_files)
 
 

@@ -28,6 +28,11 @@ EXPECTED_TABLES = {
     "account", "patient", "visit", "photo", "analysis", "lesion", "review",
     "treatment_event", "study", "study_arm", "enrolment", "study_member", "audit_event",
 }
+# Tables added after revision 0001 (no rows in a 0001 database to keep).
+LATER_TABLES = {
+    "clinic_identity",  # 0008: the id the photo folder records
+    "signin_session",  # 0010: sign-ins kept across page reloads
+}
 FIRST_REVISION = "0001"
 # Revision 0002: composite index -> (table, columns, the 0001 single-column index it replaces).
 COMPOSITE_INDEXES: dict[str, tuple[str, list[str], str]] = {
@@ -49,8 +54,10 @@ CORRECTION_COLUMNS = ("corrects_id", "corrected_by_id", "correction", "withdrawn
                       "grade_evidence", "added_by_clinician", "research_consent")
 # 0007: whether a study's researchers see identifiable photos.
 STUDY_PHOTO_COLUMNS = ("identifiable_photos_for_researchers",)
+# 0009: close-ups with their body site, and each analysis's typicality.
+CLOSE_UP_COLUMNS = ("body_site", "typicality", "unusual")
 NEW_COLUMNS = (SECOND_OPINION_COLUMNS + ASSESSMENT_COLUMNS + TYPE_DOUBT_COLUMNS + CORRECTION_COLUMNS
-               + STUDY_PHOTO_COLUMNS)
+               + STUDY_PHOTO_COLUMNS + CLOSE_UP_COLUMNS)
 
 
 def _json_value(value: Any) -> Any:
@@ -103,7 +110,7 @@ def test_upgrade_downgrade_upgrade(empty_db_url: str) -> None:
     head = scripts.get_current_head()
     assert scripts.get_revision("0002").down_revision == FIRST_REVISION
     upgrade_database(url)
-    assert _tables(url) == EXPECTED_TABLES | {"alembic_version"}
+    assert _tables(url) == EXPECTED_TABLES | LATER_TABLES | {"alembic_version"}
     assert _revision(url) == head
 
     downgrade_database(url, FIRST_REVISION)  # 0003, then 0002, undone exactly
@@ -117,7 +124,7 @@ def test_upgrade_downgrade_upgrade(empty_db_url: str) -> None:
     downgrade_database(url, "base")
     assert _tables(url) == {"alembic_version"}
     upgrade_database(url)  # and back up again: the downgrades left a usable database
-    assert _tables(url) == EXPECTED_TABLES | {"alembic_version"}
+    assert _tables(url) == EXPECTED_TABLES | LATER_TABLES | {"alembic_version"}
     assert _revision(url) == head
 
 
@@ -328,7 +335,11 @@ def test_a_0001_database_keeps_every_row_when_upgraded(empty_db_url: str, tmp_pa
     recomputed = [{**row, "inflammatory": row["papule"] + row["pustule"] + row["nodule"]}
                   for row in before["analysis"]]
     assert [row["inflammatory"] for row in recomputed] == [12, 14, 8]
-    assert _without_new_columns(after) == {**before, "analysis": recomputed}
+    # 0010 adds one audit row per enrolment without consent (none of the old patients gave it).
+    reported = after["audit_event"][len(before["audit_event"]):]
+    assert [(r["target_type"], r["target_id"]) for r in reported] == [("enrolment", 1), ("enrolment", 2)]
+    assert _without_new_columns(after) == {**before, "analysis": recomputed,
+                                           "audit_event": before["audit_event"] + reported}
     assert [{k: row[k] for k in SECOND_OPINION_COLUMNS} for row in after["analysis"]] == [
         dict.fromkeys(SECOND_OPINION_COLUMNS)
     ] * 3
@@ -474,3 +485,68 @@ def test_0005_keeps_stored_types_and_counts_as_they_were(empty_db_url: str) -> N
         assert [{k: v for k, v in r.items() if k not in columns} for r in after[table]] == before[table]
     downgrade_database(url, "0004")
     assert _snapshot(url) == before
+
+
+def test_0009_adds_close_ups_with_a_site_and_typicality(empty_db_url: str) -> None:
+    url = empty_db_url
+    _filled_at(url, "0003")
+    upgrade_database(url, "0008")
+    before = _snapshot(url)
+
+    upgrade_database(url, "0009")
+    after = _snapshot(url)
+    assert [(r["typicality"], bool(r["unusual"])) for r in after["analysis"]] == [(None, False)] * 3
+    assert [r["body_site"] for r in after["photo"]] == [None] * len(after["photo"])
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE photo SET view = 'close-up', body_site = 'left_cheek' "
+                                "WHERE id = 1"))
+        with pytest.raises(sa.exc.IntegrityError):  # a site outside the list is refused
+            with connection.begin_nested():
+                connection.execute(text("UPDATE photo SET body_site = 'elbow_x' WHERE id = 1"))
+        connection.execute(text("UPDATE analysis SET typicality = 0.25, unusual = true WHERE id = 1"))
+    engine.dispose()
+
+    downgrade_database(url, "0008")  # a close-up becomes a front photo; the rest as it was
+    rolled_back = _snapshot(url)
+    assert rolled_back["photo"][0]["view"] == "front"
+    assert not _columns(url, "photo") & set(CLOSE_UP_COLUMNS)
+    assert not _columns(url, "analysis") & set(CLOSE_UP_COLUMNS)
+    assert rolled_back["analysis"] == before["analysis"]
+
+
+def test_0010_tells_the_administrator_what_changed(empty_db_url: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24: enrolments without consent and patient codes that differ only in capitals are
+    printed and kept in the audit trail; a stored note over its limit is shortened to it (and
+    said so); the sign-in table comes and goes."""
+    url = empty_db_url
+    _filled_at(url, "0003")
+    upgrade_database(url, "0009")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        # Patient 1 consented (a date) and allows research use; patient 2 did neither.
+        connection.execute(text("UPDATE patient SET research_consent = true WHERE id = 1"))
+        _insert(connection, "patient", code="acn-001", name=None, consent_date=None,
+                skin_type=None, notes="x" * 6000, team=None, owner_id=2, created_at=_T0,
+                research_consent=False)
+    engine.dispose()
+    capsys.readouterr()
+
+    upgrade_database(url, "0010")
+    printed = capsys.readouterr().out
+    after = _snapshot(url)
+    reports = [(r["target_type"], r["target_id"], r["detail"]) for r in after["audit_event"]
+               if r["detail"].startswith("migration 0010")]
+    assert [(kind, row_id) for kind, row_id, _ in reports] == [
+        ("patient", 3), ("enrolment", 2), ("patient", 3)]
+    enrolment = next(d for kind, _, d in reports if kind == "enrolment")
+    assert "ACN-002" in enrolment and "no consent date" in enrolment and "ACN-001" not in enrolment
+    clash = reports[-1][2]
+    assert "acn-001" in clash and "ACN-001" in clash
+    assert all(detail.removeprefix("migration 0010: ") in printed for _, _, detail in reports)
+    assert len(after["patient"][2]["notes"]) == 5000 and "6,000 characters" in reports[0][2]
+    assert "signin_session" in _tables(url)
+
+    downgrade_database(url, "0009")
+    assert "signin_session" not in _tables(url)

@@ -70,7 +70,7 @@ def test_iter_files_skips_temporary_and_foreign_files(tmp_path: Path) -> None:
     assert list(store.iter_files()) == [(sha, ".png")]
 
 
-def test_stale_temporary_files_are_removed(tmp_path: Path) -> None:
+def test_stale_temporary_files_go_to_quarantine(tmp_path: Path) -> None:
     store = PhotoStore(tmp_path)
     sha = store.put(b"real", ".png")
     folder = store.path_for(sha, ".png").parent
@@ -79,8 +79,35 @@ def test_stale_temporary_files_are_removed(tmp_path: Path) -> None:
     new.write_bytes(b"2")
     two_hours_ago = time.time() - 7200
     os.utime(old, (two_hours_ago, two_hours_ago))
-    assert store.remove_stale_temp_files(older_than_s=3600) == 1
-    assert not old.exists() and new.exists() and store.exists(sha, ".png")
+    assert store.stale_temp_files(older_than_s=3600) == [old]
+    batch = store.new_quarantine_batch()
+    assert store.quarantine_path(old, batch)
+    assert not old.exists() and (batch / old.name).read_bytes() == b"1"
+    assert new.exists() and store.exists(sha, ".png")
+    assert list(store.iter_files()) == [(sha, ".png")], "the quarantine is not part of the store"
+    with pytest.raises(ValueError, match="not inside the photo folder"):
+        store.quarantine_path(tmp_path.parent / "elsewhere.png", batch)
+
+
+def test_quarantine_keeps_files_until_emptied_and_releases_unchanged_ones(tmp_path: Path) -> None:
+    store = PhotoStore(tmp_path)
+    kept, damaged = store.put(b"kept", ".png"), store.put(b"damaged", ".jpg")
+    batch = store.new_quarantine_batch()
+    assert store.quarantine(kept, ".png", batch) and store.quarantine(damaged, ".jpg", batch)
+    assert not store.quarantine(kept, ".png", batch), "already gone"
+    (batch / f"{damaged}.jpg").write_bytes(b"bit rot")
+    assert store.release_from_quarantine(kept, ".png") and store.read(kept, ".png") == b"kept"
+    assert not store.release_from_quarantine(damaged, ".jpg"), "changed bytes stay out"
+    assert store.empty_quarantine(older_than_s=3600) == 0  # too young
+    assert store.empty_quarantine() == 1 and store.quarantine_batches() == []
+
+
+def test_the_identity_file_is_written_once(tmp_path: Path) -> None:
+    store = PhotoStore(tmp_path)
+    assert store.read_identity() is None
+    assert store.write_identity("first") == "first"
+    assert store.write_identity("second") == "first", "a second binding never overwrites"
+    assert stat.S_IMODE(store.identity_path.stat().st_mode) == 0o600
 
 
 def test_verify_detects_changed_bytes(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def test_orphan_missing_and_damaged_files_are_reported(
     assert store.path_for(orphan, ".jpg").is_file(), "a check without --repair changes nothing"
 
 
-def test_repair_removes_old_orphans_and_stale_temporary_files(
+def test_repair_quarantines_old_orphans_and_stale_temporary_files(
     configured: Path, session: Session, store: PhotoStore, clinician: Account,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -95,12 +95,14 @@ def test_repair_removes_old_orphans_and_stale_temporary_files(
     assert check.main(["--repair"]) == 0  # orphans alone are no failure
     out = capsys.readouterr().out
     assert "2 orphan files" in out
-    assert "repaired: removed 1 orphan file and 1 stale temporary file" in out
+    assert "repaired: moved 1 orphan file and 1 stale temporary file to quarantine" in out
     assert not store.path_for(old, ".png").exists() and not temp.exists()
+    assert (old, ".png") in store.quarantined_files(), "moved, not deleted"
     assert store.path_for(fresh, ".png").exists()
 
     assert check.main(["--repair", "--min-age-s", "0"]) == 0
-    assert "repaired: removed 1 orphan file and 0 stale temporary files" in capsys.readouterr().out
+    assert ("repaired: moved 1 orphan file and 0 stale temporary files to quarantine"
+            in capsys.readouterr().out)
     assert check.main([]) == 0
     assert "0 orphan files, 0 missing files" in capsys.readouterr().out
 
@@ -113,8 +115,9 @@ def test_repair_keeps_missing_and_damaged_files_failing(
     assert check.main(["--repair", "--verify"]) == 1
     out = capsys.readouterr().out
     assert "1 orphan file, 1 missing file, 1 damaged file" in out
-    assert "removed 1 orphan file" in out
+    assert "moved 1 orphan file" in out
     assert not store.path_for(orphan, ".jpg").exists()
+    assert (orphan, ".jpg") in store.quarantined_files()
     assert store.path_for(damaged.file_sha256, ".png").read_bytes() == b"bit rot"  # evidence kept
 
 
@@ -131,7 +134,7 @@ def test_bad_arguments_and_an_unmigrated_database(
         check.main(["--no-such-option"])
 
 
-def test_migrate_checks_and_removes_old_orphans_at_start_up(
+def test_migrate_checks_and_reports_but_deletes_nothing_at_start_up(
     configured: Path, session: Session, store: PhotoStore, clinician: Account,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -141,15 +144,17 @@ def test_migrate_checks_and_removes_old_orphans_at_start_up(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("database ") and lines[0].endswith(" is up to date")
     assert lines[1:] == [
-        "photo files: 6 files checked: 2 orphan files, 1 missing file; "
-        "removed 1 old orphan file - run `python -m usecases.cli.check` to see which files are missing"
+        "photo files: 6 files checked: 2 orphan files, 1 missing file; orphan files are kept "
+        "(`python -m usecases.cli.check --repair` moves them to the photo folder's quarantine)"
+        " - run `python -m usecases.cli.check` to see which files are missing"
     ]
-    assert not store.path_for(orphan, ".jpg").exists()
+    assert store.path_for(orphan, ".jpg").exists(), "issue 24: nothing deleted at start-up"
     assert store.path_for(fresh, ".png").exists()
 
     store.path_for(fresh, ".png").unlink()
+    store.path_for(orphan, ".jpg").unlink()
     assert store.put(make_photo(0).stored_bytes, ".png") == missing.file_sha256  # from a backup
     assert migrate.main() == 0
     assert capsys.readouterr().out.splitlines()[1:] == [
-        "photo files: 5 files checked: 0 orphan files, 0 missing files; removed 0 old orphan files"
+        "photo files: 5 files checked: 0 orphan files, 0 missing files"
     ]
