@@ -293,6 +293,14 @@ class PhotoStore:
         fsync_dir(self.root)
         return database_id
 
+    def forget_identity(self) -> None:
+        """Remove the binding (a restore into an empty store makes a new pair)."""
+        self.identity_path.unlink(missing_ok=True)
+
     def has_files(self) -> bool:
         """True when the store holds at least one photo or mask file."""
         return next(self.iter_files(), None) is not None
+
+    def leftover_count(self) -> int:
+        """Files of any kind under the folder other than the identity (a restore needs none)."""
+        return sum(1 for p in self.root.rglob("*") if p.is_file() and p != self.identity_path)

@@ -142,3 +142,30 @@ def empty_db_url(databases: Databases, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def on_postgresql(databases: Databases) -> bool:
     return databases.postgres
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3 HTTP endpoint (moto's server) on 127.0.0.1 for the whole run."""
+    from tests.s3_server import moto_available, s3_server
+
+    if not moto_available():
+        pytest.skip("moto's S3 server is not installed (the dev extra installs it)")
+    with s3_server(tmp_path_factory.mktemp("s3")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The AWS variables point at the test endpoint, with a new bucket per test."""
+    from tests.s3_server import TEST_ENV, make_bucket
+
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    bucket = f"acne-test-{next(_BUCKETS)}-{os.getpid()}"
+    make_bucket(s3_endpoint, bucket)
+    return bucket
+
+
+_BUCKETS = itertools.count()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -24,6 +25,9 @@ class Clinic:
 
     engine: Engine
     photo_store: PhotoStore
+    # The models' folder: its face networks search a photo for every face before a researcher
+    # sees it (usecases.photos). The repository's own weights unless the settings name others.
+    weights_dir: Path = Path(__file__).resolve().parent.parent / "weights"
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -39,11 +43,21 @@ def open_clinic(settings: Settings, *, check: bool = True) -> Clinic:
         check_storage(settings)
     clinic = Clinic(
         engine=get_engine(settings.resolved_database_url),
-        photo_store=PhotoStore(settings.photo_dir),
+        photo_store=open_photo_store(settings),
+        weights_dir=Path(settings.weights_dir),
     )
     if check:
         check_photo_folder(clinic)
     return clinic
+
+
+def open_photo_store(settings: Settings) -> PhotoStore:
+    """The data folder's photo store, or the object store ACNE_PHOTO_STORE names."""
+    if settings.photo_store is not None:
+        from db.object_store import S3PhotoStore
+
+        return S3PhotoStore(settings.photo_store)  # type: ignore[return-value] - same methods
+    return PhotoStore(settings.photo_dir)
 
 
 def check_photo_folder(clinic: Clinic) -> None:

@@ -7,6 +7,7 @@ prints it (exit code 2) or shows it on the page.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,20 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+APP_NAME = "acne-tracker"
+
+
+def default_data_dir() -> Path:
+    """Where the data lives unless ACNE_DATA_DIR says: `data/` in a checkout (a folder holding
+    pyproject.toml); installed from a wheel, $XDG_DATA_HOME/acne-tracker, by default
+    ~/.local/share/acne-tracker (never the current folder, never site-packages). The weights
+    default to the installed package's own `weights/` either way."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / "data"
+    base = os.environ.get("XDG_DATA_HOME", "").strip()
+    return (Path(base) if base else Path.home() / ".local" / "share") / APP_NAME
+
+
 EXIT_BAD_SETTINGS = 2
 
 # Field name -> the environment variable a person sets.
@@ -26,7 +41,10 @@ VARIABLES: dict[str, str] = {
     "lockout_minutes": "ACNE_LOCKOUT_MINUTES",
     "backup_key_file": "ACNE_BACKUP_KEY_FILE",
     "engine": "ACNE_ENGINE",
+    "photo_store": "ACNE_PHOTO_STORE",
 }
+# Never echoed in a message: they may hold a password or a key.
+_SECRET_VARIABLES = frozenset({"DATABASE_URL", "ACNE_PHOTO_STORE"})
 DATABASE_SCHEMES = ("sqlite", "postgresql")
 
 
@@ -37,7 +55,7 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ACNE_", extra="ignore")
 
-    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="database and photo folder")
+    data_dir: Path = Field(default_factory=default_data_dir, description="database and photo folder")
     weights_dir: Path = Field(default=PROJECT_ROOT / "weights")
     # DATABASE_URL is the conventional name, so it is read without the prefix.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
@@ -49,6 +67,9 @@ class Settings(BaseSettings):
     # What runs the lesion segmenter: ONNX Runtime when the weights carry its graph ("auto"),
     # or always ONNX Runtime / PyTorch (same weights, same numbers; PyTorch is the fallback).
     engine: Literal["auto", "onnx", "torch"] = "auto"
+    # Where photos live: empty for the data folder's photos/, or s3://BUCKET/PREFIX in an
+    # S3-compatible object store (endpoint, region and credentials from the AWS variables).
+    photo_store: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -62,6 +83,27 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("engine")
+    @classmethod
+    def _torch_installed(cls, value: str) -> str:
+        # PyTorch comes with the training extra only; the run time runs ONNX Runtime.
+        if value == "torch" and not _importable("torch"):
+            raise ValueError(
+                "the PyTorch engine needs the training extra, which is not installed: install "
+                "the training extra (pip install 'acne-tracker[train]') or set ACNE_ENGINE=auto"
+            )
+        return value
+
+    @field_validator("photo_store")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from db.object_store import parse_store_url
+
+        parse_store_url(value.strip())
+        return value.strip()
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'acne.db').resolve()}"
@@ -71,6 +113,16 @@ class Settings(BaseSettings):
         return self.data_dir / "photos"
 
 
+def _importable(module: str) -> bool:
+    """Whether `module` is installed, without importing it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _sentence(error: ValidationError) -> str:
     """The first problem as one sentence: the variable, its value and what it must be."""
     problem = error.errors()[0]
@@ -78,7 +130,7 @@ def _sentence(error: ValidationError) -> str:
     variable = VARIABLES.get(field, field.upper() or "a setting")
     reason = str(problem["msg"]).removeprefix("Value error, ")
     value = problem.get("input")
-    shown = f" ({value!r})" if isinstance(value, str) and variable != "DATABASE_URL" else ""
+    shown = f" ({value!r})" if isinstance(value, str) and variable not in _SECRET_VARIABLES else ""
     return f"{variable}{shown} is not valid: {reason[:1].lower()}{reason[1:]}."
 
 
@@ -115,7 +167,8 @@ def check_storage(settings: Settings) -> None:
 
     try:
         ensure_private_dir(settings.data_dir)
-        ensure_private_dir(settings.photo_dir)
+        if settings.photo_store is None:
+            ensure_private_dir(settings.photo_dir)
     except OSError as error:
         raise SettingsError(
             f"ACNE_DATA_DIR ({settings.data_dir}) cannot be used as the data folder: "
@@ -135,6 +188,13 @@ def check_storage(settings: Settings) -> None:
     if problem is not None:
         variable = "DATABASE_URL" if settings.database_url else "ACNE_DATA_DIR"
         raise SettingsError(f"{variable}: {problem}.")
+    if settings.photo_store is not None:
+        from db.object_store import ObjectStoreError, S3PhotoStore
+
+        try:
+            S3PhotoStore(settings.photo_store).check_reachable()
+        except ObjectStoreError as error:
+            raise SettingsError(f"ACNE_PHOTO_STORE: {error}.") from None
 
 
 def backup_key(settings: Settings) -> bytes | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,10 @@ def _check_empty_target(engine: Engine, store: PhotoStore) -> str | None:
             f"the target database already holds rows ({tables}): restore only into an empty "
             "database (set DATABASE_URL / ACNE_DATA_DIR to a new one)"
         )
-    leftovers = [p for p in store.root.rglob("*") if p.is_file() and p != store.identity_path]
+    leftovers = store.leftover_count()
     if leftovers:
         raise BackupError(
-            f"the photo folder {store.root} is not empty ({len(leftovers)} files): restore only "
+            f"the photo folder {store.root} is not empty ({leftovers} files): restore only "
             "into an empty data folder (an interrupted restore leaves files: remove them first)"
         )
     if len(found) > 1:
@@ -189,21 +190,26 @@ def restore_backup(*, source: Path, database_url: str, photo_store: PhotoStore,
     again), then the schema is upgraded to the newest revision.
     """
     source = Path(source)
-    manifest = read_manifest(source, signing_key)
-    engine = get_engine(database_url)
-    current = _check_empty_target(engine, photo_store)
-    _migrate_to(database_url, current, manifest["schema_revision"])
-    files = _backup_files(manifest)
-    written, file_bytes = _restore_files(source, files, photo_store)
-    try:
-        rows = _insert_rows(engine, source, manifest, set(written))
-    except BaseException:
-        _remove_files(photo_store, written)
-        raise
+    # The table files are copied into a private folder (owner-only, removed at the end) as
+    # their checksums are checked, and the rows come from that copy: the bytes checked are the
+    # bytes restored. (Photo files are read once each and stored only if that read matches.)
+    with tempfile.TemporaryDirectory(prefix="acne-restore-") as private:
+        checked = Path(private)
+        manifest = read_manifest(source, signing_key, copy_tables_to=checked)
+        engine = get_engine(database_url)
+        current = _check_empty_target(engine, photo_store)
+        _migrate_to(database_url, current, manifest["schema_revision"])
+        files = _backup_files(manifest)
+        written, file_bytes = _restore_files(source, files, photo_store)
+        try:
+            rows = _insert_rows(engine, checked, manifest, set(written))
+        except BaseException:
+            _remove_files(photo_store, written)
+            raise
     upgrade_database(database_url)
     # The target was empty, so the restored database and folder are a new pair: bind them again
     # (a downgrade above may have dropped the database's id).
-    photo_store.identity_path.unlink(missing_ok=True)
+    photo_store.forget_identity()
     with Session(engine) as session:
         bind_photo_store(session=session, photo_store=photo_store)
     return BackupSummary(source, manifest["schema_revision"], rows, len(written), file_bytes)
