@@ -19,10 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import PhotoError
 from core.imaging import decode_photo
-from core.types import VIEWS, Analysis, DecodedPhoto
+from core.types import BODY_SITES, CLOSE_UP_VIEW, VIEWS, Analysis, DecodedPhoto
 from db.errors import DuplicateError, PermissionDenied
 from db.models import Account
 from db.repository import create_visit, find_duplicate_photo, store_photo
+from usecases.analysis_queue import process_queue
 from usecases.clinic import Clinic
 
 StoreStatus = Literal["stored", "skipped", "refused"]
@@ -55,14 +56,29 @@ class CaptureDetails:
     taken_on: date | None = None
     makeup: bool | None = None
     lighting: str | None = None
+    body_site: str | None = None  # where a close-up was taken (core.types.BODY_SITES)
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise ValueError(f"view {self.view!r} must be one of {', '.join(VIEWS)}")
+        if self.body_site is not None and self.body_site not in BODY_SITES:
+            raise ValueError(f"body site {self.body_site!r} must be one of {', '.join(BODY_SITES)}")
 
     @classmethod
-    def from_photo(cls, checked: CheckedPhoto) -> CaptureDetails:
-        """The details a photo gives by itself: the view the face model saw, the EXIF date."""
-        estimated = checked.analysis.face.view if checked.analysis else None
+    def from_photo(cls, checked: CheckedPhoto, body_site: str | None = None,
+                   view: str | None = None) -> CaptureDetails:
+        """The details a photo gives by itself: the view the face model saw (a photo of skin
+        without a face is a close-up), the EXIF date; `body_site` and `view` (a close-up) as
+        the caller knows them (a folder's layout: usecases.folder_plan.capture_hint)."""
+        analysis = checked.analysis
+        if view == CLOSE_UP_VIEW or (analysis is not None and not analysis.face.found):
+            view = CLOSE_UP_VIEW
+        else:
+            estimated = analysis.face.view if analysis else None
+            view = estimated if estimated in VIEWS else ("close-up" if body_site else "front")
         captured = checked.photo.captured_at if checked.photo else None
-        return cls(view=estimated if estimated in VIEWS else "front",
-                   taken_on=captured.date() if captured else None)
+        return cls(view=view, taken_on=captured.date() if captured else None,
+                   body_site=body_site if view == CLOSE_UP_VIEW else None)
 
 
 @dataclass(frozen=True)
@@ -115,10 +131,11 @@ def check_photo(
     photo: DecodedPhoto | None = None,
     analyzer: PhotoAnalyzer | None,
     seen: set[str] | None = None,
+    on_wait: Callable[[int], None] | None = None,
 ) -> CheckedPhoto:
     """Decode `data` (or take `photo`, decoded ahead), skip a photo already in this upload
     (`seen` holds their SHA-256) or already stored for the patient, then analyse it once
-    (no analysis when `analyzer` is None)."""
+    (no analysis when `analyzer` is None; it waits its turn in the process's analysis queue)."""
     if photo is None:
         decoded = decode_upload(data if data is not None else b"", filename)
         if isinstance(decoded, str):
@@ -134,11 +151,14 @@ def check_photo(
                                             upload_sha256=photo.upload_sha256)
         if existing is not None:
             return CheckedPhoto(filename=filename, photo=photo,
-                                duplicate=f"already stored for this patient (photo #{existing.id})")
+                                duplicate=f"already stored for this patient (as "
+                                          f"'{existing.filename}', saved {existing.created_at:%d %b %Y})")
     analysis = None
     if analyzer is not None:
         try:
-            analysis = analyzer.analyze(photo)
+            # One bounded queue per process: many users at once take turns (issue 28);
+            # `on_wait` hears how many analyses are ahead.
+            analysis = process_queue().run(lambda: analyzer.analyze(photo), on_wait=on_wait)
         except (ValueError, RuntimeError) as error:
             return CheckedPhoto(filename=filename, photo=photo, error=f"analysis failed: {error}")
     return CheckedPhoto(filename=filename, photo=photo, analysis=analysis)
@@ -157,7 +177,7 @@ def store_checked_photo(
             row = store_photo(
                 session=session, actor=actor, photo_store=clinic.photo_store, visit_id=visit_id,
                 photo=photo, analysis=checked.analysis, view=details.view, makeup=details.makeup,
-                lighting=details.lighting, refuse_duplicate=True,
+                lighting=details.lighting, refuse_duplicate=True, body_site=details.body_site,
             )
     except DuplicateError:
         return StoreResult(checked.filename, "skipped", "already stored")

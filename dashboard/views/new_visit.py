@@ -14,20 +14,51 @@ from datetime import date
 
 import streamlit as st
 
-from core.types import VIEWS, Right
-from core.words import plural
+from core.types import BODY_SITES, CLOSE_UP_VIEW, VIEWS, Right
+from core.words import CLOSE_UP_NOTE, UNUSUAL_PHOTO_WARNING, named_problem, plural, view_label, words
+from core.imaging import resize_to_long_side
 from dashboard import state
+from usecases.analysis_queue import waiting_sentence
 from usecases.framing_guide import FramingGuide, compare_with_guide, framing_guide
 from usecases.visits import CaptureDetails, CheckedPhoto, check_photo, record_visit
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "tif", "tiff"]
+# Every format core.imaging reads (its messages name them all: JPEG, PNG, HEIC, WebP, TIFF,
+# BMP or GIF).
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "avif", "tif", "tiff", "bmp", "gif"]
 MAKEUP_CHOICES: dict[str, bool | None] = {"not recorded": None, "no make-up": False, "make-up": True}
 LIGHTING_CHOICES: tuple[str | None, ...] = (None, "daylight", "indoor", "flash", "clinic lamp")
 PREPARED_KEY = "new_visit_prepared"
 
 
+PREVIEW_LONG_SIDE = 800  # pixels: the column is at most about 400 px wide on screen
+
+
+def preview_of(image):  # noqa: ANN001, ANN201 - an RGB array in, a smaller one out
+    """The photo at most PREVIEW_LONG_SIDE pixels long, for the upload's preview."""
+    if max(image.shape[:2]) <= PREVIEW_LONG_SIDE:
+        return image
+    return resize_to_long_side(image, PREVIEW_LONG_SIDE)[0]
+
+
+def show_numbers(analysis) -> None:  # noqa: ANN001 - core.types.Analysis
+    """The counts and grade in one sentence; a close-up and an unusual photo say so."""
+    counts = analysis.counts
+    grade = analysis.grade
+    grade_text = "clear" if counts.total == 0 else f"{grade.label} ({grade.confidence:.0%} confidence)"
+    st.write(
+        f"{plural(counts.total, 'lesion')}: {counts.inflammatory} inflammatory (of them "
+        f"{plural(counts.nodule, 'nodule/cyst')} and {counts.inflammatory_type_uncertain} of "
+        f"uncertain type), {counts.non_inflammatory} non-inflammatory; grade {grade_text}."
+    )
+    if not analysis.face.found:
+        st.info(CLOSE_UP_NOTE)
+    if getattr(analysis, "unusual", False):
+        st.warning(UNUSUAL_PHOTO_WARNING)
+
+
 def show_quality(item: CheckedPhoto, key: str) -> bool:
-    """Show the quality gate's verdict; returns whether the photo is to be stored."""
+    """Show the quality gate's verdict with the numbers (flagged when a check failed); returns
+    whether the photo is to be stored."""
     if item.analysis is None:
         st.caption("Not analysed (no model installed); the photo is stored without an analysis.")
         return True
@@ -40,19 +71,13 @@ def show_quality(item: CheckedPhoto, key: str) -> bool:
     quality = item.analysis.quality
     if quality.passed:
         st.success("Quality checks passed.")
-    else:
-        st.warning("Quality problems: " + " ".join(quality.reasons))  # each reason is a sentence
-        if not st.checkbox("Store it anyway", value=False, key=f"{key}_keep"):
-            return False
-    counts = item.analysis.counts
-    grade = item.analysis.grade
-    grade_text = "clear" if counts.total == 0 else f"{grade.label} ({grade.confidence:.0%} confidence)"
-    st.write(
-        f"{plural(counts.total, 'lesion')}: {counts.inflammatory} inflammatory (of them "
-        f"{plural(counts.nodule, 'nodule/cyst')} and {counts.inflammatory_type_uncertain} of "
-        f"uncertain type), {counts.non_inflammatory} non-inflammatory; grade {grade_text}."
-    )
-    return True
+        show_numbers(item.analysis)
+        return True
+    st.warning("Quality problems: " + " ".join(quality.reasons))  # each reason is a sentence
+    show_numbers(item.analysis)
+    st.caption("Flagged: these numbers come from a photo that failed a quality check. Stored "
+               "anyway, they carry the flag wherever they appear.")
+    return st.checkbox("Store it anyway", value=False, key=f"{key}_keep")
 
 
 def capture_details(item: CheckedPhoto, key: str, visit_date: date) -> CaptureDetails:
@@ -69,12 +94,17 @@ def capture_details(item: CheckedPhoto, key: str, visit_date: date) -> CaptureDe
             max_value=date.today(), key=f"{key}_taken_{visit_date:%Y%m%d}",
         )
     view = st.radio("View", VIEWS, index=VIEWS.index(guess.view), horizontal=True, key=f"{key}_view")
+    body_site = None
+    if view == CLOSE_UP_VIEW:
+        body_site = st.selectbox("Where on the body (optional)", (None, *BODY_SITES),
+                                 format_func=lambda site: words(site, "not recorded"),
+                                 key=f"{key}_site")
     makeup = st.selectbox("Make-up", list(MAKEUP_CHOICES), key=f"{key}_makeup")
     lighting = st.selectbox(
         "Lighting", LIGHTING_CHOICES, format_func=lambda v: v or "not recorded", key=f"{key}_light"
     )
     return CaptureDetails(view=view, taken_on=taken_on, makeup=MAKEUP_CHOICES[makeup],
-                          lighting=lighting)
+                          lighting=lighting, body_site=body_site)
 
 
 def save_visit(actor, patient_id: int, visit_date: date, notes: str,  # noqa: ANN001
@@ -87,7 +117,7 @@ def save_visit(actor, patient_id: int, visit_date: date, notes: str,  # noqa: AN
         on_progress=lambda done, total: progress.progress(done / total, text=f"Saved {done} of {total}"),
     )
     for result in recorded.refused:
-        st.error(f"{result.filename}: {result.reason}")
+        st.error(named_problem(result.filename, result.reason or "not stored"))
     st.session_state[state.VISIT_KEY] = recorded.visit_id
     st.session_state.pop(PREPARED_KEY, None)
     st.session_state["new_visit_round"] = st.session_state.get("new_visit_round", 0) + 1
@@ -97,6 +127,9 @@ def save_visit(actor, patient_id: int, visit_date: date, notes: str,  # noqa: AN
 
 def show_guide(guide: FramingGuide | None, view: str) -> None:
     """The patient's last photo of the view, small, as the framing guide for the next one."""
+    if view == CLOSE_UP_VIEW:
+        st.caption("Close-ups have no framing guide: the guide needs a face.")
+        return
     if guide is None:
         st.caption(f"No earlier {view} photo of this patient yet: the one taken now becomes the "
                    "framing guide for the next visit.")
@@ -107,6 +140,8 @@ def show_guide(guide: FramingGuide | None, view: str) -> None:
 
 def show_framing(item: CheckedPhoto, guide: FramingGuide | None, view: str) -> None:
     """How the upload's framing differs from the last photo of its view, in sentences."""
+    if view == CLOSE_UP_VIEW:
+        return
     comparison = compare_with_guide(guide, item) if guide is not None else None
     if comparison is None:
         return
@@ -136,6 +171,8 @@ guides: dict[str, FramingGuide | None] = {}  # the last photo of each view, look
 
 
 def guide_for(view: str) -> FramingGuide | None:
+    if view == CLOSE_UP_VIEW:
+        return None  # the framing guide needs a face
     if view not in guides:
         guides[view] = framing_guide(state.get_clinic(), actor, patient_id=patient.id, view=view)
     return guides[view]
@@ -143,7 +180,8 @@ def guide_for(view: str) -> FramingGuide | None:
 
 upload_column, guide_column = st.columns([3, 1])
 with guide_column:
-    guide_view = st.radio("View you are taking", VIEWS, horizontal=True, key=f"guide_view_{round_}")
+    guide_view = st.radio("View you are taking", VIEWS, horizontal=True, key=f"guide_view_{round_}",
+                          format_func=view_label)
     show_guide(guide_for(guide_view), guide_view)
 with upload_column:
     uploads = st.file_uploader(
@@ -167,24 +205,28 @@ if pending:
     progress = st.progress(0.0, text="Checking photos ...")
     for index, upload in enumerate(pending, start=1):
         progress.progress((index - 1) / len(pending), text=f"Checking {upload.name} ...")
+        waiting = st.empty()  # this user's place in the process's analysis queue (issue 28)
         items[upload.file_id] = check_photo(
             state.get_clinic(), actor, patient_id=patient.id, filename=upload.name,
             data=upload.getvalue(), analyzer=analyzer, seen=seen,
+            on_wait=lambda ahead: waiting.caption(waiting_sentence(ahead)),
         )
+        waiting.empty()
     progress.progress(1.0, text=f"Checked {plural(len(pending), 'photo')}.")
 
 ready: list[tuple[CheckedPhoto, CaptureDetails]] = []
 for upload in uploads:
     item = items[upload.file_id]
     if item.error:
-        st.error(f"{item.filename}: {item.error}")
+        st.error(named_problem(item.filename, item.error))
         continue
     if item.duplicate:
         st.warning(f"{item.filename}: skipped, {item.duplicate}.")
         continue
     with st.container(border=True):
         left, right = st.columns([1, 2])
-        left.image(item.photo.image, caption=item.filename, width="stretch")
+        # A preview, not the 12 MP array: encoding it for the browser cost a second a photo.
+        left.image(preview_of(item.photo.image), caption=item.filename, width="stretch")
         with right:
             keep = show_quality(item, upload.file_id)
             details = capture_details(item, upload.file_id, visit_date)
@@ -204,6 +246,12 @@ else:
     label = "Save the visit without photos"
     confirmed = st.checkbox("Save this visit without any photo (treatment notes only)",
                             key=f"no_photo_{round_}")
+if patient.consent_date is None:
+    # No visit of a patient who has not consented is recorded without saying so in so many words.
+    st.warning(f"No consent is recorded for {patient.code}. Record it on the Patients page, or "
+               "confirm that this visit is recorded without it.")
+    confirmed = st.checkbox("Record this visit although no consent is recorded",
+                            key=f"no_consent_{round_}") and confirmed
 if st.button(label, type="primary" if ready else "secondary", disabled=not confirmed,
              key=f"save_visit_{round_}"):
     save_visit(actor, patient.id, visit_date, notes, ready)

@@ -1,0 +1,310 @@
+"""Many clinicians at once (issue 28): `python -m benchmarks.bench_concurrent [--users 10]`.
+
+Browser part: one app (`streamlit run`, the shipped models) on this machine; N browser contexts
+of one Chromium (Playwright) sign in as N clinicians, each with a patient of their own, open New
+visit and drop a 12 MP JPEG at the same moment. Reported: visits stored (from the database),
+errors shown on any page, p50 and p95 time from the drop to the analysed result on screen, and
+the server's peak memory (VmHWM of the Streamlit process). Target: p95 <= 5 s, nothing lost, no
+error shown.
+
+Import part (`--imports N`): N `usecases.cli.import_folder` commands at once against one
+database (PostgreSQL when `--database-url` or ACNE_TEST_POSTGRES_URL names a server, SQLite
+otherwise), each importing its own folder; reported: photos stored against photos given, and
+the slowest command's wall time.
+
+Prints one JSON object (and writes it to `--output`).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "bench concurrent password"
+TARGET_P95_S = 5.0
+
+
+def photo_jpeg(size: tuple[int, int]) -> bytes:
+    """The public-domain astronaut (scikit-image), scaled to `size`, as a camera-like JPEG."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    face = Image.fromarray(np.asarray(data.astronaut())).resize(size, Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    face.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def seed_clinicians(database_url: str, users: int) -> list[tuple[str, str]]:
+    """N clinicians, each with one patient: [(user name, patient code)]."""
+    from db.engine import get_engine, new_session
+    from db.models import Account, AccountCreate, PatientCreate
+    from db.repository import accounts as accounts_module
+    from db.repository import create_account, create_patient
+
+    accounts_module.BCRYPT_ROUNDS = 4  # sign-in cost is not what is measured
+    engine = get_engine(database_url)
+    made = []
+    with new_session(engine) as session:
+        create_account(session=session, data=AccountCreate(
+            username="bench-admin", full_name="Bench Admin", password=PASSWORD, role="admin"))
+    for n in range(users):
+        with new_session(engine) as session:
+            account = create_account(session=session, data=AccountCreate(
+                username=f"doctor-{n:02d}", full_name=f"Doctor {n:02d}", password=PASSWORD,
+                role="clinician", team=f"team-{n:02d}"))
+            doctor = session.get(Account, account.id)
+            create_patient(session=session, actor=doctor, data=PatientCreate(
+                code=f"CON-{n:02d}", name=f"Concurrent Person {n:02d}",
+                consent_date=date.today()))
+            made.append((f"doctor-{n:02d}", f"CON-{n:02d}"))
+    return made
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+@contextmanager
+def app_server(env: dict[str, str], log: Path):  # noqa: ANN201 - yields (url, pid)
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+             "--server.headless", "true", "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {log.read_text(errors='replace')[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("streamlit did not start within 180 s")
+            time.sleep(0.5)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def _idle(page) -> None:  # noqa: ANN001 - playwright Page
+    await page.wait_for_timeout(300)
+    await page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+
+
+async def _user_flow(browser, url: str, user: str, code: str, photo: Path,  # noqa: ANN001
+                     ready, result: dict) -> None:  # noqa: ANN001 - asyncio.Barrier
+    """One clinician: sign in, pick the patient, open New visit, wait for everyone, drop the
+    photo, time the analysed result and the save."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(300_000)
+    try:
+        page = await context.new_page()
+        await page.goto(url)
+        await page.get_by_label("User name", exact=True).fill(user)
+        await page.get_by_label("Password", exact=True).fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.locator('[data-testid="stSidebarNav"]').wait_for()
+        await _idle(page)
+        box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Current patient").first
+        await box.get_by_role("combobox").fill(code)
+        await page.get_by_role("option").filter(has_text=code).first.click()
+        await _idle(page)
+        await page.locator('[data-testid="stSidebarNav"]').get_by_role(
+            "link", name="New visit", exact=True).click()
+        dropzone = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+        await dropzone.wait_for(state="attached")
+        await _idle(page)
+        await ready.wait()
+        started = time.perf_counter()
+        await dropzone.set_input_files(str(photo))
+        verdict = page.get_by_text("Quality checks passed.").or_(
+            page.get_by_text("Quality problems:")).or_(page.get_by_text("Not assessable"))
+        await verdict.first.wait_for()
+        result["to_result_s"] = time.perf_counter() - started
+        await _idle(page)
+        anyway = page.locator('[data-testid="stCheckbox"]').filter(has_text="Store it anyway")
+        if await anyway.count():
+            await anyway.first.get_by_text("Store it anyway", exact=True).click()
+            await _idle(page)
+        await page.get_by_role("button", name="Save the visit").click()
+        await page.get_by_text("saved with", exact=False).first.wait_for()
+        result["to_saved_s"] = time.perf_counter() - started
+        await _idle(page)
+        errors = page.locator('[data-testid="stAlertContentError"]')
+        result["errors"] = [await e.inner_text() for e in await errors.all()]
+        tracebacks = await page.locator('[data-testid="stException"]').count()
+        if tracebacks:
+            result["errors"].append(f"{tracebacks} tracebacks")
+    except Exception as error:  # noqa: BLE001 - a failed user is a result, not a crash
+        result.setdefault("errors", []).append(f"{type(error).__name__}: {str(error)[:300]}")
+    finally:
+        await context.close()
+
+
+async def _all_users(url: str, people: list[tuple[str, str]], photo: Path,
+                     results: list[dict]) -> None:
+    """One Chromium, one context per clinician, all dropping their photo at the same moment."""
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                           args=["--no-sandbox", "--disable-gpu"])
+        try:
+            ready = asyncio.Barrier(len(people))
+            await asyncio.gather(*(_user_flow(browser, url, user, code, photo, ready, result)
+                                   for (user, code), result in zip(people, results)))
+        finally:
+            await browser.close()
+
+
+def browser_part(folder: Path, users: int, size: tuple[int, int], weights: Path) -> dict:
+    import asyncio
+
+    from db.migrate import upgrade_database
+
+    data_dir = folder / "data"
+    data_dir.mkdir(parents=True)
+    url = f"sqlite:///{data_dir / 'acne.db'}"
+    upgrade_database(url)
+    people = seed_clinicians(url, users)
+    photo = folder / "photo.jpg"
+    photo.write_bytes(photo_jpeg(size))
+    env = {**os.environ, "ACNE_DATA_DIR": str(data_dir), "DATABASE_URL": url,
+           "ACNE_WEIGHTS_DIR": str(weights), "HF_HUB_OFFLINE": "1",
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    results: list[dict] = [{} for _ in people]
+    with app_server(env, folder / "streamlit.log") as (app_url, pid):
+        asyncio.run(_all_users(app_url, people, photo, results))
+        peak = _peak_rss_mb(pid)
+    stored = _visits_stored(url)
+    times = sorted(r["to_result_s"] for r in results if "to_result_s" in r)
+    saved = sorted(r["to_saved_s"] for r in results if "to_saved_s" in r)
+    errors = [e for r in results for e in r.get("errors", [])]
+    return {
+        "users": users, "photo": f"{size[0]}x{size[1]} JPEG", "visits_stored": stored,
+        "results_shown": len(times), "errors_shown": errors,
+        "to_result_p50_s": round(statistics.median(times), 2) if times else None,
+        "to_result_p95_s": round(_p95(times), 2) if times else None,
+        "to_saved_p50_s": round(statistics.median(saved), 2) if saved else None,
+        "to_saved_p95_s": round(_p95(saved), 2) if saved else None,
+        "server_peak_rss_mb": peak, "target_p95_s": TARGET_P95_S,
+    }
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _visits_stored(url: str) -> int:
+    from sqlmodel import func, select
+
+    from db.engine import get_engine, new_session
+    from db.models import Photo
+
+    with new_session(get_engine(url)) as session:
+        return int(session.exec(select(func.count()).select_from(Photo)).one())
+
+
+def import_part(folder: Path, imports: int, size: tuple[int, int], database_url: str | None,
+                weights: Path) -> dict:
+    """N import commands at once against one database, each with a folder of its own."""
+    from db.migrate import upgrade_database
+
+    data_dir = folder / "import-data"
+    data_dir.mkdir(parents=True)
+    url = database_url or f"sqlite:///{data_dir / 'acne.db'}"
+    upgrade_database(url)
+    people = seed_clinicians(url, imports)
+    jpeg = photo_jpeg(size)
+    env = {**os.environ, "ACNE_DATA_DIR": str(data_dir), "DATABASE_URL": url,
+           "ACNE_WEIGHTS_DIR": str(weights), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "usecases.cli.migrate"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)  # binds the photo folder once, before the crowd
+    commands = []
+    for n, (user, code) in enumerate(people):
+        source = folder / f"import-{n:02d}" / code / date.today().isoformat()
+        source.mkdir(parents=True)
+        (source / "front.jpg").write_bytes(jpeg)
+        commands.append([sys.executable, "-m", "usecases.cli.import_folder",
+                         str(folder / f"import-{n:02d}"), "--account", user])
+    started = time.perf_counter()
+    processes = [subprocess.Popen(c, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT) for c in commands]
+    outputs = [p.communicate(timeout=1200)[0].decode(errors="replace") for p in processes]
+    wall = time.perf_counter() - started
+    failed = [o[-300:] for p, o in zip(processes, outputs) if p.returncode != 0]
+    return {"imports": imports, "database": "postgresql" if url.startswith("postgresql") else "sqlite",
+            "photos_given": imports, "photos_stored": _visits_stored(url),
+            "failed_commands": failed, "slowest_command_s": round(wall, 1)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--imports", type=int, default=10)
+    parser.add_argument("--size", default="4000x3000", help="photo size, WIDTHxHEIGHT")
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights")
+    parser.add_argument("--database-url", default=os.environ.get("ACNE_BENCH_POSTGRES_URL"),
+                        help="the import part's database (default: a SQLite file)")
+    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    result: dict = {}
+    with tempfile.TemporaryDirectory(prefix="bench-concurrent-") as tmp:
+        folder = Path(tmp)
+        if not args.no_browser and args.users > 0:
+            if not CHROMIUM.exists():
+                result["browser"] = {"skipped": "no /usr/bin/chromium"}
+            else:
+                result["browser"] = browser_part(folder, args.users, (width, height), args.weights)
+        if args.imports > 0:
+            result["imports"] = import_part(folder, args.imports, (width, height),
+                                            args.database_url, args.weights)
+    text = json.dumps(result, indent=2)
+    if args.output:
+        args.output.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
