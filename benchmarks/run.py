@@ -27,6 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 THREADS = 2
+# Issue 27's targets, each a row beside its baseline measured in the same run.
+TARGET_12MP_S = 0.20
+TARGET_COLD_START_S = 1.2
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,12 @@ def analyze_rows(r: dict) -> list[Row]:
     rows = []
     for size, timing in r.get("sizes", {}).items():
         ours = timing["ours"]["median_s"]
-        target = 0.5 if size == "12MP" else None  # the product's target: 12 MP in 0.5 s (issue 19)
-        rows.append(Row(f"whole analysis, {size} photo, median", _s(ours),
-                        f"< {_s(target)}" if target else "", ours < target if target else None))
+        # The product's target: 12 MP in 0.2 s (issue 27; 0.5 s in issue 19).
+        target = TARGET_12MP_S if size.startswith("12MP") else None
+        full = timing.get("full_decode", {}).get("median_s")
+        rows.append(Row(f"whole analysis, {size} photo, median", _s(ours)
+                        + (f" (decoded in full, same run: {_s(full)})" if full else ""),
+                        f"<= {_s(target)}" if target else "", ours <= target if target else None))
         if "speedup_vs_demo" in timing:
             speedup = timing["speedup_vs_demo"]
             rows.append(Row(f"speed-up over the original demo's design, {size}", f"{speedup:.2f}x",
@@ -154,8 +160,9 @@ def cold_start_rows(r: dict) -> list[Row]:
         Row("command line, missing file, fresh process", _s(r["missing_file_s"]),
             f"< {_s(targets['missing_file_s'])}", met["missing_file"]),
         Row(f"command line, first 12MP photo, fresh process (imports {r['imported_for_first_photo']})",
-            _s(r["first_photo_12mp_s"]),
-            f"<= import torch + {_s(targets['first_photo_over_import_torch_s'])}", met["first_photo"]),
+            _s(r["first_photo_12mp_s"]) + (f" (before issue 27, same run: {_s(r['baseline_first_photo_12mp_s'])})"
+                                           if "baseline_first_photo_12mp_s" in r else ""),
+            f"<= {_s(TARGET_COLD_START_S)}", r["first_photo_12mp_s"] <= TARGET_COLD_START_S),
     ]
 
 
@@ -199,8 +206,10 @@ def import_rows(r: dict) -> list[Row]:
         return []
     what = f"{r['photos']} photos of {r['megapixels']} MP"
     median = first.get("photos_per_s_median") or 0.0
+    baseline = (r.get("baseline_full_decode") or {}).get("photos_per_s_median")
     rows = [
-        Row(f"batch import, {what}, photos/s (median)", f"{median:.2f}",
+        Row(f"batch import, {what}, photos/s (median)", f"{median:.2f}"
+            + (f" (decoded in full, same run: {baseline:.2f})" if baseline else ""),
             f">= {r['targets']['photos_per_s_median']:g}", median >= r["targets"]["photos_per_s_median"]),
         Row(f"batch import, {what}, whole run", f"{first['wall_s']:.0f} s "
             f"({first.get('photos_per_s_overall') or 0:.2f} photos/s overall)"),

@@ -4,6 +4,15 @@
 
 Prints one JSON object per photo, in input order. A photo that cannot be read gives
 {"path": ..., "error": "..."} and a non-zero exit code; the other photos are still analysed.
+A close-up of skin without a face is measured: "face": {"found": false}, "assessable": true,
+"closeup": true and the grade marked "graded_from_closeup": true (no alignment, regions or
+GAGS). A picture that is not skin is not assessable, with the reason in words. "typicality"
+(0-1) says how much the photo looks like the training photos; "unusual": true below the
+warning level. "colour" (null when not assessable) holds redness and dark marks against the
+patient's own clear skin (core.colour_measures): "reference" ("colour-referenced" when a colour
+card corrected the photo, else "self-referenced"), "red_area_percent" and
+"dark_mark_area_percent" of the measured skin, "red_mean_delta_a" and "dark_mark_mean_delta_l"
+inside them, "clear_skin" (L, a, b, ita_degrees), "measured_skin_percent", "card_delta_e2000".
 """
 from __future__ import annotations
 
@@ -50,9 +59,16 @@ def summary_line(path: str, result: dict) -> str:
     if not result["assessable"]:
         return f"{path}: NOT ASSESSABLE - {' '.join(result['not_assessable_reasons'])}"
     c, g = result["counts"], result["grade"]
+    closeup = " from a close-up without a face" if g.get("graded_from_closeup") else ""
+    unusual = "; unusual photo, check the numbers" if result.get("unusual") else ""
+    colour = result.get("colour")
+    redness = (f", red area {colour['red_area_percent']:.1f}% and dark marks "
+               f"{colour['dark_mark_area_percent']:.1f}% of the skin ({colour['reference']})"
+               if colour else "")
     return (f"{path}: {c['total']} lesions ({c['inflammatory']} inflammatory, of them {c['nodule']} "
             f"nodules/cysts; {c['non_inflammatory']} non-inflammatory), grade {g['value']} {g['label']} "
-            f"({g['confidence']:.0%}), quality {'ok' if result['quality']['passed'] else 'FAILED'}")
+            f"({g['confidence']:.0%}){closeup}{redness}, quality {'ok' if result['quality']['passed'] else 'FAILED'}"
+            f"{unusual}")
 
 
 def result_for(analyzer, photo, path: str, masks: Path | None = None,  # noqa: ANN001
@@ -74,6 +90,16 @@ def result_for(analyzer, photo, path: str, masks: Path | None = None,  # noqa: A
     return result
 
 
+def _import_analysis_code() -> None:
+    """Import what the first analysis needs (no model is loaded here). A failure is left to the
+    main thread, which imports the same modules and reports it."""
+    try:
+        import core.pipeline  # noqa: F401  (ONNX Runtime, SciPy, the pipeline's modules)
+        import skimage.segmentation  # noqa: F401  (core.lesions imports its watershed on first use)
+    except Exception:  # noqa: BLE001, S110
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from core.imaging import read_photo_file
@@ -83,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.masks:
         args.masks.mkdir(parents=True, exist_ok=True)
     # The models load on the first photo that can be read: a missing or broken file is answered
-    # at once, without loading a model.
+    # at once, without loading a model. Cold start: while the first photo file is decoded, the
+    # analysis code is imported beside it (imports only; the decode runs outside the GIL).
+    if args.photos and Path(args.photos[0]).is_file():
+        import threading
+
+        threading.Thread(target=_import_analysis_code, name="acne-imports").start()
     analyzer = None
     status, used = 0, set()
     for index, path in enumerate(args.photos):

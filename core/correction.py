@@ -11,6 +11,7 @@ peaks below the lesion threshold (its doubts) stay as they were.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -20,6 +21,7 @@ import numpy as np
 
 from core.alignment import compose_alignments
 from core.grading import CountGrader, GradeEvidence
+from core.words import words
 from core.regions import count_by_region, gags_estimate, region_masks, region_of
 from core.types import (
     LESION_KINDS,
@@ -81,15 +83,40 @@ def _a(noun: str) -> str:
     return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
 
-def describe_edit(edit: LesionEdit, lesions: Sequence[Lesion]) -> str:
-    """The edit in a clinician's words, e.g. 'changed a nodule/cyst to a papule'."""
+def describe_edit(edit: LesionEdit, lesions: Sequence[Lesion], region: str | None = None) -> str:
+    """The edit in a clinician's words, e.g. 'changed a nodule/cyst to a papule', 'added a
+    papule on the left cheek' (`region`: where an added lesion lies; no pixel coordinates)."""
     if edit.action == "add":
-        x, y = edit.point or (0.0, 0.0)
-        return f"added {_a(KIND_WORDS[edit.kind or ''])} at ({x:.0f}, {y:.0f})"
+        where = f" on the {words(region)}" if region else ""
+        return f"added {_a(KIND_WORDS[edit.kind or ''])}{where}"
     name = lesion_name(lesions[edit.lesion or 0])
     if edit.action == "remove":
         return f"removed {_a(name)}"
     return f"changed {_a(name)} to {_a(KIND_WORDS[edit.kind or ''])}"
+
+
+_PIXEL_PLACE = re.compile(r" at \(\s*-?\d+(?:\.\d+)?,\s*-?\d+(?:\.\d+)?\)")
+
+
+def plain_description(description: str | None) -> str:
+    """A stored correction's description for the screen: pixel coordinates of corrections
+    stored before they were described in words ('added a papule at (422, 500)') left out."""
+    return _PIXEL_PLACE.sub("", description or "").strip()
+
+
+def lesion_at(lesions: Sequence[Lesion], point: Sequence[float], pad: float = 0.0) -> int | None:
+    """The index of the lesion whose own outline (its box widened by `pad` pixels, as the
+    viewer rings it) holds `point`; the smallest such lesion when outlines overlap; None when
+    the point is on bare skin (a click there adds a lesion, issue 26)."""
+    x, y = float(point[0]), float(point[1])
+    best, best_area = None, float("inf")
+    for i, lesion in enumerate(lesions):
+        x0, y0, x1, y1 = lesion.bbox
+        if x0 - pad <= x < x1 + pad and y0 - pad <= y < y1 + pad:
+            area = float((x1 - x0) * (y1 - y0))
+            if area < best_area:
+                best, best_area = i, area
+    return best
 
 
 def added_lesion_radius(face_box: Sequence[float] | None, width: int, height: int) -> float:
@@ -108,19 +135,6 @@ def region_at(point: Sequence[float], alignment: Sequence[float] | None, width: 
     shape = (max(1, round(height * scale)), max(1, round(width * scale)))
     masks = region_masks(shape, compose_alignments(small_to_photo, alignment))
     return region_of((point[0] * scale, point[1] * scale), masks)
-
-
-def nearest_lesion(lesions: Sequence[Lesion], point: Sequence[float], max_distance: float) -> int | None:
-    """The index of the lesion whose box is nearest to `point` (0 inside it), if within
-    `max_distance` pixels; None otherwise."""
-    best, best_distance = None, float(max_distance)
-    x, y = float(point[0]), float(point[1])
-    for i, lesion in enumerate(lesions):
-        x0, y0, x1, y1 = lesion.bbox
-        distance = float(np.hypot(max(x0 - x, 0.0, x - x1), max(y0 - y, 0.0, y - y1)))
-        if distance <= best_distance:
-            best, best_distance = i, distance
-    return best
 
 
 def apply_edit(lesions: Sequence[Lesion], edit: LesionEdit, *, radius: float, width: int, height: int,

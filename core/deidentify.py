@@ -18,11 +18,18 @@ Without usable landmarks (none stored, a count other than five, eyes at one poin
 below the eyes) nothing can be placed safely, so nothing of the photo is shown: `deidentify`
 returns a plain grey picture of the same size and says why (a cropped or blurred face can
 still be recognised; a grey square cannot).
+
+Every face, not only the patient's (issue 24: a second face lying on its side stayed visible):
+`deidentify` also takes the faces a search of the photo found (core.face.find_every_face: the
+photo and its copies turned by 90, 180 and 270 degrees) and masks each certain one by its own
+landmarks. It fails closed: a face-like region the search is unsure of (outside every certain
+face's box), or a face whose landmarks cannot place a mask, withholds the whole photo.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -45,6 +52,10 @@ MASKED_NOTE = ("Eyes and mouth are masked for research use; an administrator can
                "identifiable photos for this study.")
 WITHHELD_NOTE = ("This photo is withheld for research use: its eyes and mouth could not be "
                  "located to mask them.")
+UNSURE_NOTE = ("This photo is withheld for research use: something in it may be a face, and it "
+               "could not be masked with certainty.")
+NOT_SEARCHED_NOTE = ("This photo is withheld for research use: it could not be searched for "
+                     "other faces to mask them.")
 
 Point = tuple[float, float]
 Quad = tuple[Point, Point, Point, Point]
@@ -136,14 +147,39 @@ def withheld_picture(image: np.ndarray) -> np.ndarray:
     return np.full((height, width, 3), WITHHELD_GREY, np.uint8)
 
 
+def _inside(point: tuple[float, float], box: Sequence[float]) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+def withhold(image: np.ndarray, note: str) -> DeidentifiedPhoto:
+    """Nothing of the photo (a grey picture), with the sentence that says why."""
+    return DeidentifiedPhoto(image=withheld_picture(image), masked=False, withheld=True, note=note)
+
+
 def deidentify(image: np.ndarray,
-               landmarks: Sequence[Sequence[float]] | np.ndarray | None) -> DeidentifiedPhoto:
-    """The photo with eyes and mouth masked; without usable landmarks, withheld (grey)."""
-    if landmarks is not None:
+               landmarks: Sequence[Sequence[float]] | np.ndarray | None,
+               faces: Sequence[Any] | None = None) -> DeidentifiedPhoto:
+    """The photo with eyes and mouth masked; without usable landmarks, withheld (grey).
+
+    `faces`: what a search of the photo found (core.face.FaceCandidate: `box`, `landmarks`,
+    `certain`), every certain one masked too. An unsure one whose centre lies in no certain
+    face's box, or a face whose landmarks place no mask, withholds the photo (fail closed).
+    None: no search was made, only the analysis' face is masked."""
+    _check_image(image)
+    if landmarks is None:
+        return withhold(image, WITHHELD_NOTE)
+    found = list(faces or ())
+    certain = [face for face in found if face.certain]
+    for face in found:
+        if face.certain:
+            continue
+        x0, y0, x1, y1 = face.box
+        if not any(_inside(((x0 + x1) / 2, (y0 + y1) / 2), other.box) for other in certain):
+            return withhold(image, UNSURE_NOTE)
+    masked = image
+    for face_landmarks in [landmarks, *(face.landmarks for face in certain)]:
         try:
-            return DeidentifiedPhoto(image=mask_eyes_and_mouth(image, landmarks), masked=True,
-                                     withheld=False, note=MASKED_NOTE)
+            masked = mask_eyes_and_mouth(masked, face_landmarks)
         except ValueError:
-            _check_image(image)  # a bad picture is the caller's mistake, not a face's
-    return DeidentifiedPhoto(image=withheld_picture(image), masked=False, withheld=True,
-                             note=WITHHELD_NOTE)
+            return withhold(image, WITHHELD_NOTE)
+    return DeidentifiedPhoto(image=masked, masked=True, withheld=False, note=MASKED_NOTE)

@@ -8,6 +8,7 @@ full-resolution photo. The largest face is the patient; other faces are only rep
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -286,6 +287,79 @@ class FaceDetector:
             region_points = crop_points @ crop_to_region[:, :2].T + crop_to_region[:, 2]
             estimates.append((region_points + 0.5) / to_region - 0.5 + [left, top])
         return _order_landmarks(np.mean(estimates, axis=0))
+
+
+@dataclass(frozen=True)
+class FaceCandidate:
+    """A face-like region found by `FaceDetector.find_every_face`, in the photo's pixels: its box
+    (edges), its five landmarks (pixel centres, in `LANDMARK_NAMES` order, in the face's own
+    frame), MTCNN's score and the quarter turn (degrees, counter-clockwise) of the copy it was
+    found on. `certain`: scored at least MIN_FACE_SCORE, the analysis' own bar for a face."""
+
+    box: tuple[float, float, float, float]
+    landmarks: tuple[tuple[float, float], ...]
+    score: float
+    turn: int
+
+    @property
+    def certain(self) -> bool:
+        return self.score >= MIN_FACE_SCORE
+
+
+# The photo turned by these angles (counter-clockwise) is searched for faces before it is shown
+# de-identified (core.deidentify): MTCNN misses a face lying on its side or upside down.
+FACE_SEARCH_TURNS: tuple[int, ...] = (0, 90, 180, 270)
+
+
+def _unturn(points: np.ndarray, turn: int, height: int, width: int, edges: bool) -> np.ndarray:
+    """(x, y) points of `np.rot90(image, turn // 90)` back in `image`'s (height x width) pixels;
+    `edges`: the points are pixel edges (boxes), else pixel centres (landmarks)."""
+    last_x, last_y = (width, height) if edges else (width - 1, height - 1)
+    x, y = points[..., 0], points[..., 1]
+    if turn == 0:
+        back = (x, y)
+    elif turn == 90:
+        back = (last_x - y, x)
+    elif turn == 180:
+        back = (last_x - x, last_y - y)
+    elif turn == 270:
+        back = (y, last_y - x)
+    else:
+        raise ValueError(f"turn {turn!r} must be 0, 90, 180 or 270 degrees")
+    return np.stack(back, axis=-1)
+
+
+def find_every_face(detector: FaceDetector, image: np.ndarray,
+                    turns: tuple[int, ...] = FACE_SEARCH_TURNS) -> tuple[FaceCandidate, ...]:
+    """Every candidate MTCNN keeps (its last stage's score of 0.7 and above, so faces it is
+    unsure of too) on the photo and on copies turned by `turns`, mapped back onto the photo.
+    For de-identification, where a missed face must not stay visible: the analysis itself
+    keeps only the largest face above MIN_FACE_SCORE (`FaceDetector.detect`)."""
+    _check_image(image)
+    height, width = image.shape[:2]
+    factor = int(np.ceil(max(height, width) / DETECT_MAX_SIDE))
+    small = image
+    if factor > 1:
+        cropped = image[: height - height % factor, : width - width % factor]
+        small = cv2.resize(cropped, (cropped.shape[1] // factor, cropped.shape[0] // factor),
+                           interpolation=cv2.INTER_AREA)
+    if min(small.shape[:2]) < _MIN_DETECT_SIDE:
+        return ()
+    small_h, small_w = small.shape[:2]
+    found: list[FaceCandidate] = []
+    for turn in turns:
+        copy = np.ascontiguousarray(np.rot90(small, (turn // 90) % 4)) if turn else small
+        boxes, scores, points = detector._run(copy)  # noqa: SLF001 - the detector's own search
+        for box, score, landmarks in zip(boxes, scores, points):
+            corners = _unturn(box.reshape(2, 2), turn, small_h, small_w, edges=True)
+            box_back = np.concatenate([corners.min(axis=0), corners.max(axis=0)]) * factor
+            marks = (_unturn(_order_landmarks(landmarks), turn, small_h, small_w, edges=False)
+                     + 0.5) * factor - 0.5
+            found.append(FaceCandidate(
+                box=tuple(float(v) for v in box_back),  # type: ignore[arg-type]
+                landmarks=tuple((float(x), float(y)) for x, y in marks),
+                score=float(score), turn=turn))
+    return tuple(found)
 
 
 _DETECTORS: dict[Path, FaceDetector] = {}

@@ -106,8 +106,10 @@ class CountGrader:
                            "mean": self.mean.tolist(), "std": self.std.tolist()}, indent=2)
 
     @classmethod
-    def load(cls, path: Path) -> "CountGrader":
-        data = json.loads(Path(path).read_text())
+    def load(cls, path: Path, raw: bytes | None = None) -> "CountGrader":
+        """The grader of the file `path`; `raw`: its bytes as checked against the manifest
+        (then `path` only names it in messages)."""
+        data = json.loads(raw.decode("utf-8") if raw is not None else Path(path).read_text())
         features = tuple(data.get("features", ()))
         if data.get("kind") != "ordinal_logistic" or not features:
             raise ValueError(f"{path} is not an ordinal grader (kind 'ordinal_logistic' with "

@@ -12,8 +12,10 @@ import hashlib
 import io
 import os
 import re
+import stat
 import unicodedata
 import warnings
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +27,11 @@ from core.errors import PhotoError
 from core.types import DecodedPhoto
 
 MIN_SIDE_PX = 32
+# A large JPEG is decoded for the analysis at 1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling,
+# several times faster than a full decode) while its long side stays at least this long: the
+# face detector looks at 800 px, the segmenter at a face 274 px wide. The full photo is decoded
+# only when asked for (the viewer, the stored file, a face too small for the reduced copy).
+ANALYSIS_LONG_SIDE = 1600
 MAX_FILENAME_CHARS = 120
 SUPPORTED = "JPEG, PNG, HEIC, WebP, TIFF, BMP or GIF"
 # Parsers PIL may try; anything else (EPS, PSD, ICO...) is refused before a parser runs.
@@ -59,16 +66,18 @@ def encode_png(array: np.ndarray) -> bytes:
 
 
 @functools.cache
-def _open_formats() -> tuple[str, ...]:
-    """Register the HEIC/HEIF reader once, on first use, and list the parsers PIL has."""
-    try:
-        import pillow_heif
+def _open_formats(heif: bool = True) -> tuple[str, ...]:
+    """The parsers PIL may try. With `heif` (a file in an ISO box container, `ftyp`), the
+    HEIC/HEIF reader is registered first, once; other files never pay for importing it."""
+    if heif:
+        try:
+            import pillow_heif
 
-        pillow_heif.register_heif_opener()
-    except ImportError:  # HEIC uploads are then refused as "not a photo"
-        pass
+            pillow_heif.register_heif_opener()
+        except ImportError:  # HEIC uploads are then refused as "not a photo"
+            pass
     Image.init()
-    return tuple(fmt for fmt in _FORMATS if fmt in Image.OPEN)
+    return tuple(fmt for fmt in _FORMATS if fmt in Image.OPEN and (heif or fmt != "HEIF"))
 
 
 def sanitize_filename(name: str | None) -> str:
@@ -205,8 +214,13 @@ def decode_photo(
     filename: str | None = None,
     max_pixels: int = 120_000_000,
     max_bytes: int = 60_000_000,
+    reduced_decode: bool = True,
 ) -> DecodedPhoto:
-    """Decode and validate an upload into an oriented RGB photo, or raise `PhotoError`."""
+    """Decode and validate an upload into an oriented RGB photo, or raise `PhotoError`.
+
+    A JPEG of more than ANALYSIS_LONG_SIDE x 2 pixels is decoded at a reduced size
+    (`DecodedPhoto.reduced`, `reduction`); its `image` is decoded in full on first use.
+    `reduced_decode=False` decodes every photo in full at once."""
     name = sanitize_filename(filename)
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise PhotoError(f"Expected the bytes of '{name}', got {type(data).__name__}.")
@@ -218,7 +232,7 @@ def decode_photo(
             f"'{name}' is {len(data) / 1e6:.1f} MB; the largest photo accepted is "
             f"{max_bytes / 1e6:.0f} MB."
         )
-    formats = _open_formats()
+    formats = _open_formats(heif=data[4:8] == b"ftyp")
     try:
         with warnings.catch_warnings():
             # PIL only warns between its default limit and twice it; max_pixels decides.
@@ -243,8 +257,15 @@ def decode_photo(
         # iPhone JPEGs with depth maps open as MPO; they are JPEG files to a person.
         source_format = "JPEG" if image.format == "MPO" else str(image.format)
         lossy = _is_lossy(image, data)
+        reduction = _reduction(width, height) if reduced_decode and source_format == "JPEG" else 1
+        if reduction > 1:
+            image.draft(None, (width // reduction, height // reduction))
+            expected = (-(-width // reduction), -(-height // reduction))  # libjpeg rounds up
+            reduction = reduction if image.size == expected else 1
         try:
-            image.load()  # a full decode, so truncated and corrupt files fail here, not later
+            # Every byte is decoded (at DCT scale for a reduced JPEG), so truncated and corrupt
+            # files fail here, not later.
+            image.load()
             orientation, captured_at, device = _read_exif(image)  # PNG keeps EXIF after pixels
             rgb = _to_rgb(image, name)
         except PhotoError:
@@ -256,16 +277,66 @@ def decode_photo(
     if orientation in _TRANSPOSE:
         rgb = rgb.transpose(_TRANSPOSE[orientation])
     pixels = np.asarray(rgb)
-    return DecodedPhoto(
-        image=pixels,
-        upload_sha256=hashlib.sha256(data).hexdigest(),
-        source_format=source_format,
-        encode_stored=functools.partial(_stored_bytes, pixels, lossy),
-        stored_extension=".jpg" if lossy else ".png",
-        filename=name,
-        captured_at=captured_at,
-        device=device,
-    )
+    common = dict(upload_sha256=hashlib.sha256(data).hexdigest(), source_format=source_format,
+                  stored_extension=".jpg" if lossy else ".png", filename=name,
+                  captured_at=captured_at, device=device)
+    if reduction == 1:
+        return DecodedPhoto(image=pixels, encode_stored=functools.partial(_stored_bytes, pixels, lossy),
+                            **common)
+    full = _FullDecode(data, formats, name, orientation)
+    size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    return DecodedPhoto(image=None, load_image=full, reduced=pixels, reduction=reduction, size=size,
+                        encode_stored=functools.partial(_stored_from, full, lossy), **common)
+
+
+def _stored_from(full: Callable[[], np.ndarray], lossy: bool) -> bytes:
+    return _stored_bytes(full(), lossy)
+
+
+def _reduction(width: int, height: int) -> int:
+    """The coarsest JPEG DCT scale (1, 2, 4 or 8) keeping the long side >= ANALYSIS_LONG_SIDE."""
+    long_side = max(width, height)
+    return next((k for k in (8, 4, 2) if long_side // k >= ANALYSIS_LONG_SIDE), 1)
+
+
+class _FullDecode:
+    """The full decode of a photo that was first decoded reduced: the same steps at scale 1,
+    done once, on first use (thread-safe enough: a second caller at worst decodes again)."""
+
+    def __init__(self, data: bytes, formats: tuple[str, ...], name: str, orientation: int) -> None:
+        self._data, self._formats, self._name, self._orientation = data, formats, name, orientation
+        self._pixels: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self._pixels is None:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    with Image.open(io.BytesIO(self._data), formats=self._formats) as image:
+                        image.load()
+                        rgb = _to_rgb(image, self._name)
+            except PhotoError:
+                raise
+            except Exception as exc:  # the reduced decode of the same bytes worked
+                raise PhotoError(_damaged_message(self._name)) from exc
+            if self._orientation in _TRANSPOSE:
+                rgb = rgb.transpose(_TRANSPOSE[self._orientation])
+            self._pixels = np.asarray(rgb)
+        return self._pixels
+
+
+def full_size_pixels(photo: DecodedPhoto, *, blocks: bool = True) -> np.ndarray:
+    """The photo at its full size, H x W x 3. For a reduced decode with `blocks`, each reduced
+    pixel repeated over the block of photo pixels it stands for (no full decode: every
+    coordinate is a photo pixel, the detail is the reduced one); else `photo.image`."""
+    if photo.reduced is None or not blocks:
+        return photo.image
+    k = photo.reduction
+    height, width = photo.reduced.shape[:2]
+    expanded = cv2.resize(photo.reduced, (width * k, height * k), interpolation=cv2.INTER_NEAREST)
+    if expanded.shape[:2] != (photo.height, photo.width):
+        expanded = np.ascontiguousarray(expanded[: photo.height, : photo.width])
+    return expanded
 
 
 def _stored_bytes(pixels: np.ndarray, lossy: bool) -> bytes:
@@ -296,21 +367,34 @@ def preview_jpeg(data: bytes, long_side: int = 320) -> bytes:
 def read_photo_file(path: str | Path, **kwargs: object) -> DecodedPhoto:
     """`decode_photo` on a file on disk; missing files and folders give a `PhotoError`."""
     path = Path(path)
-    if path.is_dir():
-        raise PhotoError(f"'{path}' is a folder, not a photo.")
-    if not path.is_file():
-        raise PhotoError(f"There is no photo file at '{path}'.")
     max_bytes = kwargs.get("max_bytes", 60_000_000)
+    # One open (O_NONBLOCK: a named pipe does not hang it); the kind and size come from that
+    # descriptor's fstat and the bytes from the same descriptor, so what was checked is read.
     try:
-        size = path.stat().st_size
-        if isinstance(max_bytes, int) and size > max_bytes:
-            raise PhotoError(
-                f"'{path.name}' is {size / 1e6:.1f} MB; the largest photo accepted is "
-                f"{max_bytes / 1e6:.0f} MB."
-            )
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise PhotoError(f"There is no photo file at '{path}'.") from None
+    except IsADirectoryError:
+        raise PhotoError(f"'{path}' is a folder, not a photo.") from None
     except OSError as exc:
         raise PhotoError(f"'{path}' could not be read ({exc.strerror or exc}).") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise PhotoError(f"'{path}' is a folder, not a photo.")
+        raise PhotoError(f"'{path}' is not a plain file (a pipe, socket or device), not a photo.")
+    with os.fdopen(fd, "rb") as handle:
+        limit = max_bytes if isinstance(max_bytes, int) else None
+        if limit is not None and info.st_size > limit:
+            raise PhotoError(
+                f"'{path.name}' is {info.st_size / 1e6:.1f} MB; the largest photo accepted is "
+                f"{limit / 1e6:.0f} MB."
+            )
+        try:
+            data = handle.read() if limit is None else handle.read(limit + 1)
+        except OSError as exc:
+            raise PhotoError(f"'{path}' could not be read ({exc.strerror or exc}).") from exc
     kwargs.setdefault("filename", path.name)
     return decode_photo(data, **kwargs)  # type: ignore[arg-type]
 

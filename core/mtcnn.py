@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from core.errors import WeightsError
-from core.manifest import DEFAULT_WEIGHTS_DIR, read_manifest, verified_path
+from core.manifest import DEFAULT_WEIGHTS_DIR, read_manifest, verified_bytes
 from core.onnx_engine import cpu_session, session_options
 
 # Manifest roles of the three networks, and the file names the export writes.
@@ -196,13 +196,18 @@ def _crop_windows(boxes: np.ndarray, width: int, height: int) -> tuple[np.ndarra
 class Mtcnn:
     """facenet-pytorch's three-stage MTCNN on onnxruntime sessions (CPU)."""
 
-    def __init__(self, pnet: Path, rnet: Path, onet: Path, threads: int = 2) -> None:
+    def __init__(self, pnet: Path, rnet: Path, onet: Path, threads: int = 2,
+                 graphs: tuple[bytes, bytes, bytes] | None = None) -> None:
+        """`graphs`: the three files' bytes as checked against the manifest (then the paths
+        only name them in messages)."""
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         # Idle pool threads sleep instead of spinning: the networks are small and run in bursts,
         # and on a shared 2-core machine spinning cost a third more wall time (476 vs 745 ms).
         options = session_options(threads, spin=False)
-        self._pnet, self._rnet, self._onet = (cpu_session(path, options) for path in (pnet, rnet, onet))
+        models = graphs if graphs is not None else (None, None, None)
+        self._pnet, self._rnet, self._onet = (cpu_session(path, options, model)
+                                              for path, model in zip((pnet, rnet, onet), models))
 
     @classmethod
     def from_weights(cls, weights_dir: Path | str = DEFAULT_WEIGHTS_DIR, threads: int = 2) -> Mtcnn:
@@ -212,8 +217,9 @@ class Mtcnn:
         if missing:
             raise WeightsError(f"the manifest in {weights_dir} lists no {', '.join(missing)} (the face "
                                "detector); run `python -m core.training.export_face` to add it")
-        paths = [verified_path(entries[role]) for role in ROLE_FILES]
-        return cls(*paths, threads=threads)
+        # Each network is read once and built from the bytes that were checked.
+        graphs = tuple(verified_bytes(entries[role].path, entries[role].sha256) for role in ROLE_FILES)
+        return cls(*(entries[role].path for role in ROLE_FILES), threads=threads, graphs=graphs)
 
     def onet(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """ONet on N x 3 x 48 x 48 normalised crops: (box offsets N x 4, landmarks N x 10 as five

@@ -57,15 +57,19 @@ def session_options(threads: int | None = None, spin: bool = True):  # -> onnxru
     return options
 
 
-def cpu_session(path: Path, options):  # noqa: ANN001, ANN201 - onnxruntime types, imported lazily
-    """An ONNX Runtime session of `path` on the CPU; WeightsError naming the file when it
-    cannot be loaded."""
+def cpu_session(path: Path, options, model: bytes | None = None):  # noqa: ANN001, ANN201 - onnxruntime types
+    """An ONNX Runtime session on the CPU of `model` (the graph's bytes, already checked against
+    the manifest: the bytes checked are the bytes run) or, without it, of the file `path`; a
+    WeightsError sentence naming the file when it cannot be loaded (never ONNX Runtime's own
+    message)."""
     import onnxruntime as ort
 
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        source = model if model is not None else str(path)
+        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own error types for damaged files
-        raise WeightsError(f"ONNX file {path} cannot be loaded: {exc}") from exc
+        raise WeightsError(f"The model file {path} cannot be loaded by ONNX Runtime: it is damaged "
+                           "or not an ONNX graph.") from exc
 
 
 class OnnxEngine:
@@ -74,11 +78,13 @@ class OnnxEngine:
 
     name = "onnx"
 
-    def __init__(self, path: Path | str, threads: int | None = None) -> None:
+    def __init__(self, path: Path | str, threads: int | None = None, model: bytes | None = None) -> None:
+        """`model`: the graph's bytes as checked against the manifest (`core.manifest.
+        verified_bytes`); without it the file `path` is read."""
         self.path = Path(path)
         options = session_options(threads)
         self.threads = options.intra_op_num_threads
-        self.session = cpu_session(self.path, options)
+        self.session = cpu_session(self.path, options, model)
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or len(inputs[0].shape) != 4:
             shapes = [i.shape for i in inputs]

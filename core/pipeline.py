@@ -1,7 +1,12 @@
 """`analyze(photo) -> Analysis`: the one entry point for every caller (dashboard, CLI, batch).
 
-face -> quality -> alignment -> scale-normalised crop -> segmenter -> lesions (in photo pixels)
--> counts, regions, lesion-area fraction of the facial skin -> grade. Models are loaded once by
+typicality (is this skin like the training photos? core.typicality) -> face -> quality ->
+alignment -> scale-normalised crop -> segmenter -> lesions (in photo pixels) -> counts, regions,
+lesion-area fraction of the facial skin (of the whole frame for a close-up without a face) ->
+grade -> assessable (core.assessment: a skin close-up without a face is assessable and has no
+alignment, regions or GAGS; a picture that is not skin is not) -> colour measures of an
+assessable photo (core.colour_measures: redness and dark marks against the patient's own clear
+skin, corrected first by a colour card when core.colour_card finds one). Models are loaded once by
 `load_analyzer` from the weights manifest. The segmenter runs on ONNX Runtime when the manifest
 lists its ONNX graph (no torch import), else on PyTorch; `engine="torch"` forces PyTorch.
 """
@@ -16,12 +21,15 @@ import numpy as np
 
 from core.alignment import compose_alignments, estimate_alignment
 from core.assessment import assessment
+from core.colour_card import find_colour_card
+from core.colour_measures import measure_colour
 from core.errors import ModelNotInstalledError, WeightsError
 from core.face import FaceDetector, get_face_detector
 from core.grading import SOFT_PEAK_FLOOR, CountGrader, GradeEvidence
 from core.hf_grader import HFGrader
+from core.imaging import full_size_pixels
 from core.lesions import kind_mask_from_labels, lesions_from_maps, peak_heights
-from core.manifest import ModelEntry, read_manifest, verified_onnx, verified_path
+from core.manifest import ModelEntry, read_manifest, verified_bytes, verified_onnx, verified_path
 from core.quality import assess_quality
 from core.regions import (
     count_by_region,
@@ -38,7 +46,8 @@ from core.segmentation import (
     TorchEngine,
     build_model,
 )
-from core.types import Analysis, DecodedPhoto, FaceResult, Lesion, LesionCounts
+from core.types import Analysis, ColourMeasures, DecodedPhoto, FaceResult, Lesion, LesionCounts
+from core.typicality import TypicalityModel
 
 if TYPE_CHECKING:  # torch is imported only when the PyTorch engine is chosen
     import torch
@@ -61,12 +70,37 @@ def _face_in_frame(face: FaceResult, frame: WorkingFrame) -> FaceResult:
     )
 
 
+# A reduced decode is used only where every step shrinks it at least this much more (the
+# detector's copy, the working image, the sharpness crop): then they see the same detail.
+REDUCTION_MARGIN = 1.5
+
+
+def finest_reduction(face: FaceResult, shape: tuple[int, int], config: SegmenterConfig) -> int:
+    """The coarsest decode (1, 2, 4 or 8 photo pixels a decoded pixel) the analysis of a photo of
+    `shape` with `face` can use without seeing less detail than from the full photo."""
+    from core.face import DETECT_MAX_SIDE
+    from core.quality import SHARPNESS_FACE_WIDTH
+
+    h, w = shape
+    shrink = [max(h, w) / DETECT_MAX_SIDE]
+    if face.measurable and face.box is not None:
+        face_w = face.box[2] - face.box[0]
+        shrink += [face_w / config.face_width_px, face_w / SHARPNESS_FACE_WIDTH]
+    else:
+        shrink += [max(h, w) / config.train_image_side, w / SHARPNESS_FACE_WIDTH]
+        if face.found and face.box is not None:  # a rough face: its box is the sharpness crop
+            shrink.append((face.box[2] - face.box[0]) / SHARPNESS_FACE_WIDTH)
+    allowed = min(shrink) / REDUCTION_MARGIN
+    return next((k for k in (8, 4, 2) if k <= allowed), 1)
+
+
 class Analyzer:
     """Holds the loaded models; `analyze` is pure given its input."""
 
     def __init__(self, segmenter: SegmenterEngine, config: SegmenterConfig, grader: CountGrader | None,
                  model_version: str, face_detector: FaceDetector | None = None,
-                 image_grader: HFGrader | None = None, image_grader_use: str = "second_opinion") -> None:
+                 image_grader: HFGrader | None = None, image_grader_use: str = "second_opinion",
+                 typicality: TypicalityModel | None = None) -> None:
         # A bare PyTorch model (smp's has a predict() of its own) must come wrapped; torch is
         # looked up only if something imported it already.
         torch_module = sys.modules.get("torch")
@@ -83,6 +117,9 @@ class Analyzer:
         # A Hugging Face classifier grades the face crop, as the grade or as a second opinion.
         self.image_grader = image_grader
         self.image_grader_use = image_grader_use
+        # Tells skin from what is not and scores how typical a photo is; None: no such model in
+        # the weights (a photo without a face is then not assessable).
+        self.typicality = typicality
 
     @property
     def engine(self) -> str:
@@ -106,11 +143,16 @@ class Analyzer:
         self.analyze(np.full((256, 256, 3), 128, np.uint8))
 
     def analyze(self, photo: DecodedPhoto | np.ndarray) -> Analysis:
-        image = photo.image if isinstance(photo, DecodedPhoto) else photo
+        # A large JPEG comes decoded at 1/2 to 1/8 scale, its pixels repeated to the photo's size
+        # (photo coordinates, the detail the models use); core.imaging.full_size_pixels.
+        image = full_size_pixels(photo) if isinstance(photo, DecodedPhoto) else photo
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 image, got shape {image.shape} {image.dtype}")
         h, w = image.shape[:2]
+        typical = self.typicality.score(image) if self.typicality is not None else None
         face = self.face_detector.detect(image)
+        if isinstance(photo, DecodedPhoto) and photo.reduction > finest_reduction(face, (h, w), self.config):
+            image = photo.image  # a face too small for the reduced decode: the full photo
         quality = assess_quality(image, face)
         # A face found only roughly makes the photo assessable; it is not used to scale, align
         # or mask the photo (core.face.RETRY_MARGIN).
@@ -148,19 +190,33 @@ class Analyzer:
         kind_mask = kind_mask_from_labels(labels, work_lesions)
         probability = np.round(maps.lesion * 255).astype(np.uint8)
         skin_area_px = int(round(skin_pixels * area_scale))
-        assessable, reasons = assessment(face, skin_area_px)
+        assessable, reasons = assessment(face, skin_area_px, typical)
+        colour = photo_colour(image, work, skin, labels > 0, frame) if assessable else None
         return Analysis(
             width=w, height=h, lesions=lesions, counts=counts,
             grade=grade, second_opinion=second_opinion,
             lesion_area_fraction=area_fraction,
             skin_area_px=skin_area_px, assessable=assessable, not_assessable_reasons=reasons,
             face=face, quality=quality, model_version=self.model_version, alignment=alignment,
+            typicality=typical.typicality if typical else None,
+            unusual=bool(typical and typical.unusual),
             region_counts=count_by_region(lesions) if regions else {},
             gags_estimate=gags_estimate(lesions) if regions else None,
             grade_evidence=tuple(round(h, 4) for h in heights),
             kind_mask=frame.paste(kind_mask, (h, w)),
             probability_map=frame.paste(probability, (h, w)),
+            colour=colour,
         )
+
+
+def photo_colour(image: np.ndarray, work: np.ndarray, skin: np.ndarray, lesions: np.ndarray,
+                 frame: WorkingFrame) -> ColourMeasures | None:
+    """Redness and dark marks (core.colour_measures) of the working image's skin, corrected by a
+    colour card when the whole photo shows one; the layers' mask at photo size."""
+    measures = measure_colour(work, skin, lesions, find_colour_card(image))
+    if measures is None or measures.mask is None:
+        return measures
+    return replace(measures, mask=frame.paste(measures.mask, image.shape[:2]))
 
 
 def chosen_engine(entry: ModelEntry, engine: str = "auto") -> str:
@@ -179,6 +235,22 @@ def chosen_engine(entry: ModelEntry, engine: str = "auto") -> str:
     return requested
 
 
+# The run time (the default install) has no PyTorch: the torch engine says so in one sentence.
+TORCH_MISSING = ("The PyTorch engine needs the training extra, which is not installed: install "
+                 "the training extra (pip install 'acne-tracker[train]') or use the ONNX engine.")
+
+
+def torch_installed() -> bool:
+    """Whether PyTorch and segmentation-models-pytorch are installed (without importing them)."""
+    import importlib.util
+
+    try:
+        return all(importlib.util.find_spec(name) is not None
+                   for name in ("torch", "segmentation_models_pytorch"))
+    except (ImportError, ValueError):
+        return False
+
+
 def load_segmenter(weights_dir: Path | str, engine: str = "auto", threads: int | None = None
                    ) -> tuple[SegmenterEngine, SegmenterConfig, str]:
     """(engine, config, version) of the installed segmenter, every file of it checked against the
@@ -190,30 +262,38 @@ def load_segmenter(weights_dir: Path | str, engine: str = "auto", threads: int |
     if entry is None:
         raise WeightsError(f"the manifest in {weights_dir} lists no segmenter")
     which = chosen_engine(entry, engine)
-    # Both files are one model: a corrupt one refuses the model whichever engine runs.
-    path = verified_path(entry)
-    onnx_path = verified_onnx(entry)
-    if entry.config_path is None or not entry.config_path.is_file():
-        raise WeightsError(f"segmenter config {entry.config_path} named in the manifest is missing")
-    config = SegmenterConfig.from_dict(json.loads(entry.config_path.read_text()))
+    # Every file is one model: a corrupt one refuses the model whichever engine runs. Each is
+    # read once and built from the bytes that were checked (issue 24).
+    weights = verified_bytes(entry.path, entry.sha256)
+    graph = verified_bytes(entry.onnx_path, entry.onnx_sha256) if entry.onnx_path else None
+    if entry.config_path is None:
+        raise WeightsError(f"the manifest in {weights_dir} names no config for the segmenter")
+    try:
+        config = SegmenterConfig.from_dict(
+            json.loads(verified_bytes(entry.config_path, entry.config_sha256).decode("utf-8")))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise WeightsError(f"The segmenter config {entry.config_path} cannot be read: {exc}") from exc
     if which == "onnx":
         from core.onnx_engine import OnnxEngine
 
-        return OnnxEngine(onnx_path, threads), config, entry.version
-    return TorchEngine(load_torch_model(path, config, threads)), config, entry.version
+        return OnnxEngine(entry.onnx_path, threads, model=graph), config, entry.version
+    if not torch_installed():
+        raise WeightsError(TORCH_MISSING)
+    return TorchEngine(load_torch_model(entry.path, config, threads, data=weights)), config, entry.version
 
 
-def load_torch_model(path: Path, config: SegmenterConfig, threads: int | None = None
-                     ) -> torch.nn.Module:
-    """The PyTorch segmenter from a safetensors file (float16 on disk, float32 here)."""
+def load_torch_model(path: Path, config: SegmenterConfig, threads: int | None = None,
+                     data: bytes | None = None) -> torch.nn.Module:
+    """The PyTorch segmenter from a safetensors file (float16 on disk, float32 here); `data`:
+    the file's bytes, already checked against the manifest (then `path` only names it)."""
     import torch
-    from safetensors.torch import load_file
+    from safetensors.torch import load, load_file
 
     if threads is not None:
         torch.set_num_threads(threads)
     model = build_model(config)
     try:
-        state = load_file(str(path))
+        state = load(data) if data is not None else load_file(str(path))
         model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise WeightsError(f"weight file {path} cannot be loaded: {exc}") from exc
@@ -230,7 +310,8 @@ def load_analyzer(weights_dir: Path | str, engine: str = "auto", threads: int | 
     if grader_entry is None:
         raise WeightsError(f"the manifest in {weights_dir} lists no grader")
     try:
-        grader = CountGrader.load(verified_path(grader_entry))
+        grader = CountGrader.load(grader_entry.path,
+                                  verified_bytes(grader_entry.path, grader_entry.sha256))  # read once
     except ValueError as exc:
         raise WeightsError(str(exc)) from exc
     version = f"{seg_version}+{grader_entry.version}"
@@ -241,9 +322,22 @@ def load_analyzer(weights_dir: Path | str, engine: str = "auto", threads: int | 
     # The face networks of this folder when it lists them (a calibrated folder does); else the
     # repository's.
     face_detector = get_face_detector(weights_dir) if "face_pnet" in entries else None
+    typicality = load_typicality(entries.get("typicality"), threads)
+    if typicality is not None:
+        version += f"+{entries['typicality'].version}"
     return Analyzer(segmenter, config, grader, model_version=version, face_detector=face_detector,
                     image_grader=image_grader,
-                    image_grader_use=hf_entry.use if hf_entry else "second_opinion")
+                    image_grader_use=hf_entry.use if hf_entry else "second_opinion",
+                    typicality=typicality)
+
+
+def load_typicality(entry: ModelEntry | None, threads: int | None = None) -> TypicalityModel | None:
+    """The typicality model of a manifest entry, both its files checked; None without one."""
+    if entry is None:
+        return None
+    if entry.onnx_path is None:
+        raise WeightsError(f"the typicality model {entry.path} lists no encoder graph (onnx)")
+    return TypicalityModel(verified_onnx(entry), verified_path(entry), threads)
 
 
 def installed_models(weights_dir: Path | str) -> list[dict]:

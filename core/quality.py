@@ -2,6 +2,12 @@
 
 Each check has a module-level threshold; every measured value is returned in
 `QualityResult.metrics`, and every failed check gives one reason a patient can act on.
+
+Framing is judged by the view (issue 26): only a front view must hold the whole face. A left or
+right view shows half a face by design (ACNE04 grades such photos as they are), and a close-up
+(no face found, or one found only roughly because it fills the frame) is a photo of skin, so
+neither is "cut off". A photo without a face is judged as a close-up: size, sharpness and
+exposure of the whole photo (whether it can be assessed at all is core.assessment's question).
 """
 from __future__ import annotations
 
@@ -93,8 +99,19 @@ def _outside_fraction(box: tuple[float, float, float, float], width: int, height
     return float(1.0 - inside_w * inside_h / area)
 
 
-def assess_quality(image: np.ndarray, face: FaceResult) -> QualityResult:
-    """Run every check on an RGB uint8 photo and the face found in it."""
+def framing_view(face: FaceResult, view: str | None = None) -> str:
+    """The view framing is judged by: `view` when given (the one the clinician chose), else
+    the face's own; "close-up" without a face or with one found only roughly."""
+    if view is not None:
+        return view
+    if not face.found or face.rough or face.box is None:
+        return "close-up"
+    return face.view or "front"
+
+
+def assess_quality(image: np.ndarray, face: FaceResult, view: str | None = None) -> QualityResult:
+    """Run every check on an RGB uint8 photo and the face found in it; framing is judged by
+    the view (`framing_view`: only a front view must hold the whole face)."""
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an RGB image H x W x 3, got shape {getattr(image, 'shape', None)}")
     height, width = image.shape[:2]
@@ -112,10 +129,7 @@ def assess_quality(image: np.ndarray, face: FaceResult) -> QualityResult:
         sharp_region = _crop(image, face.box, 1.0)
         exposure_region = _crop(image, face.box, EXPOSURE_BOX_FRACTION)
     else:
-        # Without a face the whole photo is judged, so blur and darkness are still reported.
-        reasons.append(
-            "No face was found. Face the camera, with the whole face in the frame and lit."
-        )
+        # A close-up: the whole photo is judged, so blur and darkness are still reported.
         sharp_region = image
         exposure_region = _crop(image, (0.0, 0.0, float(width), float(height)), EXPOSURE_BOX_FRACTION)
 
@@ -123,8 +137,8 @@ def assess_quality(image: np.ndarray, face: FaceResult) -> QualityResult:
     metrics["sharpness"] = sharp
     if sharp < MIN_SHARPNESS:
         reasons.append(
-            f"The photo is blurry (sharpness {sharp:.0f}, needs {MIN_SHARPNESS:.0f}). "
-            "Hold the phone still and tap the face to focus."
+            "The photo is blurry: small lesions cannot be told apart. "
+            "Hold the phone still and tap the skin to focus."
         )
 
     luma = _luma(exposure_region)
@@ -138,7 +152,7 @@ def assess_quality(image: np.ndarray, face: FaceResult) -> QualityResult:
         dark = bright = 0.0
     if mean_luma < MIN_FACE_LUMA or dark > MAX_CLIPPED_FRACTION:
         reasons.append(
-            f"The face is too dark (brightness {mean_luma:.0f} of 255). "
+            "The skin is too dark to see lesions. "
             "Face a window or a lamp; avoid light from behind."
         )
     if mean_luma > MAX_FACE_LUMA or bright > MAX_CLIPPED_FRACTION:
@@ -166,7 +180,9 @@ def assess_quality(image: np.ndarray, face: FaceResult) -> QualityResult:
         landmarks_outside = face.landmarks is not None and any(
             not (0.0 <= x < width and 0.0 <= y < height) for x, y in face.landmarks
         )
-        if outside > MAX_FACE_OUTSIDE_FRACTION or landmarks_outside:
+        # A side view shows half a face and a close-up shows skin: neither is "cut off".
+        if framing_view(face, view) == "front" and (
+                outside > MAX_FACE_OUTSIDE_FRACTION or landmarks_outside):
             reasons.append(
                 f"The face is cut off ({outside:.0%} of it is outside the photo). "
                 "Keep the whole face, forehead to chin, in the frame."

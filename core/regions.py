@@ -2,7 +2,12 @@
 and mapped into each photo, plus per-region lesion counts and a GAGS estimate.
 
 Left and right are the patient's own (clinical convention): in an unmirrored photo the
-patient's left cheek is on the image's right. Regions never overlap and lie inside the skin mask.
+patient's left cheek is on the image's right. Regions never overlap and lie inside the skin mask,
+and together they cover it: facial skin between the region outlines (the jaw, the temples)
+belongs to the nearest region, as GAGS divides the whole face into its areas. A lesion on the
+photo off the facial skin (an ear, the neck, the eyes and mouth) is counted in the row
+OUTSIDE_REGIONS, so the region table always adds up to the photo's counts (issue 26).
+The table's columns are the counts' own: the four types and "inflammatory, type uncertain".
 """
 from __future__ import annotations
 
@@ -13,6 +18,12 @@ import numpy as np
 
 from core.alignment import CANONICAL_LANDMARKS, estimate_alignment, invert_alignment, transform_points
 from core.types import FACIAL_REGIONS, LESION_KINDS, FaceResult, Lesion
+
+# The region table's row of the lesions outside the five facial regions, and its column of the
+# inflammatory lesions whose type is uncertain (as core.types.LesionCounts counts them).
+OUTSIDE_REGIONS = "outside_regions"
+UNCERTAIN_COLUMN = "inflammatory_type_uncertain"
+REGION_COLUMNS: tuple[str, ...] = (*LESION_KINDS, UNCERTAIN_COLUMN)
 
 # The face oval (ellipse) in canonical pixels: hairline to chin, cheek to cheek, from average
 # face proportions relative to the 128 px eye distance of the canonical frame.
@@ -44,6 +55,9 @@ REGION_POLYGONS: dict[str, np.ndarray] = {
 # GAGS (Doshi et al. 1997): area weights and lesion scores; each area scored by its worst lesion.
 GAGS_REGION_WEIGHTS: dict[str, int] = {"forehead": 2, "right_cheek": 2, "left_cheek": 2, "nose": 1, "chin": 1}
 GAGS_LESION_SCORES: dict[str, int] = {"comedone": 1, "papule": 2, "pustule": 3, "nodule": 4}
+# An inflammatory lesion of uncertain type scores as the least of the inflammatory types
+# (papule): never more than the model can tell.
+GAGS_UNCERTAIN_SCORE = GAGS_LESION_SCORES["papule"]
 # The face alone reaches at most 32 (chest and back, weight 3, are not photographed).
 GAGS_FACE_MAXIMUM = sum(GAGS_REGION_WEIGHTS.values()) * max(GAGS_LESION_SCORES.values())
 
@@ -99,7 +113,21 @@ def region_masks(shape: Sequence[int], alignment: Sequence[float] | None) -> dic
         mask = _fill(size, polygon) & skin & ~taken  # a shared edge pixel goes to one region only
         taken |= mask
         masks[name] = mask
+    _share_the_rest(masks, skin & ~taken)
     return masks
+
+
+def _share_the_rest(masks: dict[str, np.ndarray], rest: np.ndarray) -> None:
+    """Give each pixel of `rest` (facial skin between the outlines) to the nearest region."""
+    names = [name for name, mask in masks.items() if mask.any()]
+    if not rest.any() or not names:
+        return
+    distances = np.stack([
+        cv2.distanceTransform((~masks[name]).astype(np.uint8), cv2.DIST_L2, 3) for name in names
+    ])
+    nearest = distances.argmin(axis=0)
+    for index, name in enumerate(names):
+        masks[name] |= rest & (nearest == index)
 
 
 def facial_skin_mask(shape: Sequence[int], face: FaceResult, alignment: Sequence[float] | None = None) -> np.ndarray:
@@ -123,29 +151,41 @@ def region_of(point: Sequence[float], masks: Mapping[str, np.ndarray]) -> str | 
 
 
 def count_by_region(lesions: Sequence[Lesion]) -> dict[str, dict[str, int]]:
-    """Lesions per region and kind, every region and kind listed; lesions outside every region
-    (region None) are left out here (they are still in the photo's total counts)."""
-    table = {name: {kind: 0 for kind in LESION_KINDS} for name in FACIAL_REGIONS}
+    """Lesions per region and type as the counts count them (REGION_COLUMNS: an inflammatory
+    lesion of uncertain type in its own column), every region and column listed, and the row
+    OUTSIDE_REGIONS for the lesions off the five regions (region None): the table adds up to
+    the photo's counts."""
+    table = {name: dict.fromkeys(REGION_COLUMNS, 0) for name in (*FACIAL_REGIONS, OUTSIDE_REGIONS)}
     for lesion in lesions:
-        if lesion.region is None:
-            continue
-        if lesion.region not in table:
+        row = OUTSIDE_REGIONS if lesion.region is None else lesion.region
+        if row not in table or row == OUTSIDE_REGIONS and lesion.region is not None:
             raise ValueError(f"unknown facial region {lesion.region!r}; expected one of {FACIAL_REGIONS}")
         if lesion.kind not in GAGS_LESION_SCORES:
             raise ValueError(f"unknown lesion kind {lesion.kind!r}; expected one of {LESION_KINDS}")
-        table[lesion.region][lesion.kind] += 1
+        table[row][UNCERTAIN_COLUMN if lesion.type_uncertain else lesion.kind] += 1
     return table
 
 
 def gags_estimate(lesions: Sequence[Lesion]) -> int:
     """An estimate of the Global Acne Grading System score (Doshi 1997) for the face only.
 
-    Each region scores its worst lesion (comedone 1, papule 2, pustule 3, nodule 4) times its
-    weight (forehead and each cheek 2, nose and chin 1); 0 to GAGS_FACE_MAXIMUM. It rests on
-    the model's lesion kinds and regions, not on a clinician's examination.
+    Each region scores its worst lesion (comedone 1, papule 2, pustule 3, nodule 4; one of
+    uncertain type GAGS_UNCERTAIN_SCORE) times its weight (forehead and each cheek 2, nose and
+    chin 1); 0 to GAGS_FACE_MAXIMUM. It rests on the model's lesion types and regions, not on a
+    clinician's examination. Lesions outside the five regions do not score.
     """
+    scores = {**GAGS_LESION_SCORES, UNCERTAIN_COLUMN: GAGS_UNCERTAIN_SCORE}
     total = 0
-    for name, kinds in count_by_region(lesions).items():
-        worst = max((GAGS_LESION_SCORES[kind] for kind, n in kinds.items() if n > 0), default=0)
+    for name, columns in count_by_region(lesions).items():
+        if name == OUTSIDE_REGIONS:
+            continue
+        worst = max((scores[column] for column, n in columns.items() if n > 0), default=0)
         total += GAGS_REGION_WEIGHTS[name] * worst
     return total
+
+
+def region_totals(region_counts: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    """The region table summed over its rows, by column (REGION_COLUMNS): what it says the
+    photo's counts are (stored tables from before the uncertain column read it as 0)."""
+    return {column: sum(int((row or {}).get(column, 0) or 0) for row in region_counts.values())
+            for column in REGION_COLUMNS}

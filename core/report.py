@@ -18,6 +18,7 @@ from PIL import Image
 
 from core.overlay import KIND_COLOURS, legend_items
 from core.trends import count_noise_threshold, is_meaningful_count_change, percent_change
+from core.words import version_label
 
 NOT_A_DIAGNOSIS = (
     "Not a diagnosis: model estimates for tracking; a clinician makes the diagnosis."
@@ -25,6 +26,12 @@ NOT_A_DIAGNOSIS = (
 NO_VISITS_LINE = (
     "No visits recorded yet: the trend and the visit table appear after the first analysed photo."
 )
+# The two scales in the visit table, in the app's words (never "0 mild ... 3 very severe", which
+# reads like IGA's numbers).
+SCALES_LINE = ("Grade: the model's severity on the ACNE04 (Hayashi) scale, from lesion counts: "
+               "mild, moderate, severe or very severe; \"(clinician)\" where a clinician changed "
+               "it. IGA: the clinician's global look, 0 clear to 4 severe.")
+QUALITY_NOTE = "Stored although it failed the quality check"
 PHOTO_WIDTH_MM = 72  # two photos, chart and a few visits fit on the first page
 MAX_IMAGE_PX = 640  # photos are scaled down to this before embedding, to keep the file small
 # Okabe-Ito colours; the first two match the papule and comedone overlay colours.
@@ -55,6 +62,8 @@ class ReportVisit:
     iga: int | None = None
     nodule: int | None = None  # nodules/cysts, also counted as inflammatory
     corrected: bool = False  # the lesions were corrected by a clinician
+    # Why the photo failed the quality check when it was stored anyway (None: it passed).
+    quality_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,8 @@ class PatientReport:
     trend: tuple[TrendSeries, ...] = ()
     # A sentence under the photos, e.g. that they are de-identified for research use.
     photo_note: str | None = None
+    # The view the report covers, in words ("front", "close-up of the chin"); None: not said.
+    view: str | None = None
 
 
 def _latin1_char(char: str) -> str:
@@ -131,7 +142,33 @@ def _nice_step(maximum: float, ticks: int = 4) -> float:
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
+def _view_phrase(view: str) -> str:
+    """'front view', 'close-up of the chin' (a close-up names its site, not a view)."""
+    return view if view.startswith("close-up") else f"{view} view"
+
+
+def model_words(model_version: str) -> str:
+    """The models behind the numbers in words ('models of 27 Nov 2026, 22:10'), never the
+    engineering version string; versions are given comma-separated."""
+    versions = [v.strip() for v in model_version.split(",") if v.strip()]
+    if not versions:
+        return "no analysis yet"
+    return "; ".join(dict.fromkeys(version_label(v) for v in versions))
+
+
 class _ReportPDF(FPDF):
+    # (page, text, right edge in mm) of every cell written: checked against the page width.
+    extents: list[tuple[int, str, float]]
+
+    def cell(self, w=None, h=None, text="", *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        if text:
+            left = self.x
+            width = self.get_string_width(str(text))
+            # Aligned in a cell of width w: its text ends at most at the cell's right edge.
+            right = left + (max(width, float(w)) if w else width) if (w or 0) > 0 else left + width
+            self.__dict__.setdefault("extents", []).append((self.page, str(text), right))
+        return super().cell(w, h, text, *args, **kwargs)
+
     def footer(self) -> None:
         # The notice is repeated on every page, so a printed page never travels without it.
         self.set_y(-13)
@@ -165,7 +202,9 @@ def _header(pdf: FPDF, report: PatientReport) -> None:
     consent = report.consent_date.isoformat() if report.consent_date else "not recorded"
     lines += [
         f"Consent date: {consent}",
-        f"Model version: {report.model_version}",
+        *([f"View: {_view_phrase(report.view)} only (other views show other skin and are not in "
+           "this report)"] if report.view else []),
+        f"Analysed by the {model_words(report.model_version)}",
         f"Generated {_utc_text(report.generated_at)} by {report.generated_by}",
     ]
     for line in lines:
@@ -194,7 +233,8 @@ def _photos(pdf: FPDF, report: PatientReport) -> None:
     shown = [(title, image) for title, image in candidates if image is not None]
     if not shown:
         return
-    _heading(pdf, "Photos with the lesions found")
+    _heading(pdf, "Photos with the lesions found"
+             + (f" ({_view_phrase(report.view)})" if report.view else ""))
     gap = 6.0
     width = min((pdf.epw - gap) / 2, PHOTO_WIDTH_MM)
     pictures = [(title, *_as_jpeg(image, title)) for title, image in shown]
@@ -208,11 +248,16 @@ def _photos(pdf: FPDF, report: PatientReport) -> None:
         pdf.cell(width, 5, title, align="C")
         pdf.image(io.BytesIO(jpeg), x=x, y=top + 5, w=width, h=width * pixels_high / pixels_wide)
     pdf.set_xy(pdf.l_margin, top + 6 + height)
+    right = pdf.l_margin + pdf.epw
     for item in legend_items():
+        label = latin1(item.label)
+        width = 4 + pdf.get_string_width(label) + 6
+        if pdf.get_x() + width > right:  # wrap rather than run off the page
+            pdf.set_xy(pdf.l_margin, pdf.get_y() + 5.5)
         pdf.set_fill_color(*item.rgb)
         pdf.rect(pdf.get_x(), pdf.get_y() + 1.2, 3, 3, style="F")
         pdf.set_x(pdf.get_x() + 4)
-        pdf.cell(pdf.get_string_width(item.label) + 6, 5.5, latin1(item.label))
+        pdf.cell(width - 4, 5.5, label)
     pdf.ln(7)
     if report.photo_note:
         pdf.multi_cell(0, 5, latin1(report.photo_note), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -311,12 +356,13 @@ def change_sentence(label: str, counts: list[int | None]) -> str | None:
 
 def _visit_table(pdf: FPDF, visits: tuple[ReportVisit, ...]) -> None:
     headings = ("Date", "Lesions", "Inflammatory", "Nodules/cysts", "Non-inflam.", "Area %",
-                "Grade", "IGA", "Corrected")
+                "Grade", "IGA", "Corrected", "Quality")
+    flagged = [visit for visit in visits if visit.quality_problem]
     pdf.set_font("helvetica", "", 8)
     pdf.set_fill_color(255, 255, 255)
     pdf.set_draw_color(120, 120, 120)
     with pdf.table(
-        col_widths=(24, 16, 21, 22, 20, 16, 28, 13, 18),
+        col_widths=(19, 14, 21, 23, 19, 13, 31, 9, 17, 14),
         text_align="CENTER",
         line_height=5.5,
         headings_style=FontFace(emphasis="BOLD", fill_color=(230, 230, 230)),
@@ -336,14 +382,35 @@ def _visit_table(pdf: FPDF, visits: tuple[ReportVisit, ...]) -> None:
                 visit.grade,
                 visit.iga,
                 "by clinician" if visit.corrected else "-",
+                f"failed ({flagged.index(visit) + 1})" if visit.quality_problem else "passed",
             ):
                 row.cell(_cell_text(value))
+    pdf.set_font("helvetica", "", 8)
+    pdf.ln(1)
+    pdf.multi_cell(0, 4, latin1(SCALES_LINE), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    for number, visit in enumerate(flagged, start=1):
+        pdf.multi_cell(0, 4, latin1(f"({number}) {visit.visit_date.isoformat()}: {QUALITY_NOTE}: "
+                                    f"{visit.quality_problem}. Read its numbers with care."),
+                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("helvetica", "", 9)
     pdf.set_draw_color(0, 0, 0)
 
 
 def build_patient_report(report: PatientReport, *, compress: bool = True) -> bytes:
     """The PDF bytes of one patient's report. `compress=False` leaves page text readable (tests)."""
+    return _render(report, compress)[1]
+
+
+def text_past_the_page(report: PatientReport) -> list[tuple[int, str, float]]:
+    """(page, text, right edge in mm) of every line of text the report writes beyond the
+    page's printable width (fpdf2's own font metrics): [] when everything fits."""
+    pdf, _ = _render(report, True)
+    limit = pdf.w - pdf.r_margin + 0.5  # half a millimetre for rounding
+    return [(page, text, right) for page, text, right in getattr(pdf, "extents", [])
+            if right > limit]
+
+
+def _render(report: PatientReport, compress: bool) -> tuple[_ReportPDF, bytes]:
     visits = report.visits
     for earlier, later in zip(visits, visits[1:]):
         if later.visit_date < earlier.visit_date:
@@ -369,7 +436,7 @@ def build_patient_report(report: PatientReport, *, compress: bool = True) -> byt
     _heading(pdf, "Lesion counts over visits")
     if not visits:
         pdf.multi_cell(0, 5, NO_VISITS_LINE, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        return bytes(pdf.output())
+        return pdf, bytes(pdf.output())
     _chart(pdf, [v.visit_date for v in visits], series)
     for label, counts in (
         ("Inflammatory", [v.inflammatory for v in visits]),
@@ -379,6 +446,7 @@ def build_patient_report(report: PatientReport, *, compress: bool = True) -> byt
         sentence = change_sentence(label, counts)
         if sentence:
             pdf.multi_cell(0, 5, latin1(sentence), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _ensure_space(pdf, 40)  # the heading never alone at the foot of a page
     _heading(pdf, "Visits")
     _visit_table(pdf, visits)
-    return bytes(pdf.output())
+    return pdf, bytes(pdf.output())

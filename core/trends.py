@@ -152,6 +152,10 @@ class ArmWeekSummary:
     n_responder_evaluable: int
     iga_success_rate: float | None
     n_iga: int
+    # Subjects whose inflammatory count changed by more than a retaken photo changes
+    # (core.retake_noise), of `n_retake_evaluable` judged; None without a retake table.
+    n_beyond_retake_noise: int | None = None
+    n_retake_evaluable: int = 0
 
     def to_dict(self) -> dict[str, object]:
         """Flat dict, one column per number (for tables)."""
@@ -164,6 +168,8 @@ class ArmWeekSummary:
             n_responder_evaluable=self.n_responder_evaluable,
             iga_success_rate=self.iga_success_rate,
             n_iga=self.n_iga,
+            n_beyond_retake_noise=self.n_beyond_retake_noise,
+            n_retake_evaluable=self.n_retake_evaluable,
         )
         return flat
 
@@ -190,6 +196,7 @@ _OPTIONAL_FIELDS = (
     "non_inflammatory_percent_change",
     "iga",
     "baseline_iga",
+    "inflammatory_beyond_retake_noise",
 )
 
 
@@ -219,7 +226,8 @@ def arm_summary(rows: Iterable[Mapping[str, object] | object]) -> list[ArmWeekSu
 
     Each row (a dict or an object with attributes) has `arm`, `subject`, `week`,
     `inflammatory_percent_change`, `non_inflammatory_percent_change`, `iga`, `baseline_iga`;
-    the last four may be None. A subject counts once per arm and week: when two rows share
+    the last four may be None. An optional `inflammatory_beyond_retake_noise` (True, False or
+    None) counts the subjects whose change is larger than a retaken photo makes. A subject counts once per arm and week: when two rows share
     them (two visits rounded to the same week), the later row in the input wins, so pass
     visits in date order.
     """
@@ -247,6 +255,8 @@ def arm_summary(rows: Iterable[Mapping[str, object] | object]) -> list[ArmWeekSu
             for s in subjects
             if s["iga"] is not None and s["baseline_iga"] is not None
         ]
+        judged = [bool(s["inflammatory_beyond_retake_noise"]) for s in subjects
+                  if s["inflammatory_beyond_retake_noise"] is not None]
         responders = sum(is_responder(value) for value in inflammatory)
         successes = sum(iga_success(b, i) for b, i in iga_pairs)  # type: ignore[arg-type]
         summaries.append(
@@ -260,6 +270,49 @@ def arm_summary(rows: Iterable[Mapping[str, object] | object]) -> list[ArmWeekSu
                 n_responder_evaluable=len(inflammatory),
                 iga_success_rate=successes / len(iga_pairs) if iga_pairs else None,
                 n_iga=len(iga_pairs),
+                n_beyond_retake_noise=sum(judged) if judged else None,
+                n_retake_evaluable=len(judged),
             )
         )
     return summaries
+
+
+# The lesion groups whose change a retaken photo is measured against (core.retake_noise), and
+# their nouns.
+RETAKE_COUNT_NOUNS: dict[str, str] = {
+    "inflammatory": "inflammatory lesion",
+    "non_inflammatory": "non-inflammatory lesion",
+    "total": "lesion",
+}
+
+
+def retake_change_sentence(measure: str, before: int, after: int, noise: object) -> str:
+    """'12 fewer inflammatory lesions: more than a retaken photo changes (±4)'.
+
+    `noise` is a core.retake_noise.RetakeNoise; the band is the change two photos at these
+    counts must exceed (`change_threshold`), rounded to whole lesions for reading.
+    """
+    if measure not in RETAKE_COUNT_NOUNS:
+        raise ValueError(f"measure must be one of {sorted(RETAKE_COUNT_NOUNS)}, got {measure!r}")
+    if before < 0 or after < 0:
+        raise ValueError(f"lesion counts cannot be negative, got {before} and {after}")
+    noun = RETAKE_COUNT_NOUNS[measure]
+    threshold = noise.change_threshold(measure, before, after)  # type: ignore[attr-defined]
+    beyond = noise.beyond_noise(measure, before, after)  # type: ignore[attr-defined]
+    delta = after - before
+    if delta == 0:
+        change = f"No change in {noun}s"
+    else:
+        count = abs(delta)
+        change = f"{count} {'more' if delta > 0 else 'fewer'} {noun if count == 1 else noun + 's'}"
+    verdict = "more than" if beyond else "within what"
+    band = f"{threshold:.0f}" if threshold >= 1 else f"{threshold:.1f}"
+    return f"{change}: {verdict} a retaken photo changes (±{band})"
+
+
+def count_beyond_retake_noise(measure: str, before: float | None, after: float | None,
+                              noise: object) -> bool | None:
+    """Whether a change is larger than a retaken photo makes; None without a table or a value."""
+    if noise is None or before is None or after is None:
+        return None
+    return bool(noise.beyond_noise(measure, before, after))  # type: ignore[attr-defined]

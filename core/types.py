@@ -18,7 +18,12 @@ LESION_KINDS: tuple[str, ...] = ("comedone", "papule", "pustule", "nodule")
 INFLAMMATORY_KINDS: tuple[str, ...] = ("papule", "pustule", "nodule")
 NON_INFLAMMATORY_KINDS: tuple[str, ...] = ("comedone",)
 FACIAL_REGIONS: tuple[str, ...] = ("forehead", "left_cheek", "right_cheek", "nose", "chin")
-VIEWS: tuple[str, ...] = ("front", "left", "right")
+VIEWS: tuple[str, ...] = ("front", "left", "right", "close-up")
+# A close-up of skin (no whole face): the view of a photo a clinician takes of one site.
+CLOSE_UP_VIEW = "close-up"
+# Where a close-up was taken (optional), in words through core.words.words and view_label.
+BODY_SITES: tuple[str, ...] = ("left_cheek", "right_cheek", "forehead", "chin", "nose", "jaw",
+                               "neck", "back", "chest", "shoulder", "other")
 # An inflammatory lesion whose type (papule, pustule or nodule/cyst) the model is unsure of is
 # shown and counted as this, never as a confident wrong type (threshold: SegmenterConfig).
 UNCERTAIN_TYPE_LABEL = "inflammatory, type uncertain"
@@ -218,6 +223,47 @@ class QualityResult:
 
 
 @dataclass(frozen=True)
+class ColourMeasures:
+    """Redness and dark marks of one photo, relative to the patient's own clear skin
+    (core.colour_measures; the thresholds live there)."""
+
+    reference: str  # "colour-referenced" (a colour card corrected the photo) or "self-referenced"
+    red_area_fraction: float  # of the measured skin, 0-1
+    dark_area_fraction: float  # dark marks (lesions and red areas excluded), 0-1
+    red_mean_delta_a: float | None  # mean delta-a* inside the red area; None when there is none
+    dark_mean_delta_l: float | None  # mean delta-L* inside the dark marks (negative); None: none
+    skin_l: float  # the clear skin's L*, a*, b* and ITA (degrees): the reference
+    skin_a: float
+    skin_b: float
+    skin_ita: float
+    measured_fraction: float  # share of the skin mask that could be measured
+    card_delta_e: float | None = None  # the colour card's residual CIEDE2000 median, when one
+    # Bits (uint8 at photo size): 1 red area, 2 dark mark, 4 measured skin: the viewer's layers.
+    mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def colour_referenced(self) -> bool:
+        return self.reference == "colour-referenced"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready; areas in percent of the measured skin."""
+        def rounded(value: float | None, digits: int = 2) -> float | None:
+            return None if value is None else round(float(value), digits)
+
+        return {
+            "reference": self.reference,
+            "red_area_percent": round(100.0 * self.red_area_fraction, 2),
+            "dark_mark_area_percent": round(100.0 * self.dark_area_fraction, 2),
+            "red_mean_delta_a": rounded(self.red_mean_delta_a),
+            "dark_mark_mean_delta_l": rounded(self.dark_mean_delta_l),
+            "clear_skin": {"L": rounded(self.skin_l), "a": rounded(self.skin_a),
+                           "b": rounded(self.skin_b), "ita_degrees": rounded(self.skin_ita, 1)},
+            "measured_skin_percent": round(100.0 * self.measured_fraction, 1),
+            "card_delta_e2000": rounded(self.card_delta_e),
+        }
+
+
+@dataclass(frozen=True)
 class Analysis:
     """Everything one photo's analysis produced, with the model version that made it."""
 
@@ -237,10 +283,17 @@ class Analysis:
     gags_estimate: int | None = None
     # A second grade from an installed Hugging Face classifier, when one is installed.
     second_opinion: Grade | None = None
-    # False when the photo cannot be assessed (no face, too little facial skin): the model's
-    # measurements are kept for the record, but no count, grade or lesion is reported from it.
+    # False when the photo cannot be assessed (not skin, unlike every training photo, or a face
+    # with too little facial skin; core.assessment): the model's measurements are kept for the
+    # record, but no count, grade or lesion is reported from it. A skin close-up without a face
+    # is assessable (`is_closeup`). The reasons are sentences.
     assessable: bool = True
     not_assessable_reasons: tuple[str, ...] = ()
+    # How much the photo looks like the training photos (core.typicality), 0-1, higher = more
+    # alike; None when the weights carry no typicality model.
+    typicality: float | None = None
+    # Typicality under the warning level chosen on valid: measured, but check the numbers.
+    unusual: bool = False
     # The centre-heatmap peak heights the grader saw: a clinician's correction is regraded
     # from them by the same grader (core.correction).
     grade_evidence: tuple[float, ...] = ()
@@ -248,11 +301,22 @@ class Analysis:
     kind_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
     # Lesion probability at photo size, 0-255.
     probability_map: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # Redness and dark marks against the patient's own clear skin (core.colour_measures); None
+    # when the photo is not assessable or too little skin could be measured.
+    colour: ColourMeasures | None = None
+
+    @property
+    def is_closeup(self) -> bool:
+        """Assessable without a face: a close-up of skin, measured as a whole frame (lesion area
+        over the whole working frame, grade from the counts; no alignment, regions or GAGS)."""
+        return self.assessable and not self.face.found
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready dict in the command-line contract (masks left out). A photo that cannot
-        be assessed reports no lesion, count, grade or area: `assessable` false with reasons."""
+        be assessed reports no lesion, count, grade or area: `assessable` false with reasons. A
+        close-up's grade carries `"graded_from_closeup": true` (false for a face photo)."""
         measured = self.assessable
+        grade = {**self.grade.to_dict(), "graded_from_closeup": self.is_closeup} if measured else None
         return {
             "width": self.width,
             "height": self.height,
@@ -271,7 +335,10 @@ class Analysis:
             "assessable": self.assessable,
             "not_assessable_reasons": list(self.not_assessable_reasons),
             "counts": self.counts.to_dict() if measured else None,
-            "grade": self.grade.to_dict() if measured else None,
+            "grade": grade,
+            "closeup": self.is_closeup,
+            "typicality": round(self.typicality, 4) if self.typicality is not None else None,
+            "unusual": self.unusual,
             "lesion_area_fraction": round(self.lesion_area_fraction, 6) if measured else None,
             "skin_area_px": self.skin_area_px,
             "face": self.face.to_dict(),
@@ -280,6 +347,7 @@ class Analysis:
             "region_counts": self.region_counts if measured else {},
             "gags_estimate": self.gags_estimate if measured else None,
             "second_opinion": self.second_opinion.to_dict() if self.second_opinion and measured else None,
+            "colour": self.colour.to_dict() if self.colour is not None and measured else None,
             "model_version": self.model_version,
         }
 
@@ -301,11 +369,32 @@ class CorrectedMeasurements:
     kind_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
+class _DecodedOnFirstUse:
+    """`DecodedPhoto.image`: the pixels it was made with, or the full photo decoded by its
+    `load_image` on first use (a JPEG's analysis reads `pixels`, a reduced decode; the viewer
+    and the stored file need the whole photo)."""
+
+    def __get__(self, photo: DecodedPhoto | None, owner: type | None = None) -> np.ndarray:
+        if photo is None:
+            return self  # type: ignore[return-value]
+        pixels = photo.__dict__.get("_image")
+        if pixels is None:
+            if photo.load_image is None:
+                raise ValueError(f"the photo {photo.filename!r} was made without its pixels")
+            pixels = photo.load_image()
+            photo.__dict__["_image"] = pixels
+        return pixels
+
+    def __set__(self, photo: DecodedPhoto, value: np.ndarray | None) -> None:
+        photo.__dict__["_image"] = value
+
+
 @dataclass(frozen=True)
 class DecodedPhoto:
     """An upload decoded and validated by `core.imaging.decode_photo`."""
 
-    image: np.ndarray = field(repr=False, compare=False)  # RGB uint8 H x W x 3, EXIF-oriented
+    # RGB uint8 H x W x 3, EXIF-oriented; None with `load_image`: decoded on first use.
+    image: np.ndarray = field(repr=False, compare=False)
     upload_sha256: str  # SHA-256 of the bytes as uploaded (duplicate detection)
     source_format: str  # "JPEG", "PNG", "WEBP", "HEIF", ...
     # The bytes to store (re-encoded, no location metadata), made on first use of `stored_bytes`:
@@ -315,6 +404,12 @@ class DecodedPhoto:
     filename: str  # sanitised display name (no folders)
     captured_at: datetime | None = None  # EXIF DateTimeOriginal, if any
     device: str | None = None  # EXIF Make + Model, if any
+    # A large JPEG is decoded for the analysis at 1/`reduction` of its size (libjpeg's DCT
+    # scaling, `reduced`), its full pixels (`image`) only when something asks for them.
+    load_image: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    reduced: np.ndarray | None = field(default=None, repr=False, compare=False)
+    reduction: int = 1
+    size: tuple[int, int] | None = None  # (width, height) of the whole photo, when `reduced`
 
     @functools.cached_property
     def stored_bytes(self) -> bytes:
@@ -322,8 +417,11 @@ class DecodedPhoto:
 
     @property
     def width(self) -> int:
-        return int(self.image.shape[1])
+        return int(self.size[0]) if self.size else int(self.image.shape[1])
 
     @property
     def height(self) -> int:
-        return int(self.image.shape[0])
+        return int(self.size[1]) if self.size else int(self.image.shape[0])
+
+
+DecodedPhoto.image = _DecodedOnFirstUse()  # type: ignore[assignment,misc]

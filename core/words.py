@@ -22,6 +22,7 @@ SPECIAL_WORDS: dict[str, str] = {
     "nodule": "nodule/cyst",
     "iga": "IGA",
     "gags": "GAGS",
+    "outside_regions": "outside the five regions",
 }
 # A code name, but not a file name the person gave ("my_face.jpg" stays as it is).
 _CODE_NAME = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b(?![.\w-]*\.[A-Za-z]{2,4}\b)")
@@ -91,3 +92,33 @@ def version_label(version: str) -> str:
             return f"version {version}"
         stamps.append(f"{made:%d %b %Y}" + (f", {made:%H:%M}" if match["hh"] else ""))
     return "models of " + " and ".join(dict.fromkeys(stamps))
+
+
+def view_label(view: str | None, body_site: str | None = None) -> str:
+    """A photo's view in words: 'front', 'left', 'close-up', 'close-up of the left cheek'."""
+    if view is None:
+        return "not recorded"
+    if view == "close-up" and body_site:
+        return f"close-up of the {words(body_site)}" if body_site != "other" else "close-up (other site)"
+    return str(view)
+
+
+# What a page says about a photo of skin measured without a face (a close-up; issue 25).
+CLOSE_UP_NOTE = (
+    "No face in this photo: it is measured as a close-up. Lesions, counts, lesion area and the "
+    "grade come from it, and the grade was graded from a close-up (as ACNE04 grades its "
+    "close-ups). Regions, GAGS and alignment need a face, so this photo has none of them."
+)
+# What a page says about a photo unlike the photos the models learnt from (typicality).
+UNUSUAL_PHOTO_WARNING = (
+    "This photo is unlike the photos the models learnt from (for example light, camera or skin "
+    "tone): check the numbers."
+)
+
+
+def named_problem(filename: str, problem: str) -> str:
+    """A problem with a file in one sentence, its name said once ('broken.jpg' is damaged,
+    never "broken.jpg: 'broken.jpg' is damaged")."""
+    if filename and filename in problem:
+        return problem
+    return f"{filename}: {problem}"

@@ -9,9 +9,11 @@ import logging
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.types import Right, role_may
-from dashboard import state
+from dashboard import display, state
 
 VIEWS = Path(__file__).resolve().parent / "views"
 log = logging.getLogger("dashboard")
@@ -68,7 +70,9 @@ def pages_for(role: str) -> dict[str, list[st.Page]]:
 def sidebar(actor) -> None:  # noqa: ANN001 - db.models.Account, imported lazily
     with st.sidebar:
         team = f", team {actor.team}" if actor.team else ""
-        st.markdown(f"Signed in as **{actor.full_name or actor.username}** ({actor.role}{team})")
+        # Names and teams are typed by people: shown as plain text (display.plain).
+        st.markdown(f"Signed in as **{display.plain(actor.full_name or actor.username)}** "
+                    f"({actor.role}{display.plain(team)})")
         st.button("Sign out", on_click=state.sign_out, icon=":material/logout:", key="sign_out")
         state.show_notice()
 
@@ -76,20 +80,51 @@ def sidebar(actor) -> None:  # noqa: ANN001 - db.models.Account, imported lazily
 # The tab icon is a file of the app: a ":material/...:" icon would be fetched from Google's
 # font servers by the browser, and nothing may leave the machine.
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
-st.set_page_config(page_title="Acne tracker", page_icon=str(ICON), layout="wide")
 
-problem = state.settings_problem()
-if problem is not None:
-    # A bad setting or an unreachable database: one sentence naming the variable, no traceback.
-    st.error(f"The app cannot start: {problem}")
-    st.stop()
-state.start_model_loading()  # in the background, while the user signs in
 
-actor = state.current_actor()
-if actor is None:
-    signin = st.Page(VIEWS / "signin.py", title="Sign in", icon=":material/login:", url_path="signin")
-    navigation = st.navigation([signin], position="hidden")
+def run_pages() -> None:
+    """The signed-in account's navigation (or the sign-in page), and the page chosen."""
+    actor = state.current_actor()  # a reload is signed in again from the sign-in cookie
+    if actor is None:
+        # Every page's address opens the sign-in page, and keeps its address (with ?patient=
+        # and ?visit=): signed in, the same address opens that page (issue 26: a bookmark said
+        # "Page not found"). The page itself checks the account's rights as always.
+        signin = [st.Page(VIEWS / "signin.py", title="Sign in", icon=":material/login:",
+                          url_path=name, default=name == "signin")
+                  for name in ("signin", *(page[0] for page in PAGES))]
+        navigation = st.navigation(signin, position="hidden")
+    else:
+        navigation = st.navigation(pages_for(actor.role))
+        sidebar(actor)
+    state.send_cookie_scripts()  # after sign-in: the HttpOnly cookie; after sign-out: its end
+    navigation.run()
+
+
+def main() -> None:
+    """The page script, run by Streamlit for every page run of every browser session."""
+    st.set_page_config(page_title="Acne tracker", page_icon=str(ICON), layout="wide")
+
+    problem = state.settings_problem()
+    if problem is not None:
+        # A bad setting or an unreachable database: one sentence naming the variable, no traceback.
+        st.error(f"The app cannot start: {problem}")
+        st.stop()
+    state.start_model_loading()  # in the background, while the user signs in
+    try:
+        run_pages()
+    except (SQLAlchemyError, OSError) as error:
+        # The database or the disk failed under a page (a full disk, a database file replaced):
+        # one sentence, never a traceback (issue 24). Streamlit's own stop and rerun pass through.
+        log.error("a page stopped on %s", type(error).__name__)
+        st.error(f"The page cannot go on: {state.storage_problem(error)}")
+
+
+if get_script_run_ctx(suppress_warning=True) is None:
+    # Imported, not run as a page: `streamlit run dashboard/app.py` first reads this file for a
+    # server (st.App) and serves this same file as the app, beside the sign-in cookie's two
+    # addresses (dashboard/signin_routes.py: an HttpOnly cookie can only come from the server).
+    from dashboard.signin_routes import ROUTES
+
+    app = st.App(__file__, routes=ROUTES)
 else:
-    navigation = st.navigation(pages_for(actor.role))
-    sidebar(actor)
-navigation.run()
+    main()

@@ -8,6 +8,7 @@ the next line where the page is narrow: a metric is never cut short ("Non-inflam
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,11 @@ import pandas as pd
 import streamlit as st
 
 MISSING = "—"
+# Every ASCII punctuation character may be escaped with a backslash in CommonMark (and in
+# Streamlit's markdown): escaped, none of them starts a link, an image, HTML, emphasis, a
+# heading, a list, a colour or icon directive (":red[...]", ":material/...:"), LaTeX ("$"), or
+# a bare web address that GitHub-flavoured markdown would turn into a link.
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 DATE_FORMAT = "D MMM YYYY"  # 10 Jan 2024
 WHEN_FORMAT = "D MMM YYYY, HH:mm"  # 10 Jan 2024, 14:05
 
@@ -72,3 +78,32 @@ def metric_row() -> Any:
 def metric(where: Any, label: str, value: Any, **kwargs: Any) -> None:
     """A metric as wide as its label and value (in a `metric_row`), so neither is cut."""
     where.metric(label, value, width="content", **kwargs)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The frame as UTF-8 CSV, every text cell that a spreadsheet would run as a formula
+    quoted (core.plain_text.spreadsheet_cell); the column names too."""
+    from core.plain_text import spreadsheet_cell
+
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or str(safe[column].dtype) in ("string", "str"):
+            safe[column] = safe[column].map(spreadsheet_cell)
+    safe.columns = [spreadsheet_cell(str(name)) for name in safe.columns]
+    return safe.to_csv(index=False).encode("utf-8")
+
+
+def plain(text: object) -> str:
+    """User-entered text (notes, names, descriptions, codes) made safe for any element that
+    renders markdown (st.markdown, st.write, st.caption, st.info, titles, labels): every
+    punctuation character is escaped, so the words show exactly as typed and nothing in them
+    becomes a link, an image that the browser would fetch, HTML or formatting. Line breaks
+    are kept as breaks."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+    return "  \n".join(escaped.splitlines()) if "\n" in escaped or "\r" in escaped else escaped
+
+
+def show_text(where: Any, text: object, prefix: str = "") -> None:
+    """A paragraph of user-entered text (`prefix` is the app's own words, e.g. "Notes: "),
+    shown as plain text (see `plain`)."""
+    where.markdown(prefix + plain(text))

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from core.types import Right, Role, role_may
+from dashboard import query
 from usecases import model_loading
-from usecases.settings import Settings, SettingsError, load_settings
+from usecases.settings import Settings, SettingsError, check_migrated, load_settings, storage_sentence
 
 if TYPE_CHECKING:  # imported lazily at run time so a page import stays cheap
     from sqlalchemy.engine import Engine
@@ -36,7 +37,7 @@ ACCOUNT_KEY = "account_id"
 ACTIVITY_KEY = "last_activity"
 PATIENT_KEY = "patient_id"
 VISIT_KEY = "visit_id"
-NO_ACCESS = "No such patient or no access."
+NO_ACCESS = query.NO_ACCESS
 
 
 # ---- cached resources -------------------------------------------------------------------------
@@ -50,6 +51,7 @@ def _checked_settings() -> Settings:
     from usecases.clinic import check_clinic  # the data folder, the database, their pairing
 
     check_clinic(settings)
+    check_migrated(settings)  # a database without its tables: one sentence, not a failed query
     return settings
 
 
@@ -61,6 +63,15 @@ def settings_problem() -> str | None:
     except SettingsError as error:
         return str(error)
     return None
+
+
+def storage_problem(error: BaseException) -> str:
+    """One sentence for an error of the database or the disk met while a page ran (a full
+    disk, a file that is not a database): what the page shows instead of a traceback."""
+    try:
+        return storage_sentence(get_settings(), error)
+    except SettingsError as problem:
+        return str(problem)
 
 
 def get_settings() -> Settings:
@@ -137,24 +148,94 @@ def db_session() -> "Iterator[Session]":
 # ---- the signed-in account --------------------------------------------------------------------
 
 
-def sign_in(account_id: int) -> None:
-    """Remember who signed in; a fresh session state so nothing leaks from a previous user."""
+SIGNIN_KEY = "signin_id"  # the sign-in row kept across reloads (usecases.signins)
+SIGNIN_SEEN_KEY = "signin_seen"  # when that row was last marked as used
+COOKIE_CODE_KEY = "cookie_code"  # the one-time code the browser exchanges for the cookie
+FORGET_COOKIE_KEY = "forget_cookie"  # signed out: the browser deletes the cookie
+SIGNIN_TOUCH_SECONDS = 30  # how often a page run marks the sign-in as used (a database write)
+
+
+def sign_in(account_id: int, signin_id: int | None = None) -> None:
+    """Remember who signed in; a fresh session state so nothing leaks from a previous user.
+    `signin_id`: the sign-in row that keeps it across page reloads (usecases.signins)."""
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.session_state[ACCOUNT_KEY] = account_id
     st.session_state[ACTIVITY_KEY] = time.time()
+    if signin_id is not None:
+        st.session_state[SIGNIN_KEY] = signin_id
+        st.session_state[SIGNIN_SEEN_KEY] = time.time()
+
+
+def sign_in_browser(account_id: int) -> None:
+    """Sign in after the password was checked, kept across page reloads: a sign-in row, and a
+    one-time code that `send_cookie_scripts` has the browser exchange for the HttpOnly cookie."""
+    from usecases import signins
+
+    signin_id, code = signins.begin(get_clinic(), account_id)
+    sign_in(account_id, signin_id)
+    st.session_state[COOKIE_CODE_KEY] = code
+
+
+def _end_signin() -> None:
+    signin_id = st.session_state.get(SIGNIN_KEY)
+    if signin_id is not None:
+        from usecases import signins
+
+        signins.end(get_clinic(), signin_id)
 
 
 def sign_out() -> None:
-    """Forget the account and everything the session held (selected patient, prepared photos)."""
+    """Forget the account and everything the session held (selected patient, prepared photos);
+    the sign-in row ends, and the browser is told to delete its cookie."""
+    _end_signin()
     for key in list(st.session_state.keys()):
         del st.session_state[key]
-    st.query_params.clear()
+    query.clear()
+    st.session_state[FORGET_COOKIE_KEY] = True
+
+
+def send_cookie_scripts() -> None:
+    """Once after sign-in, have the browser exchange the one-time code for the HttpOnly sign-in
+    cookie (dashboard/signin_routes.py); once after sign-out, have it delete the cookie. The
+    code is random letters, digits, - and _ (secrets.token_urlsafe): nothing to escape."""
+    from usecases.signins import SIGNIN_PATH, SIGNOUT_PATH
+
+    code = st.session_state.pop(COOKIE_CODE_KEY, None)
+    if code is not None and code.replace("-", "").replace("_", "").isalnum():
+        st.html(f"<script>fetch('{SIGNIN_PATH}', {{method: 'POST', body: '{code}', "
+                "credentials: 'same-origin'});</script>", unsafe_allow_javascript=True)
+    if st.session_state.pop(FORGET_COOKIE_KEY, False):
+        st.html(f"<script>fetch('{SIGNOUT_PATH}', {{method: 'POST', "
+                "credentials: 'same-origin'});</script>", unsafe_allow_javascript=True)
+
+
+def _resume_from_cookie() -> int | None:
+    """A reload (F5) or a bookmarked address: the account of the browser's sign-in cookie
+    while that sign-in is open (usecases.signins.resume), signed in again; else None."""
+    from usecases import signins
+
+    try:
+        token = st.context.cookies.get(signins.COOKIE_NAME)
+    except Exception:  # noqa: BLE001 - no browser request (a test run): no cookie
+        return None
+    if not isinstance(token, str) or not token:
+        return None
+    found = signins.resume(get_clinic(), token, get_settings().session_minutes)
+    if found is None:
+        return None
+    signin_id, account_id = found
+    sign_in(account_id, signin_id)
+    return account_id
 
 
 def current_actor() -> "Account | None":
-    """The signed-in, active account, or None (signed out, inactive too long, or deactivated)."""
+    """The signed-in, active account, or None (signed out, inactive too long, or deactivated).
+    A new page session (a reload, a bookmarked address) is signed in again from the browser's
+    sign-in cookie while that sign-in is open."""
     account_id = st.session_state.get(ACCOUNT_KEY)
+    if account_id is None:
+        account_id = _resume_from_cookie()
     if account_id is None:
         return None
     now = time.time()
@@ -163,6 +244,15 @@ def current_actor() -> "Account | None":
         sign_out()
         st.session_state["signed_out_reason"] = "Your session expired; please sign in again."
         return None
+    signin_id = st.session_state.get(SIGNIN_KEY)
+    if signin_id is not None and now - st.session_state.get(SIGNIN_SEEN_KEY, 0) > SIGNIN_TOUCH_SECONDS:
+        from usecases import signins
+
+        if not signins.still_open(get_clinic(), signin_id):  # signed out elsewhere, new password
+            sign_out()
+            st.session_state["signed_out_reason"] = "You were signed out; please sign in again."
+            return None
+        st.session_state[SIGNIN_SEEN_KEY] = now
     from db.repository import get_account
 
     with db_session() as session:
@@ -201,27 +291,17 @@ def hides_identity(actor: "Account") -> bool:
 # ---- the current patient ----------------------------------------------------------------------
 
 
-def _query_int(name: str) -> int | None | str:
-    raw = st.query_params.get(name)
-    if raw is None:
-        return None
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return str(raw)
-
-
 def selected_patient_id() -> int | None:
     """The patient chosen on the patients page or named by `?patient=ID` (not yet access-checked).
 
     Callers must load it through `require_patient` / `get_patient(actor=...)`; this id alone
     grants nothing.
     """
-    from_query = _query_int("patient")
+    from_query = query.id_param("patient")  # every address parameter: dashboard/query.py
     if isinstance(from_query, int):
         st.session_state[PATIENT_KEY] = from_query
-    elif isinstance(from_query, str):
-        # An id that is not a number cannot name any patient.
+    elif from_query is query.BAD:
+        # A value that cannot be an id (not a number, out of range) names no patient.
         st.session_state.pop(PATIENT_KEY, None)
         return -1
     value = st.session_state.get(PATIENT_KEY)
@@ -232,10 +312,9 @@ def select_patient(patient_id: int | None) -> None:
     """Make a patient current (and forget the visit of the previous one)."""
     if patient_id is None:
         st.session_state.pop(PATIENT_KEY, None)
-        st.query_params.pop("patient", None)
     else:
         st.session_state[PATIENT_KEY] = int(patient_id)
-        st.query_params["patient"] = str(int(patient_id))
+    query.set_id("patient", patient_id)
     st.session_state.pop(VISIT_KEY, None)
 
 

@@ -2,7 +2,9 @@
 
 - admin: every patient, read and write;
 - clinician: patients they own, or whose team equals their team (no team: own only);
-- researcher: read-only, patients enrolled in studies where they are a study member.
+- researcher: read-only, patients enrolled in studies where they are a study member, and only
+  while the patient allows research use and has a consent date (issue 24: an enrolment made
+  without them, or consent withdrawn later, shows the researcher nothing).
 Inactive accounts see nothing. The role is read from the database on every call, so a
 demoted or deactivated account loses its rights at once, even with a stale `Account` object.
 """
@@ -71,7 +73,8 @@ def visible_patients(principal: Principal) -> sa.ColumnElement[bool]:
             .join(StudyMember, col(StudyMember.study_id) == col(Enrolment.study_id))
             .where(StudyMember.account_id == principal.id)
         )
-        return col(Patient.id).in_(enrolled)
+        return sa.and_(col(Patient.id).in_(enrolled), col(Patient.research_consent).is_(True),
+                       col(Patient.consent_date).is_not(None))
     return sa.false()
 
 
@@ -85,13 +88,17 @@ def may_write_patient(principal: Principal, patient: Patient) -> bool:
     return principal.team is not None and patient.team == principal.team
 
 
+def no_access(what: str) -> str:
+    """The one answer to a change of a row the account may not change, or that does not exist
+    (issue 24: "patient 22" told another team's patient exists): no id, no code."""
+    return f"No such patient or no access: this account may not {what} here."
+
+
 def require_write(principal: Principal, patient: Patient, what: str) -> None:
-    """Raise PermissionDenied unless the principal may change this patient's data."""
+    """Raise PermissionDenied unless the principal may change this patient's data (the
+    message names no patient: it may be one the account may not even see)."""
     if not may_write_patient(principal, patient):
-        raise PermissionDenied(
-            f"account {principal.id} ({principal.role or 'unknown'}) may not {what} "
-            f"of patient {patient.id}"
-        )
+        raise PermissionDenied(no_access(what))
 
 
 def visible_studies(principal: Principal) -> sa.ColumnElement[bool]:

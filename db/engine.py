@@ -8,6 +8,7 @@ that read first never fails with "database is locked" when it starts to write.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,8 +56,14 @@ def check_connection(url: str, timeout_s: int = 10) -> str | None:
         return f"it is not a database URL this app can use ({error})"
     try:
         with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+            # SQLite opens any file lazily: reading the schema is what finds one that is not a
+            # database (or is damaged).
+            query = "SELECT count(*) FROM sqlite_master" if not is_postgresql(url) else "SELECT 1"
+            connection.execute(text(query))
     except SQLAlchemyError as error:
+        problem = storage_problem(error, url)
+        if "cannot be used (" not in problem:  # a full disk, not a database, read-only
+            return problem
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         return f"the database {shown} cannot be reached ({reason})"
     finally:
@@ -79,10 +86,117 @@ def sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
-def ensure_private_dir(folder: Path) -> None:
-    """Create `folder` (and parents) readable by the owner only; patient data lives there."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(folder, 0o700)  # mkdir's mode is reduced by the umask, and may pre-exist
+class SharedFolderError(OSError):
+    """A folder named for patient data is shared with other users (sticky or not ours)."""
+
+
+def ensure_private_dir(folder: Path, *, restrict_existing: bool = False) -> None:
+    """Create `folder` (and parents) readable by the owner only; patient data lives there.
+
+    A folder made here is restricted. One that exists already is left as it was set up (a
+    database placed straight into /tmp must not strip /tmp's sticky bit; issue 24), unless
+    `restrict_existing` (the data folder itself): then a folder of this user is closed to
+    others, and a shared one (sticky, like /tmp, or another user's) raises SharedFolderError."""
+    folder = Path(folder)
+    if folder.is_dir():
+        if restrict_existing:
+            info = folder.stat()
+            if info.st_mode & stat.S_ISVTX or info.st_uid != os.getuid():
+                raise SharedFolderError(
+                    0, "it is a folder shared with other users; name a folder of the clinic's "
+                    "data alone (it is created owner-only)")
+            if stat.S_IMODE(info.st_mode) & 0o077:
+                os.chmod(folder, 0o700)
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:  # made meanwhile by another process: theirs to set up
+        return
+    os.chmod(folder, 0o700)  # mkdir's mode is reduced by the umask
+
+
+# The free space under which a failed write is put down to a full disk.
+FULL_DISK_BYTES = 1 << 20
+
+
+def _error_chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return chain
+
+
+def disk_is_full(folders: list[Path]) -> bool:
+    """Whether the disk holding any of `folders` (or their nearest existing parent) has less
+    than FULL_DISK_BYTES free."""
+    import shutil
+
+    for folder in folders:
+        path = Path(folder)
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        try:
+            if shutil.disk_usage(path).free < FULL_DISK_BYTES:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+DISK_FULL = ("the disk is full: free some space on it (or move the data folder to a larger "
+             "disk) and try again")
+
+
+def disk_full_error(error: BaseException, folders: list[Path] = ()) -> bool:
+    """Whether `error` comes from a full disk: ENOSPC, SQLite's "database or disk is full",
+    PostgreSQL's "could not extend file", or an I/O error while `folders` have no space left."""
+    import errno
+
+    chain = _error_chain(error)
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) for e in chain):
+        return True
+    if any(phrase in text for phrase in ("database or disk is full", "no space left on device",
+                                          "could not extend file", "disk full")):
+        return True
+    io_error = any(isinstance(e, OSError) for e in chain) or "disk i/o error" in text or (
+        "unable to open database file" in text)
+    return io_error and disk_is_full(list(folders))
+
+
+def storage_problem(error: BaseException, url: str, folders: list[Path] = ()) -> str:
+    """What went wrong with the database or the disk, in a few words without a traceback (the
+    password never appears): a full disk, a file that is not a database, a database without
+    its tables, a read-only one, else the driver's first line. `folders`: where the data lives
+    besides the database file (the data folder), for the free-space check."""
+    chain = _error_chain(error)
+    text = " ".join(str(e) for e in chain).lower()
+    database_file = sqlite_file(url) if _parses(url) else None
+    where = f"the database file {database_file}" if database_file else (
+        f"the database {redacted_url(url)}" if _parses(url) else "the database")
+    places = [*(folders or []), *([database_file.parent] if database_file else [])]
+    if disk_full_error(error, places):
+        return DISK_FULL
+    if "file is not a database" in text or "file is encrypted" in text:
+        return f"{where} is not a database (it holds something else): name another file"
+    if "no such table" in text or "undefinedtable" in text.replace("_", "") or (
+            "relation" in text and "does not exist" in text):
+        return f"{where} has no tables yet: run `python -m usecases.cli.migrate` first"
+    if "readonly" in text or "read-only" in text:
+        return f"{where} cannot be written (it is read-only)"
+    first = next((e for e in reversed(chain) if str(e).strip()), error)
+    return f"{where} cannot be used ({type(first).__name__}: {str(first).strip().splitlines()[0][:200]})"
+
+
+def _parses(url: str) -> bool:
+    try:
+        make_url(url)
+    except Exception:  # noqa: BLE001 - any malformed URL
+        return False
+    return True
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

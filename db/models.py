@@ -115,6 +115,18 @@ def check_skin_type(value: str | None) -> str | None:
     return value
 
 
+def text_limit(what: str, limit: int) -> Any:
+    """A before-validator refusing text over `limit` characters with a sentence naming the
+    field (`what`), before pydantic's own max_length message ("String should have ...")."""
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            verb = "are" if what.endswith("s") else "is"
+            raise ValueError(f"{what} {verb} {len(value):,} characters long; the limit is "
+                             f"{limit:,}. Shorten the text and save again.")
+        return value
+    return check
+
+
 def check_consent_date(value: date | None) -> date | None:
     if value is not None and value > utcnow().date():
         raise ValueError(f"consent date {value.isoformat()} is in the future")
@@ -166,6 +178,8 @@ class PatientBase(SQLModel):
     _skin = field_validator("skin_type")(check_skin_type)
     _consent = field_validator("consent_date")(check_consent_date)
     _team = field_validator("team")(check_team)
+    _notes = field_validator("notes", mode="before")(text_limit("The notes", MAX_NOTE_LENGTH))
+    _name = field_validator("name", mode="before")(text_limit("The name", MAX_NAME_LENGTH))
 
 
 class PatientCreate(PatientBase):
@@ -188,6 +202,8 @@ class PatientUpdate(SQLModel):
     _skin = field_validator("skin_type")(check_skin_type)
     _consent = field_validator("consent_date")(check_consent_date)
     _team = field_validator("team")(check_team)
+    _notes = field_validator("notes", mode="before")(text_limit("The notes", MAX_NOTE_LENGTH))
+    _name = field_validator("name", mode="before")(text_limit("The name", MAX_NAME_LENGTH))
 
 
 class Patient(PatientBase, table=True):
@@ -293,6 +309,31 @@ class AnalysisBase(SQLModel):
     # None: not measured), and whether it was judged unlike them (the Visit page warns).
     typicality: float | None = None
     unusual: bool = Field(default=False)
+    # Redness and dark marks against the patient's own clear skin (core.types.ColourMeasures;
+    # every column NULL: not measured, as for analyses stored before issue 29). The reference
+    # is "colour-referenced" (a colour card corrected the photo) or "self-referenced"; the
+    # areas are shares (0-1) of the measured skin; delta-a* and delta-L* are the means inside
+    # them; the clear skin's L*, a*, b* and ITA (degrees) are the reference itself.
+    colour_reference: str | None = Field(default=None, max_length=20)
+    red_area_fraction: float | None = None
+    dark_area_fraction: float | None = None
+    red_mean_delta_a: float | None = None
+    dark_mean_delta_l: float | None = None
+    clear_skin_l: float | None = None
+    clear_skin_a: float | None = None
+    clear_skin_b: float | None = None
+    clear_skin_ita: float | None = None
+    colour_measured_fraction: float | None = None
+    colour_card_delta_e: float | None = None
+
+
+# The colour measures' columns (a clinician's lesion correction keeps the model's: the photo's
+# colours did not change).
+COLOUR_COLUMNS: tuple[str, ...] = (
+    "colour_reference", "red_area_fraction", "dark_area_fraction", "red_mean_delta_a",
+    "dark_mean_delta_l", "clear_skin_l", "clear_skin_a", "clear_skin_b", "clear_skin_ita",
+    "colour_measured_fraction", "colour_card_delta_e",
+)
 
 
 class Analysis(AnalysisBase, table=True):
@@ -306,6 +347,11 @@ class Analysis(AnalysisBase, table=True):
             "second_opinion_grade IS NULL "
             "OR (second_opinion_grade >= 0 AND second_opinion_grade <= 3)",
             name="second_opinion_grade",
+        ),
+        sa.CheckConstraint(
+            "colour_reference IS NULL "
+            "OR colour_reference IN ('colour-referenced', 'self-referenced')",
+            name="colour_reference",
         ),
         # "Latest analysis of each photo" is max(id) per photo_id: answered from the index alone.
         sa.Index("ix_analysis_photo_id_id", "photo_id", "id"),
@@ -407,7 +453,18 @@ class StudyCreate(StudyBase):
 
 
 class Study(StudyBase, table=True):
+    __table_args__ = (
+        sa.CheckConstraint(_in_list("measured_view", VIEWS), name="measured_view"),
+        sa.CheckConstraint(
+            f"measured_body_site IS NULL OR {_in_list('measured_body_site', BODY_SITES)}",
+            name="measured_body_site"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
+    # The one view the study measures, chosen when it is created (a close-up with its body
+    # site): subjects without a photo of it are missing, never filled from another view.
+    measured_view: str = Field(default="front", max_length=10)
+    measured_body_site: str | None = Field(default=None, max_length=20)
     created_by_id: int = Field(foreign_key="account.id", index=True)
     created_at: datetime = _created_at()
     # Off: the study's researchers see photos with the eyes and mouth masked (core.deidentify).

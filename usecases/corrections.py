@@ -79,7 +79,9 @@ def correct_lesions(clinic: Clinic, actor: Account, *, analysis_id: int, edit: L
         model_area_fraction=model.analysis.lesion_area_fraction,
         skin_area_px=model.analysis.skin_area_px, lesions=lesions, grader=grader,
         has_regions=row.alignment is not None, edit=edit,
-        description=describe_edit(edit, current.lesions), model_mask=model_mask,
+        description=describe_edit(edit, current.lesions,
+                                  region=lesions[-1].region if edit.action == "add" else None),
+        model_mask=model_mask,
         shape=(photo.height, photo.width),
     )
     with clinic.session() as session:

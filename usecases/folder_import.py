@@ -29,7 +29,6 @@ from core.words import plural
 from db.access import load_principal
 from db.errors import DuplicateError, PermissionDenied
 from db.models import Account, PatientCreate
-from db.photos import file_sha256
 from db.repository import (
     create_patient,
     create_visit,
@@ -39,7 +38,15 @@ from db.repository import (
     list_visits,
 )
 from usecases.clinic import Clinic
-from usecases.folder_plan import BatchImportError, Outcome, PlannedPhoto, plan_folder, read_planned
+from usecases.folder_plan import (
+    BatchImportError,
+    Outcome,
+    PlannedPhoto,
+    RefusedFile,
+    plan_folder,
+    read_planned,
+    sha256_planned,
+)
 from usecases.visits import (
     CaptureDetails,
     CheckedPhoto,
@@ -156,10 +163,13 @@ def check_account(clinic: Clinic, username: str) -> Account:
                 raise BatchImportError(f"There is no account named '{username}'.")
             principal = load_principal(session, account)
     except SQLAlchemyError as error:
-        raise BatchImportError(
-            f"The database cannot be read ({type(error).__name__}); run "
-            "`python -m usecases.cli.migrate` and create an account in the app first."
-        ) from error
+        # Why, in words: a full disk is not a missing migration (issue 24).
+        from db.engine import storage_problem
+
+        url = clinic.engine.url.render_as_string(hide_password=False)
+        root = getattr(clinic.photo_store, "root", None)
+        problem = storage_problem(error, url, [Path(root)] if root is not None else [])
+        raise BatchImportError(f"{problem[:1].upper()}{problem[1:]}.") from error
     if not principal.is_active:
         raise BatchImportError(f"The account '{username}' is deactivated.")
     if not principal.can_write:
@@ -182,11 +192,10 @@ class _Importer:
         todo: list[PlannedPhoto] = []
         seen: dict[tuple[str, str], str] = {}
         for item in self._bar(planned, "checking"):
-            try:
-                sha = file_sha256(item.path)
-            except OSError as error:
-                self.report.outcomes.append(
-                    Outcome(item.name, "refused", f"'{item.name}' could not be read ({error.strerror or error})."))
+            try:  # one descriptor, no link followed, no pipe waited on, size from its fstat
+                sha = sha256_planned(item)
+            except RefusedFile as refused:
+                self.report.outcomes.append(Outcome(item.name, "refused", str(refused)))
                 continue
             if (item.patient_code, sha) in seen:
                 self.report.outcomes.append(
@@ -206,7 +215,10 @@ class _Importer:
             try:
                 self.records.patient(code)
             except (PermissionDenied, ValueError, SQLAlchemyError) as error:
-                problems[code] = f"patient {code} cannot be created: {error}"
+                from db.engine import DISK_FULL, disk_full_error
+
+                reason = DISK_FULL if disk_full_error(error) else error  # issue 24
+                problems[code] = f"patient {code} cannot be created: {reason}"
         self.report.outcomes += [Outcome(item.name, "refused", problems[item.patient_code])
                                  for item in todo if item.patient_code in problems]
         return [item for item in todo if item.patient_code not in problems]
@@ -225,7 +237,7 @@ class _Importer:
             return Outcome(item.name, "refused", f"not stored: {error}")
         result: StoreResult = store_checked_photo(
             self.clinic, self.actor, visit_id=visit_id, checked=checked,
-            details=CaptureDetails.from_photo(checked))
+            details=CaptureDetails.from_photo(checked, item.body_site, view=item.view))
         reason = "already imported" if result.status == "skipped" else result.reason
         return Outcome(item.name, result.status, reason, quality_passed=result.quality_passed)
 

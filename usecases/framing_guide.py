@@ -49,10 +49,12 @@ def stored_face(row: AnalysisRow) -> FaceResult:
 
 
 def framing_guide(clinic: Clinic, actor: Account, *, patient_id: int, view: str) -> FramingGuide | None:
-    """The patient's last photo of `view` with its stored face; None when there is none yet
-    (or the actor may not see the patient)."""
+    """The patient's last photo of `view` that did not fail the quality check, with its stored
+    face; None when there is none yet (or the actor may not see the patient)."""
     with clinic.session() as session:
-        found = last_photo_of_view(session=session, actor=actor, patient_id=patient_id, view=view)
+        # Never a photo stored although it failed the quality check: it is not a framing to copy.
+        found = last_photo_of_view(session=session, actor=actor, patient_id=patient_id, view=view,
+                                   skip_failed_quality=True)
     if found is None:
         return None
     photo = found.photo

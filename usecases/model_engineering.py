@@ -101,7 +101,8 @@ SETTING_WORDS: dict[str, str] = {
 }
 ROLE_TITLES: dict[str, str] = {"segmenter": LESION_FINDER, "grader": GRADER,
                                "hf_grader": "Second-opinion grader", "face_pnet": FACE_FINDER,
-                               "face_rnet": FACE_FINDER, "face_onet": FACE_FINDER}
+                               "face_rnet": FACE_FINDER, "face_onet": FACE_FINDER,
+                               "typicality": "Skin check"}
 # How the numbers were measured and how the weights are rebuilt (MODEL_CARD.md has the rest).
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("Measure the models on a test set (prints every number above)",

@@ -31,6 +31,7 @@ from usecases.model_engineering import (
 )
 
 CARD_NAME = "MODEL_CARD.md"
+SKIN_CHECK = "Skin check"
 # The test sets' own names when the manifest does not describe them.
 DEFAULT_SET_WORDS = "test photos"
 
@@ -141,11 +142,31 @@ def grade_sentence(metrics: dict, set_words: str) -> str | None:
 
 
 def face_sentence(metrics: dict, set_words: str) -> str | None:
+    """The share of the test photos the app measured (a face, or a close-up of skin)."""
     share = _number(metrics, "assessable_share")
     if share is None:
         return None
-    return (f"On {_photos(metrics, set_words)} it never saw, it found a face with enough skin to "
-            f"measure on {of_hundred(share)} photos.")
+    return (f"On {_photos(metrics, set_words)} it never saw, {of_hundred(share)} photos could be "
+            "measured (a face, or a close-up of skin without one).")
+
+
+def closeup_sentence(metrics: dict, set_words: str) -> str | None:
+    """How far off the count is on the close-ups without a face among the test photos."""
+    mae, count = _number(metrics, "closeup_count_mae"), metrics.get("n_closeups")
+    if mae is None or not isinstance(count, int) or count < 1:
+        return None
+    return (f"On the {plural(count, 'close-up')} without a face among the {set_words}, its lesion "
+            f"count is off by {about_lesions(mae)} on average.")
+
+
+def skin_check_sentence(metrics: dict) -> str | None:
+    """What the skin check refused of the pictures that are not skin it was checked on."""
+    shown, refused = metrics.get("nonskin_pictures"), metrics.get("nonskin_refused")
+    if not isinstance(shown, int) or not isinstance(refused, int) or shown < 1:
+        return None
+    share = "all" if refused == shown else f"{refused} of the"
+    return (f"It refused {share} {plural(shown, 'picture')} that are not skin it was checked on "
+            "(animals, rooms, pages of text, wood, objects, microscope slides).")
 
 
 def summaries(entries: dict[str, ModelEntry], about: WeightsAbout) -> tuple[ModelSummary, ...]:
@@ -158,24 +179,40 @@ def summaries(entries: dict[str, ModelEntry], about: WeightsAbout) -> tuple[Mode
         return tuple(sentence for sentence in found if sentence)
 
     segmenter, grader = entries.get("segmenter"), entries.get("grader")
+    typicality = entries.get("typicality")
     scale = ", ".join(f"{value} {label}" for value, label in sorted(GRADE_LABELS.items()))
-    return (
+    without_face = (
+        "A photo without a face is measured as a close-up when the skin check finds skin; "
+        "pictures that are not skin are kept but not measured." if typicality is not None else
+        "Photos without a face found are kept but not measured.")
+    found = (
         ModelSummary(
             FACE_FINDER,
             "Finds the face, its eyes, nose and mouth corners, and whether the photo shows the "
-            "front or a side of the face. Photos without a face found are kept but not measured.",
+            f"front or a side of the face. {without_face}",
             sentences(segmenter, face_sentence)),
+    )
+    if typicality is not None:
+        checked = skin_check_sentence(typicality.metrics.get("valid") or {})
+        found += (ModelSummary(
+            SKIN_CHECK,
+            "Checks that a photo shows skin like the photos the models learnt from. A picture "
+            "that is not skin is kept but not measured; a photo unlike the training photos (for "
+            "example light, camera or skin tone) is measured with a warning to check the numbers.",
+            (checked,) if checked else ()),)
+    return found + (
         ModelSummary(
             LESION_FINDER,
             "Outlines each lesion on the photo and counts them by type: comedones (blackheads "
             f"and whiteheads) and inflammatory lesions, shown as \"{UNCERTAIN_TYPE_LABEL}\" when "
             "the model cannot tell papules, pustules and nodules/cysts apart. It also gives the "
-            "share of the facial skin the lesions cover.",
-            sentences(segmenter, lesion_sentence)),
+            "share of the facial skin the lesions cover (of the whole photo for a close-up).",
+            sentences(segmenter, lesion_sentence) + sentences(segmenter, closeup_sentence)),
         ModelSummary(
             GRADER,
             f"Grades acne severity on the ACNE04 (Hayashi) scale: {scale}, from the lesions found "
-            "(more lesions never lower the grade).",
+            "(more lesions never lower the grade); a close-up's grade is marked as graded from a "
+            "close-up.",
             sentences(grader, grade_sentence)),
     )
 

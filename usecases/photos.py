@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from core.deidentify import deidentify
+from core.deidentify import NOT_SEARCHED_NOTE, deidentify, withhold
 from core.errors import PhotoError
+from core.manifest import DEFAULT_WEIGHTS_DIR
 from core.imaging import decode_photo, encode_png
 from core.types import DecodedPhoto, Lesion
 from db.errors import NotFound
@@ -79,7 +80,7 @@ def decode_stored(clinic: Clinic, photo: Photo) -> DecodedPhoto:
                             filename=photo.filename)
     except (OSError, PhotoError) as error:
         raise StoredPhotoError(
-            f"The stored file of photo #{photo.id} cannot be read ({error}); run the integrity "
+            f"The stored file of this photo cannot be read ({error}); run the integrity "
             "check (python -m usecases.cli.check)."
         ) from None
 
@@ -116,11 +117,37 @@ def research_landmarks(analysis: AnalysisRow | None) -> list[list[float]] | None
     return analysis.landmarks
 
 
-def deidentify_stored(photo: Photo, stored: StoredPhoto, analysis: AnalysisRow | None) -> StoredPhoto:
-    """`stored` as a researcher may see it: eyes and mouth masked by the analysis' landmarks, or
-    withheld (grey) without usable ones. The lesion masks stay (they show no face); the file
-    name, capture time and device are dropped (they can name or date a person)."""
-    result = deidentify(stored.image, research_landmarks(analysis))
+# The product's own face networks (weights/), used when the clinic's weights folder has none.
+PRODUCT_WEIGHTS_DIR = DEFAULT_WEIGHTS_DIR
+
+
+def search_faces(clinic: Clinic, image: np.ndarray) -> tuple | None:
+    """Every face-like region of the photo at four quarter turns (core.face.find_every_face),
+    by the face networks of the clinic's weights folder, else the product's own; None when
+    neither can run (the photo is then withheld or left out: fail closed)."""
+    from core.face import find_every_face, get_face_detector
+
+    for folder in dict.fromkeys((clinic.weights_dir, PRODUCT_WEIGHTS_DIR)):
+        try:
+            return find_every_face(get_face_detector(folder), image)
+        except Exception:  # noqa: BLE001, S112 - a failure tries the next; none: withheld
+            continue
+    return None
+
+
+def deidentify_stored(photo: Photo, stored: StoredPhoto, analysis: AnalysisRow | None,
+                      clinic: Clinic | None = None) -> StoredPhoto:
+    """`stored` as a researcher may see it: eyes and mouth masked by the analysis' landmarks and
+    those of every other face a search of the photo finds at any quarter turn (with `clinic`,
+    whose face networks search), or withheld (grey) without usable landmarks, when a face-like
+    region is uncertain or the search cannot run. The lesion masks stay (they show no face);
+    the file name, capture time and device are dropped (they can name or date a person)."""
+    landmarks = research_landmarks(analysis)
+    faces = None if clinic is None or landmarks is None else search_faces(clinic, stored.image)
+    if clinic is not None and landmarks is not None and faces is None:
+        result = withhold(stored.image, NOT_SEARCHED_NOTE)
+    else:
+        result = deidentify(stored.image, landmarks, faces)
     image = result.image
     shown = DecodedPhoto(
         image=image, upload_sha256=stored.photo.upload_sha256, source_format="PNG",
@@ -141,7 +168,7 @@ def load_photo_for(clinic: Clinic, actor: Account, photo: Photo,
     with clinic.session() as session:
         mask = must_mask_photo(session=session, actor=actor, photo_id=photo.id)
     stored = load_stored_photo(clinic, photo, analysis)
-    return deidentify_stored(photo, stored, analysis) if mask else stored
+    return deidentify_stored(photo, stored, analysis, clinic) if mask else stored
 
 
 def reanalyse_photo(clinic: Clinic, actor: Account, *, photo_id: int,

@@ -8,7 +8,10 @@ measured are left out: training on the model's own output would teach it its own
 
 De-identified: subjects are numbered in a random order (`subject-0001`), visits by their rank
 (`visit01`); no name, code, date, file name or patient id is written, and the photos are
-re-encoded without metadata. The face itself is in the photo: the consent covers that.
+re-encoded without metadata. The face itself is in the photo: the consent covers that. A
+bystander's face is not covered by it (issue 24): only photos with exactly one face go in, the
+analysis' one face and nothing else a search at four quarter turns finds (core.face
+.find_every_face, unsure regions included); a photo that cannot be searched is left out too.
 
 Layout: `images/{train,valid,test}/*.jpg`, `labels_voc/{split}/*.xml` (Pascal VOC; classes as
 ACNE04's, and `acne` for an inflammatory lesion whose type is uncertain), and `index.csv`
@@ -33,9 +36,15 @@ from PIL import Image
 from core.types import Lesion, Right, role_may
 from db.errors import PermissionDenied
 from db.models import Account
-from db.repository import get_photo, list_lesions, record_audit, research_photo_rows
+from db.repository import (
+    get_analysis,
+    get_photo,
+    list_lesions,
+    record_audit,
+    research_photo_rows,
+)
 from usecases.clinic import Clinic
-from usecases.photos import decode_stored, lesions_from_records
+from usecases.photos import decode_stored, lesions_from_records, search_faces
 
 EXPORT_CLASSES: dict[str, str] = {"comedone": "whitehead and blackhead", "papule": "papules",
                                   "pustule": "pustules", "nodule": "nodules and cysts"}
@@ -56,6 +65,22 @@ class ExportSummary:
     lesions: int
     photos_by_split: dict[str, int] = field(default_factory=dict)
     uncorrected_left_out: int = 0
+    # Photos with another face than the patient's (or one that could not be searched for faces).
+    other_faces_left_out: int = 0
+
+
+def has_one_face_only(clinic: Clinic, image: np.ndarray, analysis) -> bool:  # noqa: ANN001
+    """Whether the photo shows exactly one face: its analysis found one, with a box, and every
+    face-like region a search of the photo at four quarter turns finds (unsure ones included)
+    lies on that face (its centre inside the face's box). False when the search cannot run."""
+    if analysis is None or not analysis.face_found or analysis.n_faces != 1 or not analysis.face_box:
+        return False
+    faces = search_faces(clinic, image)
+    if faces is None:
+        return False
+    x0, y0, x1, y1 = analysis.face_box
+    return all(x0 <= (f.box[0] + f.box[2]) / 2 <= x1 and y0 <= (f.box[1] + f.box[3]) / 2 <= y1
+               for f in faces)
 
 
 def split_subjects(patient_ids: list[int], *, seed: int, valid_share: float,
@@ -130,14 +155,18 @@ def export_training_set(clinic: Clinic, actor: Account, folder: Path | str, *, s
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
-        index, by_split, n_lesions, per_image = [], Counter(), 0, Counter()
+        index, by_split, n_lesions, per_image, other_faces = [], Counter(), 0, Counter(), 0
         for row in corrected:
             subject, split = subjects[row.patient_id]
             with clinic.session() as session:
                 photo = get_photo(session=session, actor=actor, photo_id=row.photo_id)
+                analysis = get_analysis(session=session, actor=actor, analysis_id=row.analysis_id)
                 lesions = lesions_from_records(list_lesions(session=session, actor=actor,
                                                             analysis_id=row.analysis_id))
             image = decode_stored(clinic, photo).image
+            if not has_one_face_only(clinic, image, analysis):
+                other_faces += 1  # a bystander's face never leaves the clinic
+                continue
             height, width = image.shape[:2]
             scale = min(1.0, MAX_SIDE / max(height, width))
             if scale < 1.0:
@@ -173,4 +202,5 @@ def export_training_set(clinic: Clinic, actor: Account, folder: Path | str, *, s
                          target_id=patient_id,
                          detail=f"research training set: {sum(r.patient_id == patient_id for r in corrected)} photos")
     return ExportSummary(folder=folder, subjects=len(subjects), photos=len(index), lesions=n_lesions,
-                         photos_by_split=dict(by_split), uncorrected_left_out=len(measured) - len(corrected))
+                         photos_by_split=dict(by_split), uncorrected_left_out=len(measured) - len(corrected),
+                         other_faces_left_out=other_faces)

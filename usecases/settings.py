@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     # S3-compatible object store (endpoint, region and credentials from the AWS variables).
     photo_store: str | None = None
 
+    @field_validator("data_dir", "weights_dir", mode="before")
+    @classmethod
+    def _not_empty(cls, value: object) -> object:
+        # An empty value would silently mean the current folder (issue 24).
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty; name a folder, or leave the variable unset for the default")
+        return value
+
+    @field_validator("backup_key_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:
@@ -81,6 +94,22 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME"
             )
+        from sqlalchemy.engine import make_url
+
+        try:
+            parsed = make_url(value)
+            parsed.port  # noqa: B018 - a port that is not a number fails here
+        except Exception:  # noqa: BLE001 - SQLAlchemy raises ValueError, ArgumentError, ...
+            raise ValueError("is not a database URL: its host, port (a number) or name cannot be read; "
+                             "it must be sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME") from None
+        if scheme == "sqlite":
+            database = parsed.database or ""
+            if database in ("", ":memory:") or database.startswith("file:") or "mode=memory" in value:
+                raise ValueError("names a database in memory, which is lost when the process ends and "
+                                 "is not shared by the app and the commands; name a file "
+                                 "(sqlite:///PATH/acne.db)")
+        elif not parsed.database:
+            raise ValueError("names no database (postgresql://USER:PASSWORD@HOST:PORT/NAME)")
         return value
 
     @field_validator("engine")
@@ -166,7 +195,7 @@ def check_storage(settings: Settings) -> None:
     from db.engine import check_connection, ensure_private_dir, sqlite_file
 
     try:
-        ensure_private_dir(settings.data_dir)
+        ensure_private_dir(settings.data_dir, restrict_existing=True)
         if settings.photo_store is None:
             ensure_private_dir(settings.photo_dir)
     except OSError as error:
@@ -195,6 +224,35 @@ def check_storage(settings: Settings) -> None:
             S3PhotoStore(settings.photo_store).check_reachable()
         except ObjectStoreError as error:
             raise SettingsError(f"ACNE_PHOTO_STORE: {error}.") from None
+
+
+def storage_sentence(settings: Settings, error: BaseException) -> str:
+    """One sentence for an error the database or the disk raised while working (a full disk,
+    a file that is not a database, a database not migrated): never a traceback, never the
+    password."""
+    from db.engine import storage_problem
+
+    problem = storage_problem(error, settings.resolved_database_url, [settings.data_dir])
+    return f"{problem[:1].upper()}{problem[1:]}."
+
+
+def check_migrated(settings: Settings) -> None:
+    """SettingsError unless the database has its tables (migrate has run): the app and the
+    commands that read the database say so in one sentence instead of failing on a query."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.engine import get_engine
+
+    try:
+        with get_engine(settings.resolved_database_url).connect() as connection:
+            migrated = inspect(connection).has_table("alembic_version") and inspect(connection).has_table("account")
+    except SQLAlchemyError as error:
+        raise SettingsError(storage_sentence(settings, error)) from None
+    if not migrated:
+        variable = "DATABASE_URL" if settings.database_url else "ACNE_DATA_DIR"
+        raise SettingsError(f"{variable}: the database has no tables yet: run "
+                            "`python -m usecases.cli.migrate` first.")
 
 
 def backup_key(settings: Settings) -> bytes | None:

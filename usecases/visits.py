@@ -182,6 +182,11 @@ def store_checked_photo(
     except DuplicateError:
         return StoreResult(checked.filename, "skipped", "already stored")
     except (PermissionDenied, ValueError, OSError, SQLAlchemyError) as error:
+        from db.engine import DISK_FULL, disk_full_error
+
+        root = getattr(clinic.photo_store, "root", None)
+        if disk_full_error(error, [root] if root is not None else []):
+            return StoreResult(checked.filename, "refused", f"not stored: {DISK_FULL}")  # issue 24
         return StoreResult(checked.filename, "refused", f"not stored: {error}")
     passed = checked.analysis.quality.passed if checked.analysis else None
     return StoreResult(checked.filename, "stored", photo_id=row.id, quality_passed=passed)

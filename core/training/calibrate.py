@@ -131,6 +131,10 @@ def main(argv: list[str] | None = None) -> None:
                    help="best.pt (best F1 on the run's valid subset) or last.pt (end of schedule)")
     p.add_argument("--train-every", type=int, default=3, help="use every n-th train photo for the grader")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--typicality-data", type=Path, nargs="*",
+                   help="data sets (ACNE04 layout) whose train and valid photos fit the skin check "
+                        "(core.typicality); default: --data alone. The shipped weights use ACNE04 "
+                        "and web_acne")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -194,6 +198,11 @@ def main(argv: list[str] | None = None) -> None:
     })
     # The face detector ships in every weights folder: without it the folder cannot analyse.
     add_to_manifest(args.out, export_face_detector(args.out))
+    # So does the skin check: without it a close-up without a face is not assessable.
+    from core.training import fit_typicality
+
+    fit_typicality.main(["--data", *map(str, args.typicality_data or [args.data]),
+                         "--weights", str(args.out)])
     (args.run / f"calibration-{Path(args.checkpoint).stem}.json").write_text(json.dumps(
         {"thresholds": results, "chosen": chosen, "grade_valid_learned": learned,
          "grade_valid_bins": bins, "grader_feature_set": feature_set,

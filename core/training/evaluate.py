@@ -9,7 +9,17 @@ least 0.3 or the true box's centre lies inside it, one-to-one), count MAE and Pe
 (all lesions and inflammatory ones), grade accuracy, within-one accuracy and confusion matrix,
 the grade confidence's calibration error (expected calibration error, 10 bins), and lesion-class
 IoU and Dice against the box-derived ellipse masks, with 95% bootstrap intervals
-over photos. `--baseline OTHER_WEIGHTS` also scores another weights folder on the same photos and
+over photos.
+
+It measures the product: the same `Analyzer.analyze` as `core.analyze` and the app, its
+assessable decision included (`core.assessment`). A photo the product refuses is counted as
+finding nothing (no lesion, count 0, no grade): the headline metrics are over ALL photos so;
+`over_assessed` repeats them over the photos the product assessed, and `assessed` gives the
+share assessed, by true grade, the close-ups among them and the refusal reasons.
+`count_error_by_view` splits the count error into whole faces and close-ups without a face, and
+`typicality` shows how the count error grows as the photo's typicality falls (Spearman rank
+correlation and a table by typicality band; only with a typicality model in the weights).
+`--baseline OTHER_WEIGHTS` also scores another weights folder on the same photos and
 prints the paired difference of each headline metric with its interval. The count error is also
 broken down by true grade, and `--per-photo FILE.csv` writes each photo's numbers (file name,
 lesions, counts, grades; never pixels) for looking at the worst errors. `--perturb all` (or
@@ -44,7 +54,10 @@ from core.training.perturb import Perturbation, get_perturbations
 from core.training.metrics import (bootstrap_intervals, calibration_error, count_summary, detection_summary,
                                    grade_summary, iou_dice, kind_pairs, kind_tally, match_lesions,
                                    type_summary)
-from core.types import INFLAMMATORY_KINDS
+from core.types import INFLAMMATORY_KINDS, LesionCounts
+
+# The predicted grade of a photo the product refused (it shows none): wrong for every true grade.
+NO_GRADE = -1
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,9 @@ class PhotoScore:
     pred_px: int
     true_px: int
     seconds: float
-    assessable: int  # 1 when the app would report counts for this photo (core.assessment)
+    assessable: int  # 1 when the app reports counts for this photo (core.assessment)
+    closeup: int  # 1 when assessed without a face (a close-up)
+    typicality: float  # core.typicality's score; NaN when the weights carry no typicality model
     kind_pairs: tuple[int, ...]  # matched lesions, labelled x predicted type (metrics.kind_pairs)
     pred_kinds: tuple[int, ...]  # predicted lesions per type
     true_kinds: tuple[int, ...]  # labelled lesions per type
@@ -86,26 +101,32 @@ def score_photo(analyzer, sample, perturbation: Perturbation | None = None) -> P
     started = time.perf_counter()
     analysis = analyzer.analyze(image)
     seconds = time.perf_counter() - started
-    matches = match_lesions([l.bbox for l in analysis.lesions], [l.score for l in analysis.lesions],
+    # What the product reports: a refused photo finds nothing and has no grade.
+    reported = analysis.lesions if analysis.assessable else ()
+    matches = match_lesions([l.bbox for l in reported], [l.score for l in reported],
                             [l.bbox for l in truth])
     typed = [(p, t) for p, t in matches if truth[t].kind is not None]
     # A prediction matched to a lesion of unknown type is neither right nor wrong about its type.
     matched_untyped = {p for p, t in matches if truth[t].kind is None}
     types_known = all(l.kind is not None for l in truth)
     true_mask = render_targets(image.shape[:2], truth)[0] > 0
-    pred_mask = analysis.kind_mask > 0
+    pred_mask = analysis.kind_mask > 0 if analysis.assessable else np.zeros_like(true_mask)
+    counts = analysis.counts if analysis.assessable else LesionCounts()
     return PhotoScore(
-        tp=len(matches), n_pred=len(analysis.lesions), n_true=len(truth),
-        pred_count=analysis.counts.total, true_count=len(truth),
-        pred_inflammatory=analysis.counts.inflammatory,
+        tp=len(matches), n_pred=len(reported), n_true=len(truth),
+        pred_count=counts.total, true_count=len(truth),
+        pred_inflammatory=counts.inflammatory,
         true_inflammatory=sum(l.kind in INFLAMMATORY_KINDS for l in truth) if types_known else -1,
-        kind_correct=sum(analysis.lesions[p].kind == truth[t].kind for p, t in typed), typed_matches=len(typed),
-        pred_grade=analysis.grade.value, true_grade=-1 if sample.grade is None else sample.grade,
-        grade_confidence=analysis.grade.confidence,
+        kind_correct=sum(reported[p].kind == truth[t].kind for p, t in typed), typed_matches=len(typed),
+        pred_grade=analysis.grade.value if analysis.assessable else NO_GRADE,
+        true_grade=-1 if sample.grade is None else sample.grade,
+        grade_confidence=analysis.grade.confidence if analysis.assessable else 0.0,
         intersection=int((pred_mask & true_mask).sum()), pred_px=int(pred_mask.sum()),
         true_px=int(true_mask.sum()), seconds=seconds, assessable=int(analysis.assessable),
-        kind_pairs=kind_pairs([(truth[t].kind, analysis.lesions[p].kind) for p, t in typed]),
-        pred_kinds=kind_tally([l.kind for i, l in enumerate(analysis.lesions) if i not in matched_untyped]),
+        closeup=int(analysis.is_closeup),
+        typicality=float("nan") if analysis.typicality is None else analysis.typicality,
+        kind_pairs=kind_pairs([(truth[t].kind, reported[p].kind) for p, t in typed]),
+        pred_kinds=kind_tally([l.kind for i, l in enumerate(reported) if i not in matched_untyped]),
         true_kinds=kind_tally([l.kind for l in truth if l.kind is not None]))
 
 
@@ -118,7 +139,7 @@ def headline_metrics(c: dict[str, np.ndarray]) -> dict[str, float]:
     """Detection, count, grade and pixel metrics pooled over the photos in `c` (lesions and
     pixels are summed over photos); what the bootstrap recomputes on every resample. Grade
     accuracy is over the photos with a grade (NaN when none has one)."""
-    graded = c["true_grade"] >= 0
+    graded = c["true_grade"] >= 0  # a refused photo's grade (NO_GRADE) counts as wrong
     return {
         **detection_summary(int(c["tp"].sum()), int(c["n_pred"].sum()), int(c["n_true"].sum())),
         **count_summary(c["pred_count"], c["true_count"]),
@@ -135,7 +156,8 @@ def interval_metrics(c: dict[str, np.ndarray]) -> tuple[str, ...]:
 
 
 def _graded(photos: list[PhotoScore]) -> list[PhotoScore]:
-    return [p for p in photos if p.true_grade >= 0]
+    """The graded photos the product gave a grade (a refused photo has none)."""
+    return [p for p in photos if p.true_grade >= 0 and p.pred_grade >= 0]
 
 
 def summarise(photos: list[PhotoScore]) -> dict:
@@ -159,20 +181,95 @@ def summarise(photos: list[PhotoScore]) -> dict:
         skipped["type"] = "no lesion has a labelled type (class 'acne' only)"
     graded = _graded(photos)
     if graded:
+        # The grade the product shows (the photos it graded); the headline grade_accuracy above
+        # counts a refused photo as wrong.
         g = _columns(graded)
-        out.update(n_photos_graded=len(graded), **grade_summary(g["pred_grade"], g["true_grade"]),
+        shown = grade_summary(g["pred_grade"], g["true_grade"])
+        out.update(n_photos_graded=len(graded), grade_within_one=shown["grade_within_one"],
+                   grade_confusion=shown["grade_confusion"],
+                   grade_accuracy_of_graded_photos=shown["grade_accuracy"],
                    grade_mean_confidence=float(g["grade_confidence"].mean()),
                    grade_calibration_error=calibration_error(g["grade_confidence"],
-                                                             g["pred_grade"] == g["true_grade"]),
-                   count_error_by_true_grade=count_error_by_grade(graded))
+                                                             g["pred_grade"] == g["true_grade"]))
+    if any(p.true_grade >= 0 for p in photos):
+        out["count_error_by_true_grade"] = count_error_by_grade(photos)
     else:
         del out["grade_accuracy"]
         skipped["grade"] = "no photo has a grade"
     out.update(
-        # Of the photos, the share the app reports numbers for (a face and enough facial skin).
+        # Of the photos, the share the app reports numbers for (core.assessment).
         assessable_share=float(c["assessable"].mean()) if photos else 0.0,
         seconds_per_photo_median=float(np.median(c["seconds"])) if photos else 0.0,
         skipped=skipped)
+    return out
+
+
+def assessed_summary(photos: list[PhotoScore]) -> dict:
+    """How many photos the product measured: overall, close-ups among them, by true grade."""
+    c = _columns(photos)
+    by_grade = {}
+    for grade in sorted({p.true_grade for p in photos if p.true_grade >= 0}):
+        of_grade = c["assessable"][c["true_grade"] == grade]
+        by_grade[str(grade)] = {"n_photos": int(of_grade.size), "n_assessed": int(of_grade.sum()),
+                                "share": float(of_grade.mean())}
+    return {"n_photos": len(photos), "n_assessed": int(c["assessable"].sum()) if photos else 0,
+            "share": float(c["assessable"].mean()) if photos else 0.0,
+            "n_closeups": int(c["closeup"].sum()) if photos else 0, "by_true_grade": by_grade}
+
+
+def count_error_by_view(photos: list[PhotoScore]) -> dict[str, dict[str, float]]:
+    """Count MAE and bias of the assessed photos, whole faces apart from close-ups."""
+    out = {}
+    for view, flag in (("face", 0), ("closeup", 1)):
+        errors = np.array([p.pred_count - p.true_count for p in photos if p.assessable and p.closeup == flag],
+                          float)
+        if errors.size:
+            out[view] = {"n_photos": int(errors.size), "count_mae": float(np.abs(errors).mean()),
+                         "count_bias": float(errors.mean())}
+    return out
+
+
+# Typicality bands of the report (core.typicality: the share of valid photos less typical).
+TYPICALITY_BANDS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+def typicality_report(photos: list[PhotoScore]) -> dict | None:
+    """How the count error of the assessed photos grows as typicality falls: the Spearman rank
+    correlation of typicality with the absolute count error (negative: less typical, larger
+    error) and the count MAE by typicality band. None without typicality scores."""
+    from scipy.stats import spearmanr
+
+    rows = [p for p in photos if p.assessable and not np.isnan(p.typicality)]
+    if len(rows) < 3:
+        return None
+    typ = np.array([p.typicality for p in rows])
+    err = np.array([abs(p.pred_count - p.true_count) for p in rows], float)
+    if np.ptp(typ) > 0 and np.ptp(err) > 0:
+        rho, pvalue = (float(v) for v in spearmanr(typ, err))
+    else:  # a rank correlation of a constant is not defined
+        rho = pvalue = None
+    bands = []
+    for low, high in zip(TYPICALITY_BANDS[:-1], TYPICALITY_BANDS[1:]):
+        inside = (typ >= low) & ((typ < high) | (high == TYPICALITY_BANDS[-1]))
+        if inside.any():
+            bands.append({"typicality_from": low, "typicality_to": high, "n_photos": int(inside.sum()),
+                          "count_mae": float(err[inside].mean())})
+    return {"n_photos": len(rows), "spearman_typicality_vs_count_error": rho,
+            "spearman_p_value": pvalue, "by_band": bands}
+
+
+def product_summary(photos: list[PhotoScore]) -> dict:
+    """Every metric over all photos (a refused photo finds nothing), then over the photos the
+    product assessed, the share assessed, the count error by view and the typicality report."""
+    out = summarise(photos)
+    assessed = [p for p in photos if p.assessable]
+    over = summarise(assessed) if assessed else {"n_photos": 0}
+    over.pop("assessable_share", None)
+    out.update(assessed=assessed_summary(photos), over_assessed=over,
+               count_error_by_view=count_error_by_view(photos))
+    report = typicality_report(photos)
+    if report is not None:
+        out["typicality"] = report
     return out
 
 
@@ -291,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         write_per_photo(args.per_photo, samples, photos)
     metrics = {"data": str(args.data), "split": args.split, "model_version": analyzer.model_version,
                "colour_constancy": analyzer.config.colour_constancy,
-               "unlabelled_photos_left_out": len(every) - len(labelled_only(every)), **summarise(photos)}
+               "unlabelled_photos_left_out": len(every) - len(labelled_only(every)), **product_summary(photos)}
     if len(photos) >= 2:  # an interval needs at least two photos (--limit 1 is a smoke run)
         metrics.update(intervals(photos, baseline_photos))
     if baseline:

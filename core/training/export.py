@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from core.manifest import DEFAULT_WEIGHTS_DIR, MANIFEST_NAME, ROLES, sha256_of
+from core.manifest import DEFAULT_WEIGHTS_DIR, MANIFEST_NAME, ROLES, folder_sha256, sha256_of
 from core.segmentation import SegmenterConfig, TorchEngine
 
 SEGMENTER_FILE = "segmenter.safetensors"
@@ -221,8 +221,12 @@ def write_manifest(weights_dir: Path, models: dict[str, dict]) -> Path:
         target = weights_dir / item["file"]
         if target.is_file():
             item["sha256"] = sha256_of(target)
+        elif target.is_dir():  # a Hugging Face model folder
+            item["sha256"] = folder_sha256(target)
         if item.get("onnx"):
             item["onnx_sha256"] = sha256_of(weights_dir / item["onnx"])
+        if item.get("config"):  # every file a model reads has its checksum (core.manifest)
+            item["config_sha256"] = sha256_of(weights_dir / item["config"])
     path = weights_dir / MANIFEST_NAME
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps({"format": 1, "models": models}, indent=2) + "\n")

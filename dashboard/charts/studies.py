@@ -12,7 +12,15 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from core.trends import ArmWeekSummary, MeanCI, iga_success, percent_change, week_of
+from core.flags import quality_cell
+from core.trends import (
+    ArmWeekSummary,
+    MeanCI,
+    count_beyond_retake_noise,
+    iga_success,
+    percent_change,
+    week_of,
+)
 from core.types import GRADE_LABELS
 
 ARM_MEASURES: dict[str, str] = {
@@ -24,6 +32,8 @@ ARM_RATES: dict[str, str] = {
     "iga_success_rate": "IGA success (IGA 0-1 and ≥2 grades better)",
 }
 
+# Subjects whose inflammatory count changed by more than a retaken photo changes.
+BEYOND_RETAKE = "Changed beyond a retake"
 _ARM_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000")
 
 
@@ -37,11 +47,13 @@ def _records(rows: Iterable[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def trial_rows(measurements: Iterable[Any]) -> list[dict[str, Any]]:
+def trial_rows(measurements: Iterable[Any], noise: Any = None) -> list[dict[str, Any]]:
     """Rows for `core.trends.arm_summary` from `study_measurements` (one per subject visit).
 
     Percent change and the baseline IGA are taken from each subject's baseline visit
-    (`is_baseline`); visits before the baseline are left out (they have no study week).
+    (`is_baseline`); visits before the baseline are left out (they have no study week). With a
+    retake table (`noise`, core.retake_noise.RetakeNoise), each row says whether the subject's
+    inflammatory count changed by more than a retaken photo changes (None without a table).
     """
     by_subject: dict[tuple[str, str], list[Any]] = {}
     for row in measurements:
@@ -76,6 +88,9 @@ def trial_rows(measurements: Iterable[Any]) -> list[dict[str, Any]]:
                     "non_inflammatory_percent_change": changes["non_inflammatory"],
                     "iga": row.iga,
                     "baseline_iga": baseline.iga,
+                    "inflammatory_beyond_retake_noise": None if row.is_baseline
+                    else count_beyond_retake_noise("inflammatory", baseline.inflammatory,
+                                                   row.inflammatory, noise),
                 }
             )
     rows.sort(key=lambda r: (r["arm"], r["subject"], r["visit_date"], r["visit_id"]))
@@ -83,24 +98,34 @@ def trial_rows(measurements: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def measurement_frame(
-    measurements: Iterable[Any], trial: Sequence[Mapping[str, Any]] | None = None
+    measurements: Iterable[Any], trial: Sequence[Mapping[str, Any]] | None = None,
+    noise: Any = None,
 ) -> pd.DataFrame:
     """Every study measurement (one row per measured visit) with its study week, percent change
     from the subject's baseline, baseline IGA and IGA success: the CSV a statistician gets.
 
     Visits before a subject's baseline keep their counts but have no week or change. `trial`:
-    `trial_rows(measurements)` when the caller has them already (they are not made twice).
+    `trial_rows(measurements, noise)` when the caller has them already (they are not made
+    twice). `quality_check` flags a photo stored although it failed the quality check, with why.
     """
     measurements = list(measurements)
     if not measurements:
         return pd.DataFrame()
     frame = pd.DataFrame(_records(measurements))
     derived = pd.DataFrame(
-        trial_rows(measurements) if trial is None else list(trial),
+        trial_rows(measurements, noise) if trial is None else list(trial),
         columns=["visit_id", "week", "inflammatory_percent_change",
-                 "non_inflammatory_percent_change", "baseline_iga"],
+                 "non_inflammatory_percent_change", "baseline_iga",
+                 "inflammatory_beyond_retake_noise"],
     )
+    if "quality_reasons" in frame:
+        frame["quality_check"] = [quality_cell(p, r) for p, r in
+                                  zip(frame["quality_passed"].tolist(),
+                                      frame["quality_reasons"].tolist())]
+        frame = frame.drop(columns="quality_reasons")
     frame = frame.merge(derived, on="visit_id", how="left")
+    if noise is None:  # no retake table: no column that would only say "unknown"
+        frame = frame.drop(columns="inflammatory_beyond_retake_noise")
     frame["iga_success"] = [
         None if pd.isna(b) or pd.isna(i) else iga_success(int(b), int(i))
         for b, i in zip(frame["baseline_iga"].tolist(), frame["iga"].tolist())
@@ -141,6 +166,10 @@ def _rate(rate: float | None, evaluable: int) -> str | None:
     return None if rate is None else f"{100.0 * rate:.0f}% of {evaluable}"
 
 
+def _beyond(count: int | None, evaluable: int) -> str | None:
+    return None if count is None else f"{count} of {evaluable}"
+
+
 def summary_table(summaries: Sequence[ArmWeekSummary]) -> pd.DataFrame:
     """The arm-by-week results in words, one row per arm and week: subjects, mean percent
     change with its 95% interval, responder and IGA success rates with how many were judged."""
@@ -155,12 +184,15 @@ def summary_table(summaries: Sequence[ArmWeekSummary]) -> pd.DataFrame:
             "Non-inflammatory 95% CI": _interval(s.non_inflammatory),
             "Responders": _rate(s.responder_rate, s.n_responder_evaluable),
             "IGA success": _rate(s.iga_success_rate, s.n_iga),
+            BEYOND_RETAKE: _beyond(s.n_beyond_retake_noise, s.n_retake_evaluable),
         }
         for s in summaries
     ]
-    return pd.DataFrame(rows, columns=["Arm", "Week", "Subjects", "Inflammatory change",
-                                       "Inflammatory 95% CI", "Non-inflammatory change",
-                                       "Non-inflammatory 95% CI", "Responders", "IGA success"])
+    columns = ["Arm", "Week", "Subjects", "Inflammatory change", "Inflammatory 95% CI",
+               "Non-inflammatory change", "Non-inflammatory 95% CI", "Responders", "IGA success"]
+    if any(s.n_beyond_retake_noise is not None for s in summaries):
+        columns.append(BEYOND_RETAKE)  # only with a retake table: never a made-up number
+    return pd.DataFrame(rows, columns=columns)
 
 
 def has_points(summaries: Sequence[ArmWeekSummary], measure: str) -> bool:

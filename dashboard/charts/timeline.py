@@ -11,8 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from core.types import FACIAL_REGIONS, LESION_KINDS
-from core.words import sentence_case, words
+from core.flags import quality_flag
+from core.regions import OUTSIDE_REGIONS, REGION_COLUMNS
+from core.types import FACIAL_REGIONS, LESION_KINDS, VIEWS
+from core.words import sentence_case, view_label, words
 
 # Columns of db.repository.TimelineRow, in the order the frame keeps them.
 TIMELINE_COLUMNS: tuple[str, ...] = (
@@ -34,9 +36,12 @@ TIMELINE_COLUMNS: tuple[str, ...] = (
     "review_grade_override",
     "model_version",
     "corrects_id",  # set when the numbers are a clinician's correction of the model's
+    "quality_reasons",  # why the photo failed the quality check (stored anyway)
+    "body_site",  # a close-up's body site (None for face views)
 )
 # Columns a row may leave out (None then): rows made before corrections existed.
-OPTIONAL_COLUMNS: frozenset[str] = frozenset({"corrects_id"})
+OPTIONAL_COLUMNS: frozenset[str] = frozenset({"corrects_id", "quality_reasons", "body_site"})
+CLOSE_UP = "close-up"
 
 KIND_LABELS: dict[str, str] = {
     "comedone": "Comedones", "papule": "Papules", "pustule": "Pustules", "nodule": "Nodules/cysts",
@@ -86,9 +91,43 @@ def timeline_frame(rows: Iterable[Any]) -> pd.DataFrame:
     records = [_row_dict(row, TIMELINE_COLUMNS) for row in rows]
     frame = pd.DataFrame.from_records(records, columns=list(TIMELINE_COLUMNS))
     frame["visit_date"] = pd.to_datetime(frame["visit_date"])
+    # Tuples, not lists: a page caches on the frame's content, and a list cannot be hashed.
+    frame["quality_reasons"] = [tuple(r) if isinstance(r, list) else r
+                                for r in frame["quality_reasons"].tolist()]
+    # The flag a photo stored although it failed the quality check carries wherever its numbers
+    # go (None: passed, or no analysis).
+    frame["quality_flag"] = [
+        quality_flag(passed, reasons) if none_if_missing(analysis) is not None else None
+        for passed, reasons, analysis in zip(frame["quality_passed"].tolist(),
+                                             frame["quality_reasons"].tolist(),
+                                             frame["analysis_id"].tolist())
+    ]
     return frame.sort_values(["visit_date", "visit_id", "photo_id"], kind="stable").reset_index(
         drop=True
     )
+
+
+Series = tuple[str, "str | None"]  # (view, body site): a close-up of each site is its own series
+
+
+def series_label(series: Series) -> str:
+    """'front', or 'close-up of the left cheek' (a close-up without a site: 'close-up')."""
+    view, site = series
+    return view_label(view, site if view == CLOSE_UP else None)
+
+
+def analysed_series(timeline: pd.DataFrame) -> list[Series]:
+    """The views with an analysed photo, in the order of VIEWS, a close-up series per body site
+    (front, left, right, then close-ups by site): only photos of one series are compared."""
+    if timeline.empty:
+        return []
+    analysed = timeline[timeline["analysis_id"].notna()]
+    found: set[Series] = set()
+    for view, site in zip(analysed["view"].tolist(), analysed["body_site"].tolist()):
+        site = none_if_missing(site)
+        found.add((str(view), str(site) if site and view == CLOSE_UP else None))
+    order = {view: index for index, view in enumerate(VIEWS)}
+    return sorted(found, key=lambda s: (order.get(s[0], len(order)), s[0], s[1] or ""))
 
 
 def none_if_missing(value: Any) -> Any:
@@ -96,19 +135,27 @@ def none_if_missing(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
 
 
-def visit_frame(timeline: pd.DataFrame, view: str = "front") -> pd.DataFrame:
+def visit_frame(timeline: pd.DataFrame, view: "str | Series" = "front") -> pd.DataFrame:
     """One row per visit: the analysed photo of `view` that represents it, plus the visit's IGA.
+
+    `view` is a view name or a (view, body site) series: close-ups of different sites are
+    different skin, so each site is a series of its own.
 
     When a visit has several analysed photos of that view, the latest one that passed the quality
     gate wins (else the latest one). The clinician IGA is a whole-face judgement of the visit, so
     it comes from that photo's review, or else from any reviewed photo of the visit.
     Visits with no analysed photo of `view` are left out rather than drawn as zero.
     """
-    columns = [*TIMELINE_COLUMNS, "iga"]
+    columns = [*TIMELINE_COLUMNS, "quality_flag", "iga"]
     if timeline.empty:
         return pd.DataFrame(columns=columns)
+    view, site = (view, None) if isinstance(view, str) else view
     analysed = timeline[timeline["analysis_id"].notna()]
-    chosen = analysed[analysed["view"] == view].copy()
+    in_view = analysed["view"] == view
+    if view == CLOSE_UP:
+        sites = analysed["body_site"].map(lambda s: none_if_missing(s) or None)
+        in_view &= sites.map(lambda s: s == site) if site else sites.isna()
+    chosen = analysed[in_view].copy()
     if chosen.empty:
         return pd.DataFrame(columns=columns)
     chosen["_passed"] = chosen["quality_passed"].fillna(False).astype(bool)
@@ -126,14 +173,17 @@ def visit_frame(timeline: pd.DataFrame, view: str = "front") -> pd.DataFrame:
 
 
 def region_table(region_counts: Mapping[str, Mapping[str, int]]) -> pd.DataFrame:
-    """Lesions per facial region and type: one row per region named in words ("Left cheek"),
-    one column per lesion type ("Papules"), in the order of FACIAL_REGIONS and LESION_KINDS."""
+    """Lesions per facial region and type as the counts count them: one row per region named in
+    words ("Left cheek"), then "Outside the five regions" when it holds any lesion; one column
+    per type ("Papules") and "Inflammatory, type uncertain" (core.regions.count_by_region)."""
     regions = [r for r in FACIAL_REGIONS if r in region_counts]
-    regions += [r for r in region_counts if r not in regions]
+    regions += [r for r in region_counts if r not in regions and r != OUTSIDE_REGIONS]
+    if any(int(v or 0) for v in (region_counts.get(OUTSIDE_REGIONS) or {}).values()):
+        regions.append(OUTSIDE_REGIONS)
     rows = [
         {"region": sentence_case(words(region)),
-         **{KIND_LABELS[kind]: int((region_counts[region] or {}).get(kind, 0) or 0)
-            for kind in LESION_KINDS}}
+         **{TYPE_LABELS[column]: int((region_counts[region] or {}).get(column, 0) or 0)
+            for column in REGION_COLUMNS}}
         for region in regions
     ]
-    return pd.DataFrame(rows, columns=["region", *(KIND_LABELS[k] for k in LESION_KINDS)])
+    return pd.DataFrame(rows, columns=["region", *(TYPE_LABELS[c] for c in REGION_COLUMNS)])

@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.flags import quality_cell
 from core.overlay import KIND_COLOURS, UNCERTAIN_TYPE_COLOUR
 from core.trends import change_from_baseline, iga_success, percent_change, smooth
 from core.types import GRADE_LABELS
@@ -53,6 +54,57 @@ _SERIES_COLOURS: dict[str, str] = {
     "total": "#0072b2",
 }
 _EVENT_COLOUR = "#7f7f7f"
+# A point from a photo stored although it failed the quality check is drawn hollow.
+FLAGGED_SYMBOL = "circle-open"
+MEASURED_SYMBOL = "circle"
+RETAKE_BAND = "a retaken photo would land within this band"
+# The retake table's name of each measure a trend line shows (core.retake_noise.MEASURES).
+_NOISE_MEASURES: dict[str, str] = {
+    "total": "total", "inflammatory": "inflammatory", "non_inflammatory": "non_inflammatory",
+    "lesion_area_fraction": "lesion_area",
+}
+
+
+def _flags(visits: pd.DataFrame) -> list[str | None]:
+    if "quality_flag" not in visits:
+        return [None] * len(visits)
+    return [none_if_missing(flag) for flag in visits["quality_flag"].tolist()]
+
+
+def _rgba(colour: str | None, alpha: float) -> str:
+    colour = (colour or "#0072b2").lstrip("#")
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def retake_band_traces(visits: pd.DataFrame, column: str, label: str, *, noise: Any,
+                       scale: float = 1.0, show_legend: bool = True) -> list[go.Scatter]:
+    """Two traces (lower edge, then upper edge filled down to it) around the measured values of
+    `column`: the range a retaken photo would land within (`noise.band`, core.retake_noise).
+    [] without a table or for a measure the table does not cover."""
+    measure = _NOISE_MEASURES.get(column)
+    if noise is None or measure is None or visits.empty:
+        return []
+    values = _values(visits, column)
+    lower, upper = [], []
+    for value in values:
+        if value is None:
+            lower.append(None)
+            upper.append(None)
+            continue
+        half = noise.band(measure, max(0.0, value))
+        lower.append(max(0.0, value - half) * scale)
+        upper.append((value + half) * scale)
+    dates = visits["visit_date"].tolist()
+    colour = _rgba(_SERIES_COLOURS.get(column), 0.15)
+    return [
+        go.Scatter(x=dates, y=lower, mode="lines", line={"width": 0}, showlegend=False,
+                   hoverinfo="skip", meta=f"{column}:band_low", connectgaps=False),
+        go.Scatter(x=dates, y=upper, mode="lines", line={"width": 0}, fill="tonexty",
+                   fillcolor=colour, name=f"Shaded: {RETAKE_BAND}", legendgroup="retake",
+                   showlegend=show_legend, hoverinfo="skip", meta=f"{column}:band",
+                   connectgaps=False),
+    ]
 
 
 def baseline_position(visits: pd.DataFrame, baseline_visit_id: int | None) -> int:
@@ -187,12 +239,16 @@ def series_traces(
     baseline_visit_id: int | None = None,
     smoothing: bool = False,
     scale: float = 1.0,
+    noise: Any = None,
 ) -> list[go.Scatter]:
     """One line over visit dates for each column (label by column), in values or change, with
     a hover in words (`measure`: "count" for lesions, "area" for % of facial skin).
 
     With smoothing on, the smoothed line is drawn with the raw values as faint points, so a
-    reader always sees what was measured.
+    reader always sees what was measured. A visit whose photo failed the quality check (stored
+    anyway) has a hollow point and says so on a line of its own in the hover. With a retake
+    table (`noise`, core.retake_noise.RetakeNoise) and values shown, each measured value has
+    the band a retaken photo would land within.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
@@ -203,8 +259,17 @@ def series_traces(
         return traces
     dates = visits["visit_date"].tolist()
     value = HOVER_VALUES[(measure, mode)]
+    flags = _flags(visits)
+    symbols = [FLAGGED_SYMBOL if flag else MEASURED_SYMBOL for flag in flags]
+    flag_lines = [f"<br>{flag}" if flag else "" for flag in flags]
+    banded = False
     for column, label in columns.items():
         colour = _SERIES_COLOURS.get(column)
+        if mode == "value":
+            band = retake_band_traces(visits, column, label, noise=noise, scale=scale,
+                                      show_legend=not banded)
+            banded = banded or bool(band)
+            traces.extend(band)
         shown = series_values(
             visits, column, mode=mode, baseline_visit_id=baseline_visit_id,
             smoothing=smoothing, scale=scale,
@@ -214,7 +279,8 @@ def series_traces(
             go.Scatter(
                 x=dates, y=shown, mode="lines+markers", name=name,
                 line={"color": colour}, meta=column, customdata=visits["visit_id"].tolist(),
-                connectgaps=False, hovertemplate=f"{name}: {value}<extra></extra>",
+                marker={"symbol": symbols, "size": 9}, text=flag_lines,
+                connectgaps=False, hovertemplate=f"{name}: {value}%{{text}}<extra></extra>",
             )
         )
         if smoothing:
@@ -224,9 +290,9 @@ def series_traces(
             traces.append(
                 go.Scatter(
                     x=dates, y=raw, mode="markers", name=f"{label} (measured)",
-                    marker={"color": colour, "opacity": 0.35, "size": 7},
-                    meta=f"{column}:raw", showlegend=False,
-                    hovertemplate=f"{label} (measured): {value}<extra></extra>",
+                    marker={"color": colour, "opacity": 0.35, "size": 7, "symbol": symbols},
+                    meta=f"{column}:raw", showlegend=False, text=flag_lines,
+                    hovertemplate=f"{label} (measured): {value}%{{text}}<extra></extra>",
                 )
             )
     return traces
@@ -244,6 +310,7 @@ def trend_figure(
     smoothing: bool = False,
     scale: float = 1.0,
     events: Iterable[Any] = (),
+    noise: Any = None,
 ) -> go.Figure:
     """Lines over visit dates for each column (label by column), in values or change
     (`series_traces`), on the patient's shared date axis."""
@@ -252,7 +319,7 @@ def trend_figure(
         return figure
     figure.add_traces(series_traces(
         visits, columns, measure=measure, mode=mode, baseline_visit_id=baseline_visit_id,
-        smoothing=smoothing, scale=scale,
+        smoothing=smoothing, scale=scale, noise=noise,
     ))
     if mode != "value":
         figure.add_hline(y=0, line={"color": "#999999", "width": 1})
@@ -299,6 +366,7 @@ def grade_traces(visits: pd.DataFrame) -> list[go.Scatter]:
         None if none_if_missing(c) is None else float(c)
         for c in graded["grade_confidence"].tolist()
     ]
+    flags = _flags(graded)
     spread = [0.0 if c is None else 1.0 - c for c in confidence]
     lower = [max(0.0, g - s) for g, s in zip(grades, spread)]
     upper = [min(3.0, g + s) for g, s in zip(grades, spread)]
@@ -315,7 +383,10 @@ def grade_traces(visits: pd.DataFrame) -> list[go.Scatter]:
         go.Scatter(
             x=dates, y=grades, mode="lines+markers", name="Model grade",
             line={"color": "#0072b2"}, meta="grade", customdata=confidence,
-            text=[GRADE_LABELS.get(int(g), "") for g in grades],
+            marker={"symbol": [FLAGGED_SYMBOL if f else MEASURED_SYMBOL for f in flags],
+                    "size": 9},
+            text=[GRADE_LABELS.get(int(g), "") + (f"<br>{f}" if f else "")
+                  for g, f in zip(grades, flags)],
             hovertemplate="Model grade: %{text} (%{customdata:.0%} confidence)<extra></extra>",
         ),
     ]
@@ -334,8 +405,8 @@ def grade_traces(visits: pd.DataFrame) -> list[go.Scatter]:
     return traces
 
 
-GRADE_TICKS = {"tickvals": list(GRADE_LABELS),
-               "ticktext": [f"{g} {label}" for g, label in GRADE_LABELS.items()]}
+# The grade in words only: numbered ("0 mild") it reads like IGA's 0-4 (issue 26).
+GRADE_TICKS = {"tickvals": list(GRADE_LABELS), "ticktext": list(GRADE_LABELS.values())}
 
 
 def grade_figure(visits: pd.DataFrame, *, events: Iterable[Any] = ()) -> go.Figure:
@@ -358,6 +429,7 @@ def overview_figure(
     baseline_visit_id: int | None = None,
     smoothing: bool = False,
     events: Iterable[Any] = (),
+    noise: Any = None,
 ) -> go.Figure:
     """Counts, lesion area and severity grade over time, stacked on one shared date axis, so a
     change in one panel lines up with the others and with the treatment events."""
@@ -367,7 +439,8 @@ def overview_figure(
         subplot_titles=("Inflammatory and non-inflammatory lesions", "Lesion area",
                         "Severity grade (model)"),
     )
-    options = {"mode": mode, "baseline_visit_id": baseline_visit_id, "smoothing": smoothing}
+    options = {"mode": mode, "baseline_visit_id": baseline_visit_id, "smoothing": smoothing,
+               "noise": noise}
     if not visits.empty:
         for trace in series_traces(visits, GROUP_LABELS, measure="count", **options):
             figure.add_trace(trace, row=1, col=1)
@@ -376,6 +449,10 @@ def overview_figure(
             figure.add_trace(trace, row=2, col=1)
         for trace in grade_traces(visits):
             figure.add_trace(trace, row=3, col=1)
+        # One legend entry for the retake bands of both panels.
+        bands = [t for t in figure.data if str(t.meta or "").endswith(":band")]
+        for trace in bands[1:]:
+            trace.showlegend = False
     figure.update_layout(
         title="Overview", hovermode="x unified", height=760,
         # Below the date axis and its title, not over them.
@@ -459,8 +536,10 @@ def visit_table(visits: pd.DataFrame) -> pd.DataFrame:
             "Clinician grade": None if override is None else GRADE_LABELS.get(int(override)),
             "IGA": None if iga is None else f"{int(iga)} {IGA_LABELS[int(iga)]}",
             "Corrected": "yes" if none_if_missing(row.corrects_id) is not None else "no",
+            "Quality check": quality_cell(row.quality_passed, none_if_missing(
+                getattr(row, "quality_reasons", None))),
             "Model version": version_label(row.model_version),
         })
     columns = ["Visit date", *TABLE_COUNTS.values(), AREA_COLUMN, "Model grade", "Confidence",
-               "Clinician grade", "IGA", "Corrected", "Model version"]
+               "Clinician grade", "IGA", "Corrected", "Quality check", "Model version"]
     return pd.DataFrame(rows, columns=columns)

@@ -31,6 +31,7 @@ from core.overlay import (
     lesion_ring,
     mark_colour,
     ring_min_radius,
+    ring_pad,
 )
 from core.types import Box, Lesion
 from dashboard.charts.timeline import TYPE_LABELS
@@ -41,6 +42,9 @@ if set(GROUP_LABELS) != set(MARK_GROUPS):
     raise ValueError(f"GROUP_LABELS names {sorted(GROUP_LABELS)}, not the groups {MARK_GROUPS}")
 HEAT_TITLE = "lesion likelihood"
 BORDER = "rgba(0, 0, 0, 0.8)"  # the thin dark edge that keeps a coloured ring visible on any skin
+# Screen pixels: a thin coloured line on a slightly wider dark edge (the skin under it readable).
+RING_WIDTH = 1.5
+RING_BORDER_WIDTH = 2.5
 # Browser-side settings of every viewer: the scroll wheel zooms, a drag pans.
 PLOTLY_CONFIG: dict[str, object] = {
     "scrollZoom": True,
@@ -115,11 +119,13 @@ def ring_traces(image: ViewerImage, group: str, lesions: Sequence[Lesion], *, na
     """The rings of one group's lesions on `image`: a dark border under a coloured line, both in
     the group's legend entry (a click on it hides or shows both)."""
     radius = ring_min_radius(image.width, image.height)
+    pad = ring_pad(image.width, image.height)
     xs: list[float | None] = []
     ys: list[float | None] = []
     words: list[str | None] = []
     for lesion in lesions:
-        ring_x, ring_y = lesion_ring(_box_on_image(lesion.bbox, image.to_image), min_radius=radius)
+        ring_x, ring_y = lesion_ring(_box_on_image(lesion.bbox, image.to_image), min_radius=radius,
+                                     pad=pad)
         xs += [*ring_x, None]
         ys += [*ring_y, None]
         words += [_lesion_words(lesion)] * len(ring_x) + [None]
@@ -131,9 +137,9 @@ def ring_traces(image: ViewerImage, group: str, lesions: Sequence[Lesion], *, na
     common = {"x": xs, "y": ys, "mode": "lines", "legendgroup": group, "text": words,
               "hovertemplate": "%{text}<extra></extra>"}
     return [
-        go.Scatter(**common, line={"color": border, "width": 4.5}, showlegend=False,
+        go.Scatter(**common, line={"color": border, "width": RING_BORDER_WIDTH}, showlegend=False,
                    meta=f"{group}:border", name=name),
-        go.Scatter(**common, line={"color": colour, "width": 2, "dash": dash},
+        go.Scatter(**common, line={"color": colour, "width": RING_WIDTH, "dash": dash},
                    showlegend=show_legend, meta=group, name=name),
     ]
 

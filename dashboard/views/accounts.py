@@ -118,6 +118,10 @@ def edit_form(actor, accounts) -> None:  # noqa: ANN001
     except (PermissionDenied, NotFound, ValueError) as error:
         st.error(state.error_message(error))
         return
+    if password and chosen.id == actor.id:
+        # A new password ends every sign-in of the account (other browsers, old cookies); this
+        # browser, where it was just typed, goes on with a new one.
+        state.sign_in_browser(actor.id)
     state.flash(f"Account {chosen.username!r} updated.")
     st.rerun()
 

@@ -11,13 +11,14 @@ import streamlit as st
 
 from core.alignment import warp_to_canonical
 from core.change import MATCH_DISTANCE_IOD, compare_lesions
+from core.flags import face_sentence, quality_flag
 from core.overlay import blend, draw_boxes, legend_items, overlay_kinds
-from core.trends import count_noise_threshold
-from core.types import VIEWS
+from core.trends import RETAKE_COUNT_NOUNS, count_noise_threshold, retake_change_sentence
 from core.words import version_label
 from dashboard import photo_viewer, state
 from dashboard.charts import compare as compare_charts
 from dashboard.charts import timeline as timeline_charts
+from dashboard.retake import retake_noise
 from db.repository import (
     get_analysis,
     get_photo,
@@ -53,14 +54,17 @@ with state.db_session() as session:
     timeline = timeline_charts.timeline_frame(
         patient_timeline(session=session, actor=actor, patient_id=patient.id)
     )
-analysed = [v for v in VIEWS if v in set(timeline.loc[timeline["analysis_id"].notna(), "view"])]
+# Front, left, right, and a series of its own for the close-ups of each body site.
+analysed = timeline_charts.analysed_series(timeline)
 if not analysed:
     st.info("No analysed photo yet for this patient: a comparison needs two analysed visits.")
     st.stop()
 
 controls = st.columns(3)
-view = controls[0].radio("View", analysed, horizontal=True, key=f"compare_view_{patient.id}")
-visits = timeline_charts.visit_frame(timeline, view)
+series = controls[0].radio("View", analysed, horizontal=True, key=f"compare_series_{patient.id}",
+                           format_func=timeline_charts.series_label)
+view = timeline_charts.series_label(series)
+visits = timeline_charts.visit_frame(timeline, series)
 if len(visits) < 2:
     st.info(f"Only one visit has an analysed {view} photo: a comparison needs two.")
     st.stop()
@@ -93,15 +97,27 @@ image_a, analysis_a, lesions_a, mask_a = (sides[0].stored.image, sides[0].analys
 image_b, analysis_b, lesions_b, mask_b = (sides[1].stored.image, sides[1].analysis,
                                         list(sides[1].lesions), sides[1].stored.kind_mask)
 aligned = analysis_a.alignment is not None and analysis_b.alignment is not None
-caption = f"{label(before_id)} (left) and {label(after_id)} (right)"
+# The photos' positions are "earlier" and "later": "left" and "right" name views here.
+caption = f"Earlier: {label(before_id)}; later: {label(after_id)}"
 
-if not aligned:
-    st.warning("The face was not found on one of these photos, so they are shown as taken "
+for visit_id, analysis in ((before_id, analysis_a), (after_id, analysis_b)):
+    flag = quality_flag(analysis.quality_passed, analysis.quality_reasons)
+    if flag:
+        st.warning(f"The photo of {label(visit_id)}: {flag}. Compare its numbers with care.")
+if not aligned and series[0] == timeline_charts.CLOSE_UP:
+    st.info("Close-ups have no face to register them on: the photos are shown as taken, so "
+            "positions do not correspond.")
+elif not aligned:
+    # The same facts, in the same words, as the Visit page's "Face found" (core.flags).
+    reasons = [face_sentence(analysis.face_found, analysis.alignment is not None,
+                             f"the photo of {label(visit_id)}")
+               for visit_id, analysis in ((before_id, analysis_a), (after_id, analysis_b))]
+    st.warning("; ".join(r for r in reasons if r) + ". So the photos are shown as taken "
                "(not registered): positions do not correspond.")
 photo_viewer.show_pair(
     sides[0], sides[1], key="compare", aligned=aligned,
-    titles=tuple(f"{label(visit_id)}: {photo_viewer.grade_title(side.analysis)}"
-                 for visit_id, side in zip((before_id, after_id), sides)),
+    titles=tuple(f"{when}, {label(visit_id)}: {photo_viewer.grade_title(side.analysis)}"
+                 for when, visit_id, side in zip(("Earlier", "Later"), (before_id, after_id), sides)),
 )
 st.caption(caption + (", registered on the face" if aligned else ""))
 
@@ -126,6 +142,15 @@ st.caption(
     f"{count_noise_threshold(analysis_a.inflammatory):g} inflammatory lesions here "
     "(2 lesions, or 20% of the earlier count when that is more)."
 )
+noise = retake_noise()
+if noise is not None:
+    # Whether each change is larger than a retaken photo makes (core.retake_noise), in words.
+    st.markdown("\n".join(
+        f"- {retake_change_sentence(name, int(getattr(analysis_a, name)), int(getattr(analysis_b, name)), noise)}"
+        for name in RETAKE_COUNT_NOUNS))
+    if noise.simulated:
+        st.caption("How much a retaken photo changes was measured on simulated retakes of test "
+                   "photos, not on real retakes yet.")
 if analysis_a.model_version != analysis_b.model_version:
     st.warning(f"Different models ({version_label(analysis_a.model_version)} / "
                f"{version_label(analysis_b.model_version)}): part of the change may come from the model.")

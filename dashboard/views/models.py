@@ -37,7 +37,8 @@ else:
     st.header("What the models measure, and how accurate they are")
     if overview.measured_on:
         st.caption(f"Accuracy measured on {overview.measured_on:%d %b %Y} on photos that no "
-                   "training or tuning step saw.")
+                   "training or tuning step saw, the way the app measures them: a photo the app "
+                   "would not measure counts as finding no lesion.")
     for summary in overview.summaries:
         with st.container(border=True):
             st.subheader(summary.title)

@@ -17,7 +17,7 @@ import streamlit as st
 from core.types import BODY_SITES, CLOSE_UP_VIEW, VIEWS, Right
 from core.words import CLOSE_UP_NOTE, UNUSUAL_PHOTO_WARNING, named_problem, plural, view_label, words
 from core.imaging import resize_to_long_side
-from dashboard import state
+from dashboard import display, state
 from usecases.analysis_queue import waiting_sentence
 from usecases.framing_guide import FramingGuide, compare_with_guide, framing_guide
 from usecases.visits import CaptureDetails, CheckedPhoto, check_photo, record_visit
@@ -50,9 +50,9 @@ def show_numbers(analysis) -> None:  # noqa: ANN001 - core.types.Analysis
         f"{plural(counts.nodule, 'nodule/cyst')} and {counts.inflammatory_type_uncertain} of "
         f"uncertain type), {counts.non_inflammatory} non-inflammatory; grade {grade_text}."
     )
-    if not analysis.face.found:
+    if analysis.is_closeup:
         st.info(CLOSE_UP_NOTE)
-    if getattr(analysis, "unusual", False):
+    if analysis.unusual:
         st.warning(UNUSUAL_PHOTO_WARNING)
 
 
@@ -117,7 +117,7 @@ def save_visit(actor, patient_id: int, visit_date: date, notes: str,  # noqa: AN
         on_progress=lambda done, total: progress.progress(done / total, text=f"Saved {done} of {total}"),
     )
     for result in recorded.refused:
-        st.error(named_problem(result.filename, result.reason or "not stored"))
+        st.error(display.plain(named_problem(result.filename, result.reason or "not stored")))
     st.session_state[state.VISIT_KEY] = recorded.visit_id
     st.session_state.pop(PREPARED_KEY, None)
     st.session_state["new_visit_round"] = st.session_state.get("new_visit_round", 0) + 1
@@ -218,10 +218,10 @@ ready: list[tuple[CheckedPhoto, CaptureDetails]] = []
 for upload in uploads:
     item = items[upload.file_id]
     if item.error:
-        st.error(named_problem(item.filename, item.error))
+        st.error(display.plain(named_problem(item.filename, item.error)))  # a file name is typed text
         continue
     if item.duplicate:
-        st.warning(f"{item.filename}: skipped, {item.duplicate}.")
+        st.warning(display.plain(f"{item.filename}: skipped, {item.duplicate}."))
         continue
     with st.container(border=True):
         left, right = st.columns([1, 2])

@@ -20,6 +20,7 @@ from db.models import PatientCreate, PatientUpdate
 from db.repository import create_patient, delete_patient, list_patients, update_patient
 
 SKIN_TYPES: tuple[str | None, ...] = (None, "I", "II", "III", "IV", "V", "VI")
+NEW_ROUND_KEY = "new_patient_round"
 
 
 def suggested_code() -> str:
@@ -71,7 +72,9 @@ def _on_pick() -> None:
 
 
 def consent_box(prefix: str, patient=None) -> bool:  # noqa: ANN001
-    """'Consent recorded', outside the form so that the consent date appears only with it."""
+    """'Consent recorded', outside the form so that the consent date appears only with it.
+    Unticked unless the patient's record holds a consent: never carried over from another form
+    (the new-patient form's widgets are new after each save: NEW_ROUND_KEY)."""
     return st.checkbox("Consent recorded", value=bool(patient and patient.consent_date),
                        key=f"{prefix}_consent")
 
@@ -141,7 +144,7 @@ st.selectbox(
     options,
     format_func=lambda i: "none" if i is None else (
         f"{by_id[i].code}" + (f" ({by_id[i].name})" if by_id[i].name else "")
-        if i in by_id else f"patient #{i}"
+        if i in by_id else "the patient chosen before"
     ),
     key="patient_picker",
     on_change=_on_pick,
@@ -149,7 +152,7 @@ st.selectbox(
 
 if current_id is not None:
     patient = state.require_patient(actor)
-    st.subheader(f"{'Subject' if subjects else 'Patient'} {patient.code}")
+    st.subheader(f"{'Subject' if subjects else 'Patient'} {display.plain(patient.code)}")
     row = display.metric_row()
     display.metric(row, "Skin type", skin_label(patient.skin_type))
     display.metric(row, "Consent", f"{patient.consent_date:%d %b %Y}" if patient.consent_date
@@ -157,7 +160,7 @@ if current_id is not None:
     display.metric(row, "Research use", "allowed" if patient.research_consent else "not allowed")
     display.metric(row, "Team", patient.team or "none")
     if patient.notes:
-        st.write(patient.notes)
+        display.show_text(st, patient.notes)  # typed by a person: plain text, never markdown
     links = st.columns(4)
     if editable:
         links[0].page_link("views/new_visit.py", label="New visit", icon=":material/add_a_photo:")
@@ -220,14 +223,18 @@ if current_id is not None:
 
 if editable:
     st.subheader("New patient")
-    new_consent = consent_box("new")
-    with st.form("new_patient", clear_on_submit=True):
+    # Every widget of the form is a new one after each save (its key carries the round): a
+    # browser cannot carry a tick, a date or a note over to the next patient (issue 26).
+    new_round = st.session_state.get(NEW_ROUND_KEY, 0)
+    prefix = f"new_{new_round}"
+    new_consent = consent_box(prefix)
+    with st.form(f"new_patient_{new_round}"):
         # Drawn once per new patient, so a rerun does not change the code being typed.
         code = st.text_input(
             "Pseudonymous code", value=st.session_state.setdefault("code_suggestion", suggested_code()),
-            help="Use no name, initials or date of birth in the code.",
+            help="Use no name, initials or date of birth in the code.", key=f"{prefix}_code",
         )
-        fields = patient_fields("new", has_consent=new_consent)
+        fields = patient_fields(prefix, has_consent=new_consent)
         created = st.form_submit_button("Create patient", type="primary")
     if created:
         if not code.strip():
@@ -243,7 +250,7 @@ if editable:
                 st.error(str(error))
             else:
                 st.session_state.pop("code_suggestion", None)
-                st.session_state.pop("new_consent", None)  # outside the form: cleared here
+                st.session_state[NEW_ROUND_KEY] = new_round + 1  # the next form starts empty
                 state.select_patient(new_id)
                 state.flash(f"Patient {code.strip()} created.")
                 st.rerun()

@@ -11,8 +11,9 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
+from core.flags import quality_flag, quality_problems
 from core.report import PatientReport, ReportVisit, build_patient_report
-from core.types import GRADE_LABELS, VIEWS
+from core.types import GRADE_LABELS
 from core.words import plural
 from dashboard import state
 from dashboard.charts import timeline as timeline_charts
@@ -33,7 +34,9 @@ def audit_export(actor_id: int, patient_id: int, visits: int) -> None:
 
 
 def report_visits(visits: pd.DataFrame) -> tuple[ReportVisit, ...]:
-    """The visit table: counts, area in percent, grade (the clinician's override when given)."""
+    """The visit table: counts, area in percent, grade in words (the clinician's override when
+    given; no number, which would read like IGA's), and why a photo stored although it failed
+    the quality check failed it."""
     rows = []
     for row in visits.itertuples():
         override = timeline_charts.none_if_missing(row.review_grade_override)
@@ -46,15 +49,18 @@ def report_visits(visits: pd.DataFrame) -> tuple[ReportVisit, ...]:
                 nodule=int(row.nodule),
                 non_inflammatory=int(row.non_inflammatory),
                 area_percent=round(100.0 * float(row.lesion_area_fraction), 2),
-                grade=f"{grade} {GRADE_LABELS[grade]}" + (" (clinician)" if override is not None else ""),
+                grade=GRADE_LABELS[grade] + (" (clinician)" if override is not None else ""),
                 iga=None if timeline_charts.none_if_missing(row.iga) is None else int(row.iga),
                 corrected=timeline_charts.none_if_missing(row.corrects_id) is not None,
+                quality_problem=quality_problems(row.quality_reasons)
+                if quality_flag(row.quality_passed, row.quality_reasons) else None,
             )
         )
     return tuple(rows)
 
 
-def build(actor, patient, visits: pd.DataFrame, include_name: bool) -> bytes:  # noqa: ANN001
+def build(actor, patient, visits: pd.DataFrame, include_name: bool,  # noqa: ANN001
+          view: str | None = None) -> bytes:
     """The PDF bytes for this patient and these visits."""
     first = last = None
     if not visits.empty:
@@ -69,7 +75,7 @@ def build(actor, patient, visits: pd.DataFrame, include_name: bool) -> bytes:  #
     versions = list(dict.fromkeys(visits["model_version"].dropna())) if not visits.empty else []
     report = PatientReport(
         patient_code=patient.code,
-        model_version=", ".join(versions) if versions else "no analysis yet",
+        model_version=", ".join(versions),  # in words in the PDF (core.report.model_words)
         generated_at=datetime.now(timezone.utc),
         generated_by=actor.full_name or actor.username,
         name=patient.name if include_name else None,
@@ -78,6 +84,7 @@ def build(actor, patient, visits: pd.DataFrame, include_name: bool) -> bytes:  #
         latest_overlay=last.image if last else None,
         visits=report_visits(visits),
         photo_note=" ".join(dict.fromkeys(notes)) or None,
+        view=view,
     )
     return build_patient_report(report)
 
@@ -90,10 +97,13 @@ with state.db_session() as session:
     timeline = timeline_charts.timeline_frame(
         patient_timeline(session=session, actor=actor, patient_id=patient.id)
     )
-analysed = [v for v in VIEWS if v in set(timeline.loc[timeline["analysis_id"].notna(), "view"])]
-view = st.radio("View", analysed or ["front"], horizontal=True, key=f"report_view_{patient.id}",
-                help="The report follows one view: other views show other skin.")
-visits = timeline_charts.visit_frame(timeline, view)
+# Front, left, right, and a series of its own for the close-ups of each body site.
+analysed = timeline_charts.analysed_series(timeline)
+series = st.radio("View", analysed or [("front", None)], horizontal=True,
+                  key=f"report_series_{patient.id}", format_func=timeline_charts.series_label,
+                  help="The report follows one view: other views show other skin.")
+view = timeline_charts.series_label(series)
+visits = timeline_charts.visit_frame(timeline, series)
 if visits.empty:
     st.info("No analysed photo yet: the report will say so and show no trend.")
 else:
@@ -106,7 +116,7 @@ include_name = st.checkbox("Include the patient's name", value=False,
 
 if st.button("Prepare the PDF report", key="prepare_report", type="primary"):
     with st.spinner("Building the report ..."):
-        pdf = build(actor, patient, visits, include_name)
+        pdf = build(actor, patient, visits, include_name, view if not visits.empty else None)
     st.session_state[REPORT_KEY] = {"patient_id": patient.id, "pdf": pdf, "visits": len(visits),
                                     "view": view}
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.flags import quality_cell, quality_flag
 from core.trends import iga_success
 from core.types import GRADE_LABELS, Right
-from core.words import plural, version_label
+from core.words import plural, version_label, view_label
 from dashboard import display, photo_viewer, state
 from dashboard.charts import timeline as timeline_charts
 from db.errors import NotFound, PermissionDenied
@@ -144,7 +145,9 @@ display.show_table(
                 "confidence": round(100.0 * e.analysis.grade_confidence),
                 "inflammatory": e.analysis.inflammatory,
                 "total": e.analysis.total,
-                "quality passed": e.analysis.quality_passed,
+                "view": view_label(e.view, e.body_site),
+                # A photo stored although it failed the quality check says so, with why.
+                "quality": quality_cell(e.analysis.quality_passed, e.analysis.quality_reasons),
                 "analysed": e.analysis.created_at,
             }
             for e in entries
@@ -153,12 +156,15 @@ display.show_table(
     {"patient": display.text("Patient"), "visit": display.day("Visit"),
      "model grade": display.text("Model grade"), "confidence": display.percent("Confidence"),
      "inflammatory": display.count("Inflammatory"), "total": display.count("All lesions"),
-     "quality passed": display.tick("Quality passed"), "analysed": display.moment("Analysed (UTC)")},
+     "view": display.text("View"), "quality": display.text("Quality check"),
+     "analysed": display.moment("Analysed (UTC)")},
 )
 analysis_id = st.selectbox(
     "Analysis to review", list(by_id), key="review_pick",
-    format_func=lambda i: f"{by_id[i].patient_code}, visit {by_id[i].visit_date:%d %b %Y} "
-    f"(analysis #{i})",
+    format_func=lambda i: f"{by_id[i].patient_code}, visit {by_id[i].visit_date:%d %b %Y}, "
+    f"{view_label(by_id[i].view, by_id[i].body_site)}, analysed "
+    f"{by_id[i].analysis.created_at:%d %b %Y %H:%M}"
+    + (" (failed the quality check)" if quality_flag(by_id[i].analysis.quality_passed) else ""),
 )
 entry = by_id[analysis_id]
 analysis = entry.analysis
@@ -190,9 +196,9 @@ with right:
     st.caption(f"Analysed {analysis.created_at:%d %b %Y %H:%M} UTC by the {version_label(analysis.model_version)}.")
     if analysis.corrects_id is not None:
         st.info("Clinician-corrected: these counts are the lesions as a clinician corrected them.")
-    if not analysis.quality_passed:
-        reasons = "; ".join(analysis.quality_reasons or []) or "no reason recorded"
-        st.warning(f"Photo quality problems: {reasons}.")
+    flag = quality_flag(analysis.quality_passed, analysis.quality_reasons)
+    if flag:
+        st.warning(f"{flag}. Review these numbers with care.")
     state.show_notice()
 
     st.subheader("Clinician")

@@ -57,7 +57,7 @@ def first_administrator_form() -> None:
             st.error(state.error_message(error))
             return
         account_id = account.id
-    state.sign_in(account_id)
+    state.sign_in_browser(account_id)  # kept across page reloads (an HttpOnly cookie)
     st.rerun()
 
 
@@ -82,7 +82,7 @@ def login_form() -> None:
         # One message for every failure, so it does not reveal which user names exist.
         st.error(LOGIN_FAILED.format(minutes=settings.lockout_minutes))
         return
-    state.sign_in(account_id)
+    state.sign_in_browser(account_id)  # kept across page reloads (an HttpOnly cookie)
     st.rerun()
 
 

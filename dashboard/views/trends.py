@@ -10,10 +10,11 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from core.flags import QUALITY_FLAG_NOTE
 from core.trends import count_noise_threshold, is_meaningful_count_change
-from core.types import VIEWS
 from core.words import version_label
 from dashboard import display, state
+from dashboard.retake import retake_noise
 from dashboard.charts import timeline as timeline_charts
 from dashboard.charts import trends as trend_charts
 from db.errors import PermissionDenied
@@ -21,9 +22,10 @@ from db.repository import add_treatment_event, list_treatment_events, patient_ti
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def visit_table(timeline: pd.DataFrame, view: str) -> pd.DataFrame:
-    """The per-visit frame of one view (cached on the timeline's content, so never stale)."""
-    return timeline_charts.visit_frame(timeline, view)
+def visit_table(timeline: pd.DataFrame, series: tuple[str, str | None]) -> pd.DataFrame:
+    """The per-visit frame of one series, a view or a close-up's body site (cached on the
+    timeline's content, so never stale)."""
+    return timeline_charts.visit_frame(timeline, series)
 
 
 METRIC_LABELS = {"inflammatory": "Inflammatory", "non_inflammatory": "Non-inflammatory",
@@ -61,7 +63,8 @@ with state.db_session() as session:
     ]
 
 timeline = timeline_charts.timeline_frame(rows)
-analysed_views = [v for v in VIEWS if v in set(timeline.loc[timeline["analysis_id"].notna(), "view"])]
+# Front, left, right, and a series of its own for the close-ups of each body site.
+analysed_views = timeline_charts.analysed_series(timeline)
 
 if state.can_edit(actor):
     with st.expander("Record a treatment event"):
@@ -89,11 +92,14 @@ if not analysed_views:
     st.stop()
 
 controls = st.columns(4)
-view = controls[0].radio(
-    "View", analysed_views, horizontal=True, key=f"trend_view_{patient.id}",
-    help="Only photos of one view are compared: other views show other skin.",
+series = controls[0].radio(
+    "View", analysed_views, horizontal=True, key=f"trend_series_{patient.id}",
+    format_func=timeline_charts.series_label,
+    help="Only photos of one view are compared: other views show other skin, and a close-up "
+         "of each body site is a series of its own.",
 )
-visits = visit_table(timeline, view)
+view = timeline_charts.series_label(series)
+visits = visit_table(timeline, series)
 visit_ids = visits["visit_id"].tolist()
 dates = dict(zip(visit_ids, visits["visit_date"]))
 baseline_id = controls[1].selectbox(
@@ -114,7 +120,9 @@ metrics = display.metric_row()
 for name in ("inflammatory", "non_inflammatory", "total"):
     change_metric(metrics, name, visits, baseline)
 
-options = {"mode": mode, "baseline_visit_id": baseline_id, "smoothing": smoothing, "events": events}
+noise = retake_noise()
+options = {"mode": mode, "baseline_visit_id": baseline_id, "smoothing": smoothing, "events": events,
+           "noise": noise}
 TABS = ("Overview", "Inflammatory / non-inflammatory", "By lesion type", "Lesion area", "Grade",
         "Clinician IGA")
 # Only the open tab's chart is built and sent: six charts at once cost the browser seconds.
@@ -149,6 +157,13 @@ if tabs["Clinician IGA"].open:
         else:
             st.info("No clinician has recorded an IGA for these visits yet (Review queue).")
 
+flagged = visits["quality_flag"].notna().sum()
+if flagged:
+    st.warning(f"{QUALITY_FLAG_NOTE} ({flagged} of {len(visits)} visits; the reasons are in "
+               "the hover and in the table below.)")
+if noise is not None and mode == "value":
+    st.caption(f"The shaded band around each count: {trend_charts.RETAKE_BAND}"
+               + (" (measured on simulated retakes of the test photos)." if noise.simulated else "."))
 # Two narrow tables rather than one too wide for the page (cut on the right at 1280 px).
 table = trend_charts.visit_table(visits)
 display.show_table(table, {
@@ -158,6 +173,8 @@ display.show_table(table, {
     "Model grade": display.text(help=timeline_charts.HAYASHI_SCALE),
     "Clinician grade": display.text(help="A clinician's override of the model grade."),
     "IGA": display.text(help=timeline_charts.IGA_SCALE),
+    "Quality check": display.text(help="A photo stored although it failed the quality check "
+                                       "is drawn hollow on the charts."),
 })
 with st.expander("Lesions by type, grade confidence and corrections, per visit"):
     display.show_table(table, {
@@ -171,5 +188,7 @@ st.caption("Analysed by the " + "; ".join(version_label(v) for v in versions) + 
 if len(set(visits["model_version"].dropna())) > 1:
     st.warning("These visits were analysed by different model versions: compare with care.")
 if events:
-    st.caption("Treatment events: " + "; ".join(f"{d:%d %b %Y} {text}" for d, text in events))
+    # Typed by a person: plain text, never markdown (display.plain).
+    st.caption("Treatment events: " + "; ".join(f"{d:%d %b %Y} {display.plain(text)}"
+                                                for d, text in events))
 state.show_notice()

@@ -8,10 +8,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.flags import face_state
+from core.correction import plain_description
 from core.overlay import legend_items
 from core.types import GRADE_LABELS
-from core.words import version_label
-from dashboard import display, photo_viewer, state
+from core.words import CLOSE_UP_NOTE, UNUSUAL_PHOTO_WARNING, version_label, view_label
+from dashboard import display, photo_viewer, query, state
 from dashboard.charts import timeline as timeline_charts
 from dashboard.lesion_editor import show_clickable_photo, show_editor
 from db.errors import NotFound, PermissionDenied
@@ -69,12 +71,18 @@ def show_results(analysis, actor) -> None:  # noqa: ANN001
     row = display.metric_row()
     display.metric(row, "Grade (ACNE04 / Hayashi)", grade_text(analysis),
                    help=timeline_charts.HAYASHI_SCALE + ".")
-    display.metric(row, "GAGS estimate", "—" if analysis.gags_estimate is None
-                   else analysis.gags_estimate,
-                   help="Global Acne Grading System score estimated from the lesions per region.")
-    display.metric(row, "Face found", "yes" if analysis.face_found else "no")
+    if analysis.face_found:  # GAGS needs a face (CLOSE_UP_NOTE below says so in words)
+        display.metric(row, "GAGS estimate", "—" if analysis.gags_estimate is None
+                       else analysis.gags_estimate,
+                       help="Global Acne Grading System score estimated from the lesions per region.")
+    # One source with the Compare page (core.flags): a face found too roughly to register.
+    display.metric(row, "Face found", face_state(analysis.face_found, analysis.alignment is not None))
     if analysis.total:
         st.caption(f"Model confidence in the grade: {analysis.grade_confidence:.0%}.")
+    if not analysis.face_found:
+        st.info(CLOSE_UP_NOTE)  # what needs a face, said in words rather than blanks
+    if analysis.unusual:
+        st.warning(UNUSUAL_PHOTO_WARNING)
     if analysis.quality_passed:
         st.success("Photo quality checks passed.")
     else:
@@ -84,6 +92,9 @@ def show_results(analysis, actor) -> None:  # noqa: ANN001
         table = timeline_charts.region_table(analysis.region_counts)
         display.show_table(table, {"region": display.text("Region"),
                                    **{label: display.count() for label in table.columns[1:]}})
+    elif analysis.face_found and analysis.alignment is None:
+        st.caption("No lesions by region: regions need a face that can be registered, and this "
+                   "face was found only roughly.")
     st.caption(f"Analysed {analysis.created_at:%d %b %Y %H:%M} UTC by the {version_label(analysis.model_version)}.")
     with state.db_session() as session:
         reviews = list_reviews(session=session, actor=actor, analysis_id=analysis.id)
@@ -101,23 +112,35 @@ def show_results(analysis, actor) -> None:  # noqa: ANN001
             "grade": display.text("Grade"), "notes": display.text("Notes")})
 
 
+CORRECTION_STATUS_HELP = ("In use: the numbers shown count it. Undone: taken back, kept for the "
+                          "record. Replaced: a later correction of the same photo is in use.")
+
+
+def correction_status(correction, current_id: int | None) -> str:  # noqa: ANN001 - db row
+    if correction.withdrawn_at is not None:
+        return "undone"
+    return "in use" if correction.id == current_id else "replaced by a later correction"
+
+
 def show_correction_state(analysis, corrections) -> None:  # noqa: ANN001 - db.models rows
-    """'Clinician-corrected' with the corrections made so far, undone ones included."""
+    """'Clinician-corrected' with every correction made so far, undone ones included, in full
+    (issue 26): what was done in words, when, what it left and whether it is in use."""
     if analysis.corrects_id is not None:
         st.info("Clinician-corrected: the numbers below count the lesions as a clinician "
                 "corrected them, with the grade recomputed by the same grader. The model's own "
                 "result is kept.")
     if corrections:
-        with st.expander(f"Lesion corrections ({len(corrections)})"):
-            display.show_table(pd.DataFrame([
-                {"when": c.created_at,
-                 "correction": (c.correction or {}).get("description", ""),
-                 "lesions after": c.total, "grade after": c.grade_label,
-                 "status": "undone" if c.withdrawn_at else "in use" if c.id == analysis.id else "kept"}
-                for c in corrections
-            ]), {"when": display.moment("When (UTC)"), "correction": display.text("Correction"),
-                 "lesions after": display.count("Lesions after"),
-                 "grade after": display.text("Grade after"), "status": display.text("Status")})
+        st.write(f"Lesion corrections ({len(corrections)}, undone ones included)")
+        display.show_table(pd.DataFrame([
+            {"when": c.created_at,
+             "correction": plain_description((c.correction or {}).get("description")),
+             "lesions after": c.total, "grade after": c.grade_label,
+             "status": correction_status(c, analysis.id)}
+            for c in corrections
+        ]), {"when": display.moment("When (UTC)"), "correction": display.text("Correction"),
+             "lesions after": display.count("Lesions after"),
+             "grade after": display.text("Grade after"),
+             "status": display.text("Status", help=CORRECTION_STATUS_HELP)})
 
 
 def reanalyse(photo, actor) -> None:  # noqa: ANN001
@@ -139,21 +162,43 @@ if not visits:
     st.stop()
 
 by_id = {v.id: v for v in visits}
-requested = st.query_params.get("visit")
-if requested is not None and requested.isdigit():
-    st.session_state[state.VISIT_KEY] = int(requested)
+requested = query.require_id("visit")  # a value that cannot be an id: "No such patient or no access."
+if requested is not None:
+    st.session_state[state.VISIT_KEY] = requested
 if st.session_state.get(state.VISIT_KEY) not in by_id:
     # Only this patient's visits (as the repository returned them) can be shown.
     st.session_state[state.VISIT_KEY] = visits[-1].id
 st.session_state["visit_picker"] = st.session_state[state.VISIT_KEY]
+# A researcher reads the visit's rank and study day only, never a date (issue 24).
+study_days = {v.id: (rank, (v.visit_date - visits[0].visit_date).days)
+              for rank, v in enumerate(visits, start=1)}
+# The visits of each day, grouped once (per label it cost a pass over every visit: a second
+# for a patient with 1,000 visits).
+visits_of_day: dict = {}
+for v in visits:
+    visits_of_day.setdefault(v.visit_date, []).append(v.id)
+
+
+def _visit_label(i: int) -> str:
+    if state.hides_identity(actor):
+        rank, day = study_days[i]
+        return f"visit {rank} of {len(visits)}, study day {day}"
+    # By its date in words; a second visit on the same day says so (never an id, issue 26).
+    same_day = visits_of_day[by_id[i].visit_date]
+    label = f"{by_id[i].visit_date:%d %b %Y}"
+    if len(same_day) > 1:
+        label += f", visit {same_day.index(i) + 1} of {len(same_day)} that day"
+    return label
+
+
 visit_id = st.selectbox(
-    "Visit", list(by_id), format_func=lambda i: f"{by_id[i].visit_date:%d %b %Y} (visit #{i})",
+    "Visit", list(by_id), format_func=_visit_label,
     key="visit_picker",
     on_change=lambda: st.session_state.update({state.VISIT_KEY: st.session_state["visit_picker"]}),
 )
 visit = by_id[visit_id]
 if visit.treatment_notes:
-    st.write(f"Treatment notes: {visit.treatment_notes}")
+    display.show_text(st, visit.treatment_notes, "Treatment notes: ")  # plain text, never markdown
 
 viewed = st.session_state.setdefault("audited_visits", set())
 if visit.id not in viewed:
@@ -170,11 +215,11 @@ if not photos:
 
 photo_ids = {p.id: p for p in photos}
 # A file name may carry a person's name: researchers see the photo's number instead.
-names = {i: f"photo #{i}" if state.hides_identity(actor) else p.filename
-         for i, p in photo_ids.items()}
+names = {i: f"photo {n} of {len(photos)}" if state.hides_identity(actor) else p.filename
+         for n, (i, p) in enumerate(photo_ids.items(), start=1)}
 photo_id = st.radio(
     "Photo", list(photo_ids), horizontal=True, key=f"photo_of_visit_{visit.id}",
-    format_func=lambda i: f"{photo_ids[i].view} — {names[i]}",
+    format_func=lambda i: f"{view_label(photo_ids[i].view, photo_ids[i].body_site)} — {names[i]}",
 )
 photo = photo_ids[photo_id]
 with state.db_session() as session:
@@ -213,7 +258,8 @@ with left:
         ), unsafe_allow_html=True)
     else:
         photo_viewer.show_photo(photo_viewer.load_side(actor, photo, analysis, stored), key="visit")
-    details = [f"{names[photo.id]} ({photo.width} x {photo.height} pixels)", f"view {photo.view}"]
+    details = [f"{names[photo.id]} ({photo.width} x {photo.height} pixels)",
+               f"view {view_label(photo.view, photo.body_site)}"]
     # Never blank: a photo with no date of its own is taken as of the visit.
     details.append(f"taken {photo.captured_at:%d %b %Y}" if photo.captured_at
                    else f"taken {visit.visit_date:%d %b %Y} (the visit date)")
@@ -223,7 +269,12 @@ with left:
         details.append(f"lighting: {photo.lighting}")
     if photo.device:
         details.append(f"device: {photo.device}")
-    st.caption(", ".join(details))
+    if state.hides_identity(actor):
+        # No capture date, camera or file details for research (issue 24): rank and study day.
+        rank, day = study_days[visit.id]
+        details = [f"visit {rank} of {len(visits)}", f"study day {day}",
+                   f"view {view_label(photo.view, photo.body_site)}"]
+    st.caption(display.plain(", ".join(details)))  # the camera's words are not markdown
 
 with right:
     if found is not None:

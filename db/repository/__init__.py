@@ -9,15 +9,21 @@ from db.repository.accounts import (
     change_password,
     count_accounts,
     create_account,
+    end_signin_by_token,
+    end_signin_session,
     get_account,
     get_account_by_username,
     hash_password,
     list_accounts,
+    redeem_signin_handoff,
+    resume_signin_session,
+    start_signin_session,
+    touch_signin_session,
     update_account,
     verify_password,
 )
 from db.repository._common import get_data_version
-from db.repository.audit import list_audit, record_audit
+from db.repository.audit import audit_names, list_audit, record_audit
 from db.repository.integrity import (
     IntegrityReport,
     MissingFile,
@@ -63,6 +69,8 @@ from db.repository.reviews import (
 )
 from db.repository.studies import (
     StudyMeasurement,
+    StudyResults,
+    StudySubject,
     add_study_member,
     create_study,
     enrol_patient,
@@ -75,6 +83,7 @@ from db.repository.studies import (
     must_mask_photo,
     set_identifiable_photos,
     study_measurements,
+    study_results,
 )
 from db.repository.treatment import add_treatment_event, list_treatment_events
 from db.repository.visits import create_visit, get_visit, list_visits
@@ -85,12 +94,21 @@ __all__ = [
     "ReviewBy",
     "ReviewQueueEntry",
     "StudyMeasurement",
+    "StudyResults",
+    "StudySubject",
     "TimelineRow",
     "add_analysis",
     "add_review",
     "add_study_member",
     "add_treatment_event",
+    "audit_names",
     "authenticate",
+    "end_signin_by_token",
+    "end_signin_session",
+    "redeem_signin_handoff",
+    "resume_signin_session",
+    "start_signin_session",
+    "touch_signin_session",
     "change_password",
     "check_integrity",
     "count_accounts",
@@ -148,6 +166,7 @@ __all__ = [
     "set_identifiable_photos",
     "store_photo",
     "study_measurements",
+    "study_results",
     "update_account",
     "update_patient",
     "verify_password",

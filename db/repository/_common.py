@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, SQLModel, col, select
 
 from core.types import Role
-from db.access import Principal, require_write
+from db.access import Principal, no_access, require_write
 from db.engine import begin_write
 from db.errors import NotFound
 from db.models import (
@@ -55,6 +55,16 @@ def write_transaction(session: Session) -> Iterator[None]:
         raise
 
 
+def check_text_length(what: str, text: str | None, limit: int) -> str | None:
+    """`text` unchanged when it has at most `limit` characters; otherwise ValueError with a
+    sentence naming the field (`what`, e.g. "The treatment notes") and both lengths."""
+    if text is not None and len(text) > limit:
+        verb = "are" if what.endswith("s") else "is"
+        raise ValueError(f"{what} {verb} {len(text):,} characters long; the limit is {limit:,}. "
+                         "Shorten the text and save again.")
+    return text
+
+
 def add_audit(
     session: Session,
     *,
@@ -86,7 +96,9 @@ def get_or_raise(session: Session, model: type[RowT], row_id: int) -> RowT:
 
 
 def writable_patient(session: Session, principal: Principal, patient_id: int, what: str) -> Patient:
-    patient = get_or_raise(session, Patient, patient_id)
+    patient = session.get(Patient, patient_id)
+    if patient is None:  # the same answer as a patient the account may not change
+        raise NotFound(no_access(what))
     require_write(principal, patient, what)
     return patient
 
@@ -98,7 +110,7 @@ def writable_visit(session: Session, principal: Principal, visit_id: int, what: 
         .where(Visit.id == visit_id)
     ).one_or_none()
     if row is None:
-        raise NotFound(f"no visit with id {visit_id!r}")
+        raise NotFound(no_access(what))
     visit, patient = row
     require_write(principal, patient, what)
     return visit
@@ -112,7 +124,7 @@ def writable_photo(session: Session, principal: Principal, photo_id: int, what: 
         .where(Photo.id == photo_id)
     ).one_or_none()
     if row is None:
-        raise NotFound(f"no photo with id {photo_id!r}")
+        raise NotFound(no_access(what))
     photo, patient = row
     require_write(principal, patient, what)
     return photo
@@ -214,6 +226,8 @@ def as_subject(patient: Patient, label: str) -> Patient:
         consent_date=patient.consent_date,
         skin_type=patient.skin_type,
         notes="",
+        # The same research-use field the clinician recorded (issue 26: the two pages agree).
+        research_consent=patient.research_consent,
         team=patient.team,
         owner_id=patient.owner_id,
         created_at=patient.created_at,

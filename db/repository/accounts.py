@@ -1,7 +1,9 @@
 """Accounts: creation, bcrypt passwords, sign-in with lockout, and admin changes."""
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 import bcrypt
@@ -14,14 +16,22 @@ from db.access import load_principal
 from db.errors import DuplicateError, PermissionDenied
 from db.models import (
     MAX_PASSWORD_BYTES,
+    MAX_NAME_LENGTH,
     Account,
     AccountCreate,
+    SigninSession,
     check_password,
     check_role,
     check_team,
     utcnow,
 )
-from db.repository._common import UNSET, add_audit, get_or_raise, write_transaction
+from db.repository._common import (
+    UNSET,
+    add_audit,
+    check_text_length,
+    get_or_raise,
+    write_transaction,
+)
 
 # bcrypt work factor: 12 takes about 0.25 s per check, slow enough to blunt guessing.
 BCRYPT_ROUNDS = 12
@@ -198,12 +208,15 @@ def update_account(
         if is_active is not UNSET:
             account.is_active = bool(is_active)
             changed.append(f"is_active={account.is_active}")
+            if not account.is_active:
+                _end_signins(session, account.id)
         if full_name is not UNSET:
-            account.full_name = full_name.strip()
+            account.full_name = check_text_length("The full name", full_name.strip(), MAX_NAME_LENGTH)
             changed.append("full_name")
         if password is not UNSET:
             account.password_hash = hash_password(check_password(password))
             changed.append("password")
+            _end_signins(session, account.id)  # a new password signs every browser out
         if password is not UNSET or unlock:
             account.failed_logins = 0
             account.locked_until = None
@@ -229,8 +242,132 @@ def change_password(
     with write_transaction(session):
         session.refresh(account)
         account.password_hash = new_hash
+        _end_signins(session, account.id)  # a new password signs every browser out
         add_audit(
             session, actor_id=account.id, action="update", target_type="account",
             target_id=account.id, detail="own password",
         )
     return True
+
+
+# ------------------------------------------------------------- sign-ins kept across page reloads
+HANDOFF_SECONDS = 60  # how long the one-time code that sets the cookie can be used
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _end_signins(session: Session, account_id: int | None) -> None:
+    """End every open sign-in of the account (in the caller's transaction)."""
+    now = utcnow()
+    for row in session.exec(select(SigninSession).where(
+            SigninSession.account_id == account_id, col(SigninSession.ended_at).is_(None))).all():
+        row.ended_at = now
+        row.handoff_sha256 = None
+        session.add(row)
+
+
+def start_signin_session(*, session: Session, account_id: int) -> tuple[int, str]:
+    """A new sign-in of the account: (its id, a one-time code that the app's cookie address
+    exchanges for the session cookie within HANDOFF_SECONDS). Only hashes are stored."""
+    handoff = secrets.token_urlsafe(32)
+    with write_transaction(session):
+        account = get_or_raise(session, Account, account_id)
+        if not account.is_active:
+            raise PermissionDenied(f"account {account.username!r} is deactivated")
+        row = SigninSession(account_id=account_id, handoff_sha256=_sha256(handoff))
+        session.add(row)
+        session.flush()
+        row_id = int(row.id)
+    return row_id, handoff
+
+
+def redeem_signin_handoff(*, session: Session, handoff: str, idle_minutes: int) -> str | None:
+    """The session token for a one-time code, or None when the code is unknown, used, older
+    than HANDOFF_SECONDS or its sign-in ended. The code works once."""
+    if not handoff or len(handoff) > 200:
+        return None
+    token = secrets.token_urlsafe(32)
+    with write_transaction(session):
+        row = session.exec(select(SigninSession).where(
+            SigninSession.handoff_sha256 == _sha256(handoff))).one_or_none()
+        if row is None:
+            return None
+        row.handoff_sha256 = None
+        now = utcnow()
+        fresh = now - _aware(row.created_at) <= timedelta(seconds=HANDOFF_SECONDS)
+        if row.ended_at is not None or not fresh or not _open(row, now, idle_minutes):
+            session.add(row)
+            return None
+        row.token_sha256 = _sha256(token)
+        row.last_seen_at = now
+        session.add(row)
+    return token
+
+
+def _open(row: SigninSession, now: datetime, idle_minutes: int) -> bool:
+    return row.ended_at is None and now - _aware(row.last_seen_at) <= timedelta(minutes=idle_minutes)
+
+
+def resume_signin_session(*, session: Session, token: str, idle_minutes: int) -> tuple[int, int] | None:
+    """(sign-in id, account id) for a session cookie's token when that sign-in is still open:
+    not ended, used within `idle_minutes`, its account active. Its last use becomes now. An
+    idle one is ended. None otherwise."""
+    if not token or len(token) > 200:
+        return None
+    with write_transaction(session):
+        found = session.exec(
+            select(SigninSession, Account.is_active)
+            .join(Account, col(Account.id) == col(SigninSession.account_id))
+            .where(SigninSession.token_sha256 == _sha256(token))).one_or_none()
+        if found is None:
+            return None
+        row, active = found
+        now = utcnow()
+        if not active or not _open(row, now, idle_minutes):
+            if row.ended_at is None:
+                row.ended_at = now
+                session.add(row)
+            return None
+        row.last_seen_at = now
+        session.add(row)
+        return int(row.id), int(row.account_id)
+
+
+def touch_signin_session(*, session: Session, signin_id: int) -> bool:
+    """The sign-in was used now (so a reload within the timeout keeps it). False when it has
+    ended meanwhile (signed out elsewhere, the password changed, the account deactivated)."""
+    with write_transaction(session):
+        row = session.get(SigninSession, signin_id)
+        if row is None or row.ended_at is not None:
+            return False
+        row.last_seen_at = utcnow()
+        session.add(row)
+    return True
+
+
+def end_signin_by_token(*, session: Session, token: str) -> None:
+    """Sign-out from the cookie alone (the app's sign-out address)."""
+    if not token or len(token) > 200:
+        return
+    with write_transaction(session):
+        row = session.exec(select(SigninSession).where(
+            SigninSession.token_sha256 == _sha256(token))).one_or_none()
+        if row is not None and row.ended_at is None:
+            row.ended_at = utcnow()
+            session.add(row)
+
+
+def end_signin_session(*, session: Session, signin_id: int) -> None:
+    """Sign-out (or a timeout): the cookie of this sign-in no longer signs anyone in."""
+    with write_transaction(session):
+        row = session.get(SigninSession, signin_id)
+        if row is not None and row.ended_at is None:
+            row.ended_at = utcnow()
+            row.handoff_sha256 = None
+            session.add(row)

@@ -5,7 +5,20 @@ from sqlmodel import Session, col, select
 
 from db.access import load_principal
 from db.errors import PermissionDenied
-from db.models import Account, AuditEvent
+from db.models import (
+    Account,
+    Analysis,
+    AuditEvent,
+    Enrolment,
+    Patient,
+    Photo,
+    Review,
+    Study,
+    StudyArm,
+    StudyMember,
+    TreatmentEvent,
+    Visit,
+)
 from db.repository._common import add_audit, write_transaction
 
 
@@ -45,3 +58,89 @@ def list_audit(*, session: Session, actor: Account, limit: int = 200) -> list[Au
         select(AuditEvent).order_by(col(AuditEvent.at).desc(), col(AuditEvent.id).desc()).limit(limit)
     )
     return list(session.exec(statement).all())
+
+
+def _when(day: object) -> str:
+    return f"{day:%d %b %Y}" if day is not None else "an unknown date"
+
+
+def audit_names(*, session: Session, actor: Account,
+                ids: dict[str, set[int]]) -> dict[str, dict[int, str]]:
+    """What the ids of audit rows name, by kind (core.audit_words.ROW_KINDS), for the
+    administrator's audit page: a patient as "A002 (Jane Roe)", a study by its name, a visit,
+    photo or analysis by its patient and date. Administrators only (PermissionDenied
+    otherwise); one query per kind named. Rows deleted since are simply absent."""
+    principal = load_principal(session, actor)
+    if not principal.is_admin:
+        raise PermissionDenied(f"account {principal.id} is not an admin: the audit log is closed")
+    names: dict[str, dict[int, str]] = {}
+
+    def wanted(kind: str) -> list[int]:
+        return sorted(ids.get(kind, ()))
+
+    def patient_label(code: str, name: str | None) -> str:
+        return f"{code} ({name})" if name else code
+
+    if wanted("patient"):
+        names["patient"] = {row.id: patient_label(row.code, row.name) for row in session.exec(
+            select(Patient).where(col(Patient.id).in_(wanted("patient")))).all()}
+    if wanted("study"):
+        names["study"] = {row.id: f"“{row.name}”" for row in session.exec(
+            select(Study).where(col(Study.id).in_(wanted("study")))).all()}
+    if wanted("arm"):
+        names["arm"] = {row.id: row.name for row in session.exec(
+            select(StudyArm).where(col(StudyArm.id).in_(wanted("arm")))).all()}
+    if wanted("account"):
+        names["account"] = {row.id: f"{row.username} ({row.full_name})" if row.full_name else row.username
+                            for row in session.exec(
+                                select(Account).where(col(Account.id).in_(wanted("account")))).all()}
+    if wanted("visit"):
+        names["visit"] = {visit_id: f"of {code} on {_when(day)}" for visit_id, day, code in session.exec(
+            select(Visit.id, Visit.visit_date, Patient.code)
+            .join(Patient, col(Patient.id) == col(Visit.patient_id))
+            .where(col(Visit.id).in_(wanted("visit")))).all()}
+    photo_ids = set(ids.get("photo", ()))
+    analysis_photo: dict[int, int] = {}
+    review_analysis: dict[int, int] = {}
+    if ids.get("review"):
+        review_analysis = dict(session.exec(select(Review.id, Review.analysis_id).where(
+            col(Review.id).in_(wanted("review")))).all())
+    analysis_ids = set(ids.get("analysis", ())) | set(review_analysis.values())
+    if analysis_ids:
+        analysis_photo = dict(session.exec(select(Analysis.id, Analysis.photo_id).where(
+            col(Analysis.id).in_(sorted(analysis_ids)))).all())
+    photo_ids |= set(analysis_photo.values())
+    if photo_ids:
+        photos = {photo_id: f"{words_view(view)} photo of {code}, {_when(day)}"
+                  for photo_id, view, day, code in session.exec(
+                      select(Photo.id, Photo.view, Visit.visit_date, Patient.code)
+                      .join(Visit, col(Visit.id) == col(Photo.visit_id))
+                      .join(Patient, col(Patient.id) == col(Visit.patient_id))
+                      .where(col(Photo.id).in_(sorted(photo_ids)))).all()}
+        names["photo"] = {i: f"({text})" for i, text in photos.items()}
+        names["analysis"] = {a: f"of the {photos[p]}" for a, p in analysis_photo.items() if p in photos}
+        names["review"] = {r: f"of the {photos[analysis_photo[a]]}" for r, a in review_analysis.items()
+                           if analysis_photo.get(a) in photos}
+    if wanted("enrolment"):
+        names["enrolment"] = {row_id: f"of {code} in “{study}”" for row_id, code, study in session.exec(
+            select(Enrolment.id, Patient.code, Study.name)
+            .join(Patient, col(Patient.id) == col(Enrolment.patient_id))
+            .join(Study, col(Study.id) == col(Enrolment.study_id))
+            .where(col(Enrolment.id).in_(wanted("enrolment")))).all()}
+    if wanted("treatment_event"):
+        names["treatment_event"] = {row_id: f"of {code} on {_when(day)}" for row_id, day, code in session.exec(
+            select(TreatmentEvent.id, TreatmentEvent.event_date, Patient.code)
+            .join(Patient, col(Patient.id) == col(TreatmentEvent.patient_id))
+            .where(col(TreatmentEvent.id).in_(wanted("treatment_event")))).all()}
+    if wanted("study_member"):
+        names["study_member"] = {row_id: f"{user} in “{study}”" for row_id, user, study in session.exec(
+            select(StudyMember.id, Account.username, Study.name)
+            .join(Account, col(Account.id) == col(StudyMember.account_id))
+            .join(Study, col(Study.id) == col(StudyMember.study_id))
+            .where(col(StudyMember.id).in_(wanted("study_member")))).all()}
+    return names
+
+
+def words_view(view: str) -> str:
+    """A photo's view as the audit page says it ('close-up', 'front')."""
+    return view.replace("_", " ")

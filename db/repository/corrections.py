@@ -11,9 +11,9 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from core import types as core_types
-from db.access import load_principal
+from db.access import load_principal, no_access
 from db.errors import ConflictError, NotFound
-from db.models import Account, Analysis, utcnow
+from db.models import COLOUR_COLUMNS, Account, Analysis, utcnow
 from db.photos import PhotoStore, encode_mask
 from db.repository._common import add_audit, current_analysis_id, writable_photo, write_transaction
 from db.repository.files import MASK_EXTENSION
@@ -24,7 +24,7 @@ _COPIED = ("photo_id", "model_version", "skin_area_px", "quality_passed", "asses
            "not_assessable_reasons", "quality_reasons", "quality_metrics", "face_found", "face_box",
            "landmarks", "n_faces", "view_estimate", "alignment", "second_opinion_grade",
            "second_opinion_label", "second_opinion_confidence", "second_opinion_source",
-           "probability_sha256")
+           "probability_sha256", "typicality", "unusual", *COLOUR_COLUMNS)
 
 
 def _current_analysis(session: Session, actor: Account, analysis_id: int, what: str) -> Analysis:
@@ -33,7 +33,7 @@ def _current_analysis(session: Session, actor: Account, analysis_id: int, what: 
     principal = load_principal(session, actor)
     analysis = session.get(Analysis, analysis_id)
     if analysis is None:
-        raise NotFound(f"no analysis with id {analysis_id!r}")
+        raise NotFound(no_access(what))
     writable_photo(session, principal, analysis.photo_id, what)
     current = session.exec(select(current_analysis_id(analysis.photo_id))).one()
     if current != analysis.id:
@@ -56,7 +56,7 @@ def add_correction(*, session: Session, actor: Account, photo_store: PhotoStore,
         with write_transaction(session):
             base = _current_analysis(session, actor, analysis_id, "correct lesions")
             if not base.assessable:
-                raise ValueError(f"photo #{base.photo_id} cannot be assessed: it has no lesions to correct")
+                raise ValueError("this photo cannot be assessed: it has no lesions to correct")
             counts, grade = corrected.counts, corrected.grade
             row = Analysis(
                 **{name: getattr(base, name) for name in _COPIED},
@@ -97,7 +97,7 @@ def withdraw_correction(*, session: Session, actor: Account, analysis_id: int) -
     with write_transaction(session):
         row = _current_analysis(session, actor, analysis_id, "undo lesion corrections")
         if row.corrects_id is None:
-            raise ValueError(f"analysis #{analysis_id} is the model's own: there is no correction to undo")
+            raise ValueError("this analysis is the model's own: there is no correction to undo")
         row.withdrawn_at = utcnow()
         session.add(row)
         what = (row.correction or {}).get("description", "a correction")

@@ -49,6 +49,15 @@ class TimelineRow:
     second_opinion_label: str | None = None
     second_opinion_confidence: float | None = None
     second_opinion_source: str | None = None
+    # Where a close-up was taken (None: not recorded, or another view).
+    body_site: str | None = None
+    # Whether the analysis found a face (a close-up has none: no regions, GAGS or alignment).
+    face_found: bool | None = None
+    # How close the photo is to the photos the models learnt from, and whether it is unlike them.
+    typicality: float | None = None
+    unusual: bool | None = None
+    # Why the photo failed the quality check (stored anyway); [] or None when it passed.
+    quality_reasons: list[str] | None = None
 
 
 # Labelled so that callers read rows by name (row.analysis_id), in TimelineRow's order.
@@ -74,6 +83,10 @@ MEASURE_COLUMNS = (
     col(Analysis.second_opinion_label).label("second_opinion_label"),
     col(Analysis.second_opinion_confidence).label("second_opinion_confidence"),
     col(Analysis.second_opinion_source).label("second_opinion_source"),
+    col(Analysis.face_found).label("face_found"),
+    col(Analysis.typicality).label("typicality"),
+    col(Analysis.unusual).label("unusual"),
+    col(Analysis.quality_reasons).label("quality_reasons"),
 )
 
 
@@ -106,6 +119,7 @@ def photo_measure_rows(
         col(Visit.visit_date).label("visit_date"),
         col(Photo.id).label("photo_id"),
         col(Photo.view).label("view"),
+        col(Photo.body_site).label("body_site"),
         *MEASURE_COLUMNS,
     ).select_from(Visit)
     if include_visits_without_photos:

@@ -10,6 +10,8 @@ from core.types import Role
 from db.access import Principal, load_principal, visible_patients
 from db.errors import DuplicateError, PermissionDenied
 from db.models import (
+    MAX_NAME_LENGTH,
+    MAX_NOTE_LENGTH,
     Account,
     Analysis,
     Enrolment,
@@ -26,6 +28,7 @@ from db.photos import PhotoStore
 from db.repository._common import (
     add_audit,
     as_subject,
+    check_text_length,
     first_enrolments,
     get_or_raise,
     hides_identity,
@@ -48,11 +51,28 @@ def _check_team_choice(principal: Principal, team: str | None) -> None:
         )
 
 
-def _code_taken(session: Session, code: str, except_id: int | None = None) -> bool:
-    statement = select(Patient.id).where(Patient.code == code)
+def _existing_code(session: Session, code: str, except_id: int | None = None) -> str | None:
+    """The stored code equal to `code` without regard to case (a002 and A002 are one code),
+    or None."""
+    statement = select(Patient.code).where(sa.func.lower(Patient.code) == code.lower())
     if except_id is not None:
         statement = statement.where(Patient.id != except_id)
-    return session.exec(statement).first() is not None
+    return session.exec(statement).first()
+
+
+def _code_used(code: str, existing: str) -> DuplicateError:
+    if existing == code:
+        return DuplicateError(f"patient code {code!r} is already used")
+    return DuplicateError(
+        f"patient code {code!r} differs from the existing code {existing!r} only in capitals; "
+        f"codes are compared without case: open {existing!r} or choose another code")
+
+
+def _check_free_text(fields: dict) -> None:
+    if "notes" in fields:
+        check_text_length("The notes", fields["notes"], MAX_NOTE_LENGTH)
+    if "name" in fields:
+        check_text_length("The name", fields["name"], MAX_NAME_LENGTH)
 
 
 def create_patient(*, session: Session, actor: Account, data: PatientCreate) -> Patient:
@@ -62,6 +82,7 @@ def create_patient(*, session: Session, actor: Account, data: PatientCreate) -> 
     `team=None` keeps the patient private to the owner.
     """
     team_given = "team" in data.model_fields_set
+    _check_free_text(data.model_dump())
     data = PatientCreate.model_validate(data.model_dump())
     with write_transaction(session):
         principal = load_principal(session, actor)
@@ -71,8 +92,9 @@ def create_patient(*, session: Session, actor: Account, data: PatientCreate) -> 
         if not team_given:
             fields["team"] = principal.team
         _check_team_choice(principal, fields["team"])
-        if _code_taken(session, data.code):
-            raise DuplicateError(f"patient code {data.code!r} is already used")
+        existing = _existing_code(session, data.code)
+        if existing is not None:
+            raise _code_used(data.code, existing)
         patient = Patient(**fields, owner_id=principal.id)
         session.add(patient)
         try:
@@ -145,6 +167,7 @@ def update_patient(
     *, session: Session, actor: Account, patient_id: int, data: PatientUpdate
 ) -> Patient:
     """Change the fields set in `data`; only admins may change the owner."""
+    _check_free_text(data.model_dump(exclude_unset=True))
     changes = PatientUpdate.model_validate(data.model_dump(exclude_unset=True)).model_dump(
         exclude_unset=True
     )
@@ -159,8 +182,10 @@ def update_patient(
             owner = get_or_raise(session, Account, changes["owner_id"])
             if owner.role != Role.CLINICIAN or not owner.is_active:
                 raise ValueError(f"new owner {owner.username!r} is not an active clinician")
-        if "code" in changes and _code_taken(session, changes["code"], except_id=patient.id):
-            raise DuplicateError(f"patient code {changes['code']!r} is already used")
+        existing = ("code" in changes
+                    and _existing_code(session, changes["code"], except_id=patient.id))
+        if existing:
+            raise _code_used(changes["code"], existing)
         for name, value in changes.items():
             setattr(patient, name, "" if name == "notes" and value is None else value)
         session.flush()

@@ -13,7 +13,7 @@ from datetime import date, timezone
 from pathlib import PurePosixPath, PureWindowsPath
 
 import numpy as np
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 from sqlmodel import Session, col, select
 
 from core import types as core_types
@@ -32,6 +32,7 @@ from db.photos import PhotoStore, decode_mask, encode_mask, normalise_extension
 from db.repository._common import (
     add_audit,
     current_analysis_id,
+    hides_identity,
     join_analysis_patient,
     writable_photo,
     writable_visit,
@@ -47,6 +48,15 @@ def _check_view(view: str) -> str:
     if view not in core_types.VIEWS:
         raise ValueError(f"view {view!r} must be one of {', '.join(core_types.VIEWS)}")
     return view
+
+
+def _check_body_site(view: str, body_site: str | None) -> str | None:
+    """The site of a close-up (None: not recorded); other views have none."""
+    if body_site is None or view != core_types.CLOSE_UP_VIEW:
+        return None
+    if body_site not in core_types.BODY_SITES:
+        raise ValueError(f"body site {body_site!r} must be one of {', '.join(core_types.BODY_SITES)}")
+    return body_site
 
 
 def _mask_png(mask: np.ndarray | None, analysis: core_types.Analysis, name: str) -> bytes | None:
@@ -90,6 +100,29 @@ def _check_lesion_kinds(lesions: tuple[core_types.Lesion, ...]) -> None:
 def _finite(value: float) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None  # JSON has no NaN
+
+
+def _colour_columns(colour: core_types.ColourMeasures | None) -> dict[str, object]:
+    """The colour measures' columns (db.models.COLOUR_COLUMNS); all None when not measured."""
+    if colour is None:
+        return {}
+
+    def number(value: float | None) -> float | None:
+        return None if value is None else _finite(value)
+
+    return {
+        "colour_reference": colour.reference,
+        "red_area_fraction": number(colour.red_area_fraction),
+        "dark_area_fraction": number(colour.dark_area_fraction),
+        "red_mean_delta_a": number(colour.red_mean_delta_a),
+        "dark_mean_delta_l": number(colour.dark_mean_delta_l),
+        "clear_skin_l": number(colour.skin_l),
+        "clear_skin_a": number(colour.skin_a),
+        "clear_skin_b": number(colour.skin_b),
+        "clear_skin_ita": number(colour.skin_ita),
+        "colour_measured_fraction": number(colour.measured_fraction),
+        "colour_card_delta_e": number(colour.card_delta_e),
+    }
 
 
 def _analysis_row(
@@ -138,6 +171,9 @@ def _analysis_row(
         second_opinion_label=second.label if second is not None else None,
         second_opinion_confidence=_finite(second.confidence) if second is not None else None,
         second_opinion_source=second.source if second is not None else None,
+        typicality=_finite(analysis.typicality) if analysis.typicality is not None else None,
+        unusual=bool(analysis.unusual),
+        **_colour_columns(getattr(analysis, "colour", None)),
         kind_mask_sha256=kind_mask_sha256,
         probability_sha256=probability_sha256,
     )
@@ -238,6 +274,7 @@ def store_photo(
     makeup: bool | None = None,
     lighting: str | None = None,
     refuse_duplicate: bool = False,
+    body_site: str | None = None,
 ) -> Photo:
     """Store a decoded photo, its analysis, lesions and masks in one unit; return the photo row.
 
@@ -247,6 +284,7 @@ def store_photo(
     once store it once).
     """
     _check_view(view)
+    body_site = _check_body_site(view, body_site)
     lighting = lighting.strip() if lighting and lighting.strip() else None
     if lighting is not None and len(lighting) > 100:
         raise ValueError(f"lighting note {lighting[:20]!r}... is longer than 100 characters")
@@ -281,6 +319,7 @@ def store_photo(
                 height=photo.height,
                 captured_at=captured_at,
                 view=view,
+                body_site=body_site,
                 makeup=makeup,
                 lighting=lighting,
                 device=photo.device[:200] if photo.device else None,  # from EXIF, unchecked
@@ -369,14 +408,27 @@ def _visible_photos(session: Session, actor: Account):  # noqa: ANN202 - a Selec
     )
 
 
+def _as_seen_by(hide: bool, photo: Photo) -> Photo:
+    """With `hide` (a researcher), a detached copy without the camera's details, the capture
+    time, the lighting note or the file name (issue 24: they can date or name a person)."""
+    if not hide:
+        return photo
+    return Photo(**{**photo.model_dump(), "device": None, "captured_at": None, "lighting": None,
+                    "makeup": None, "filename": f"photo_{photo.id}{photo.file_extension}"})
+
+
 def list_photos(*, session: Session, actor: Account, visit_id: int) -> list[Photo]:
     statement = _visible_photos(session, actor).where(Photo.visit_id == visit_id)
-    return list(session.exec(statement.order_by(col(Photo.id))).all())
+    hide = hides_identity(load_principal(session, actor))
+    return [_as_seen_by(hide, p) for p in session.exec(statement.order_by(col(Photo.id))).all()]
 
 
 def get_photo(*, session: Session, actor: Account, photo_id: int) -> Photo | None:
     statement = _visible_photos(session, actor).where(Photo.id == photo_id)
-    return session.exec(statement).one_or_none()
+    photo = session.exec(statement).one_or_none()
+    if photo is None:
+        return None
+    return _as_seen_by(hides_identity(load_principal(session, actor)), photo)
 
 
 def find_duplicate_photo(
@@ -410,10 +462,12 @@ class ViewPhoto:
 
 
 def last_photo_of_view(
-    *, session: Session, actor: Account, patient_id: int, view: str
+    *, session: Session, actor: Account, patient_id: int, view: str,
+    skip_failed_quality: bool = False,
 ) -> ViewPhoto | None:
     """The patient's newest photo of this view (latest visit date, then the latest stored),
-    with its current analysis: the framing guide for the next photo of that view. One query."""
+    with its current analysis: the framing guide for the next photo of that view. One query.
+    `skip_failed_quality`: never a photo stored although it failed the quality check."""
     principal = load_principal(session, actor)
     statement = (
         select(Photo, Visit.visit_date, Analysis)
@@ -422,7 +476,11 @@ def last_photo_of_view(
         .outerjoin(Analysis, col(Analysis.id) == current_analysis_id(col(Photo.id)))
         .where(visible_patients(principal), Visit.patient_id == patient_id,
                Photo.view == _check_view(view))
-        .order_by(col(Visit.visit_date).desc(), col(Photo.id).desc())
+    )
+    if skip_failed_quality:
+        statement = statement.where(or_(col(Analysis.id).is_(None), col(Analysis.quality_passed)))
+    statement = (
+        statement.order_by(col(Visit.visit_date).desc(), col(Photo.id).desc())
         .limit(1)
     )
     row = session.exec(statement).first()

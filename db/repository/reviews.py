@@ -9,8 +9,18 @@ from sqlmodel import Session, col, select
 
 from db.access import load_principal, require_write, visible_patients
 from db.errors import NotFound
-from db.models import Account, Analysis, Patient, Photo, Review, ReviewCreate, Visit
+from db.models import (
+    MAX_NOTE_LENGTH,
+    Account,
+    Analysis,
+    Patient,
+    Photo,
+    Review,
+    ReviewCreate,
+    Visit,
+)
 from db.repository._common import (
+    check_text_length,
     add_audit,
     current_analysis_id,
     hides_identity,
@@ -32,6 +42,8 @@ class ReviewQueueEntry:
     visit_date: date
     patient_id: int
     patient_code: str
+    view: str = "front"
+    body_site: str | None = None
 
 
 def review_queue_entries(
@@ -45,7 +57,8 @@ def review_queue_entries(
     reviewed = (select(model_analysis_id(reviewed_analysis))
                 .join(Review, col(Review.analysis_id) == reviewed_analysis.id).correlate(None))
     statement = (
-        select(Analysis, Photo.id, Visit.id, Visit.visit_date, Patient.id, Patient.code)
+        select(Analysis, Photo.id, Visit.id, Visit.visit_date, Patient.id, Patient.code,
+               Photo.view, Photo.body_site)
         .join(Photo, col(Photo.id) == col(Analysis.photo_id))
         .join(Visit, col(Visit.id) == col(Photo.visit_id))
         .join(Patient, col(Patient.id) == col(Visit.patient_id))
@@ -64,10 +77,10 @@ def review_queue_entries(
         # Researchers see subject labels, never codes (one more query, not one per row).
         labels = subject_labels(session, principal, select(Patient.id).where(
             col(Patient.id).in_(sorted({row[4] for row in rows}))))
-        rows = [(*row[:5], labels.get(row[4], "")) for row in rows]
+        rows = [(*row[:5], labels.get(row[4], ""), *row[6:]) for row in rows]
     return [
-        ReviewQueueEntry(analysis, photo_id, visit_id, visit_date, patient_id, code)
-        for analysis, photo_id, visit_id, visit_date, patient_id, code in rows
+        ReviewQueueEntry(analysis, photo_id, visit_id, visit_date, patient_id, code, view, site)
+        for analysis, photo_id, visit_id, visit_date, patient_id, code, view, site in rows
     ]
 
 
@@ -87,7 +100,8 @@ def add_review(
 ) -> Review:
     """Record a clinician's IGA (0-4) and either confirm (None) or correct (0-3) the grade."""
     data = ReviewCreate(
-        analysis_id=analysis_id, iga=iga, grade_override=grade_override, notes=notes.strip()
+        analysis_id=analysis_id, iga=iga, grade_override=grade_override,
+        notes=check_text_length("The review notes", notes.strip(), MAX_NOTE_LENGTH),
     )
     with write_transaction(session):
         principal = load_principal(session, actor)

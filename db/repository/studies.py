@@ -9,17 +9,20 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.types import Role
+from core.types import BODY_SITES, CLOSE_UP_VIEW, VIEWS, Role
 from db.access import (
     Principal,
     load_principal,
     may_manage_study,
     may_write_patient,
+    no_access,
     visible_patients,
     visible_studies,
 )
 from db.errors import DuplicateError, PermissionDenied
 from db.models import (
+    MAX_DESCRIPTION_LENGTH,
+    MAX_NAME_LENGTH,
     Account,
     AuditEvent,
     Enrolment,
@@ -33,6 +36,7 @@ from db.models import (
 )
 from db.repository._common import (
     add_audit,
+    check_text_length,
     get_or_raise,
     hides_identity,
     subject_label,
@@ -50,10 +54,30 @@ def _clean_arms(arms: list[str]) -> list[str]:
     return cleaned
 
 
+def _check_measured_view(view: str, body_site: str | None) -> str | None:
+    """The study's view (one of VIEWS) and, for a close-up, its body site (None: any site is
+    refused only for other views); returns the site kept."""
+    if view not in VIEWS:
+        raise ValueError(f"view {view!r} must be one of {', '.join(VIEWS)}")
+    if view != CLOSE_UP_VIEW:
+        if body_site is not None:
+            raise ValueError(f"only a close-up has a body site, not the {view} view")
+        return None
+    if body_site is not None and body_site not in BODY_SITES:
+        raise ValueError(f"body site {body_site!r} must be one of {', '.join(BODY_SITES)}")
+    return body_site
+
+
 def create_study(
-    *, session: Session, actor: Account, name: str, description: str = "", arms: list[str]
+    *, session: Session, actor: Account, name: str, description: str = "", arms: list[str],
+    measured_view: str = "front", measured_body_site: str | None = None,
 ) -> Study:
-    """A new study with its arms (admins and clinicians; the creator manages it)."""
+    """A new study with its arms (admins and clinicians; the creator manages it). It measures
+    one view (`measured_view`; a close-up of `measured_body_site`), chosen now: a subject
+    without a photo of that view is missing, never measured on another."""
+    measured_body_site = _check_measured_view(measured_view, measured_body_site)
+    check_text_length("The study name", name.strip(), MAX_NAME_LENGTH)
+    check_text_length("The study description", description.strip(), MAX_DESCRIPTION_LENGTH)
     data = StudyCreate(name=name.strip(), description=description.strip(), arms=_clean_arms(arms))
     with write_transaction(session):
         principal = load_principal(session, actor)
@@ -61,7 +85,8 @@ def create_study(
             raise PermissionDenied(f"account {principal.id} ({principal.role}) may not create studies")
         if session.exec(select(Study.id).where(Study.name == data.name)).first() is not None:
             raise DuplicateError(f"study name {data.name!r} is already used")
-        study = Study(name=data.name, description=data.description, created_by_id=principal.id)
+        study = Study(name=data.name, description=data.description, created_by_id=principal.id,
+                      measured_view=measured_view, measured_body_site=measured_body_site)
         session.add(study)
         try:
             session.flush()
@@ -247,9 +272,14 @@ def enrol_patient(
         if not may_write_patient(principal, patient) or not (
             may_manage_study(principal, study) or (principal.can_write and is_member)
         ):
-            raise PermissionDenied(
-                f"account {principal.id} may not enrol patient {patient_id} in study {study_id}"
-            )
+            raise PermissionDenied(no_access("enrol this patient in this study"))
+        if not patient.research_consent or patient.consent_date is None:
+            missing = " and ".join(
+                ([] if patient.consent_date else ["a consent date"])
+                + ([] if patient.research_consent else ['"Allows research use" ticked']))
+            raise ValueError(
+                f"Patient {patient.code} cannot be enrolled in a study without {missing} on "
+                "the patient's record: researchers see only patients who consented to research use.")
         arm = get_or_raise(session, StudyArm, arm_id)
         if arm.study_id != study_id:
             raise ValueError(f"arm {arm_id} belongs to study {arm.study_id}, not {study_id}")
@@ -297,8 +327,9 @@ def list_enrolments(*, session: Session, actor: Account, study_id: int) -> list[
 class StudyMeasurement:
     """One measured visit of one enrolled patient, relative to the patient's baseline.
 
-    The visit's measurement comes from its front photo when there is one (views are not
-    comparable), preferring photos that passed the quality gate, then the newest photo.
+    The visit's measurement comes from a photo of the study's view (`Study.measured_view`, a
+    close-up of `measured_body_site`; views are not comparable, so no other view stands in),
+    preferring photos that passed the quality gate, then the newest photo.
     `grade` is the model's; `grade_override` a reviewer's correction (None: not corrected).
     `patient_code` is the clinic's pseudonymous code, or for a researcher the subject label of
     this enrolment ("S-0001"): researchers never see a patient's code or name.
@@ -331,20 +362,69 @@ class StudyMeasurement:
     iga: int | None
     model_version: str
     clinician_corrected: bool = False  # the lesions were corrected by a clinician
+    body_site: str | None = None  # a close-up's site
+    # Why the photo failed the quality check when it was stored anyway (() when it passed).
+    quality_reasons: tuple[str, ...] = ()
 
 
-def _measurement_rank(row: Row) -> tuple[bool, bool, int]:
-    return (row.view == "front", bool(row.quality_passed), row.photo_id)
+@dataclass(frozen=True)
+class StudySubject:
+    """An enrolled subject and whether the study's view measures them: `measured_visits` visits
+    of it; `other_views` the views of their other analysed photos (never used: a subject
+    without the study's view is missing)."""
+
+    arm: str
+    patient_id: int
+    patient_code: str
+    measured_visits: int
+    other_views: tuple[str, ...] = ()
+    left_out_visits: int = 0  # visits whose only photos of the view failed the quality check
 
 
-def study_measurements(*, session: Session, actor: Account, study_id: int) -> list[StudyMeasurement]:
-    """Every measured visit of every visible enrolled patient, by arm, patient and date.
+@dataclass(frozen=True)
+class StudyResults:
+    """A study's measurements, and every enrolled subject with how the study's view covers them."""
+
+    measured_view: str
+    measured_body_site: str | None
+    measurements: list[StudyMeasurement]
+    subjects: list[StudySubject]
+
+
+def _measurement_rank(row: Row) -> tuple[bool, int]:
+    return (bool(row.quality_passed), row.photo_id)
+
+
+def study_measurements(*, session: Session, actor: Account, study_id: int,
+                       leave_out_failed_quality: bool = False) -> list[StudyMeasurement]:
+    """Every measured visit of every visible enrolled patient, by arm, patient and date, on the
+    study's view only (`study_results`)."""
+    return study_results(session=session, actor=actor, study_id=study_id,
+                         leave_out_failed_quality=leave_out_failed_quality).measurements
+
+
+def _in_view(row: Row, study: Study) -> bool:
+    if row.view != study.measured_view:
+        return False
+    return study.measured_view != CLOSE_UP_VIEW or study.measured_body_site is None \
+        or row.body_site == study.measured_body_site
+
+
+def study_results(*, session: Session, actor: Account, study_id: int,
+                  leave_out_failed_quality: bool = False) -> StudyResults:
+    """The study's measurements on its one view (`Study.measured_view`), and every visible
+    enrolled subject with how many visits that view measures (a subject without it is listed,
+    never measured on another view). `leave_out_failed_quality`: photos stored although they
+    failed the quality check measure nothing (a subject's baseline is then their first visit
+    that passed, unless the enrolment chose one).
 
     Four queries whatever the number of patients and visits.
     """
     principal = load_principal(session, actor)
-    if _visible_study(session, principal, study_id) is None:
-        return []
+    study = _visible_study(session, principal, study_id)
+    if study is None:
+        return StudyResults("front", None, [], [])
+    empty = StudyResults(study.measured_view, study.measured_body_site, [], [])
     enrolled = session.exec(
         select(Enrolment, StudyArm.name, Patient.code)
         .join(StudyArm, col(StudyArm.id) == col(Enrolment.arm_id))
@@ -352,7 +432,7 @@ def study_measurements(*, session: Session, actor: Account, study_id: int) -> li
         .where(Enrolment.study_id == study_id, visible_patients(principal))
     ).all()
     if not enrolled:
-        return []
+        return empty
     hide = hides_identity(principal)
     by_patient = {
         enrolment.patient_id: (enrolment, arm, subject_label(enrolment.id) if hide else code)
@@ -363,9 +443,17 @@ def study_measurements(*, session: Session, actor: Account, study_id: int) -> li
 
     visit_dates: dict[int, date] = {}
     best: dict[int, Row] = {}  # visit_id -> the row that measures the visit
+    other_views: dict[int, set[str]] = defaultdict(set)
+    left_out: dict[int, set[int]] = defaultdict(set)
     for row in rows:
         visit_dates[row.visit_id] = row.visit_date
         if row.analysis_id is None:  # no photo, or a photo without analysis
+            continue
+        if not _in_view(row, study):
+            other_views[row.patient_id].add(row.view)
+            continue
+        if leave_out_failed_quality and not row.quality_passed:
+            left_out[row.patient_id].add(row.visit_id)
             continue
         current = best.get(row.visit_id)
         if current is None or _measurement_rank(row) > _measurement_rank(current):
@@ -396,7 +484,19 @@ def study_measurements(*, session: Session, actor: Account, study_id: int) -> li
                     quality_passed=bool(row.quality_passed), iga=row.review_iga,
                     model_version=row.model_version,
                     clinician_corrected=row.corrects_id is not None,
+                    body_site=row.body_site,
+                    quality_reasons=tuple(row.quality_reasons or ()),
                 )
             )
     result.sort(key=lambda r: (r.arm, r.patient_code, r.visit_date, r.visit_id))
-    return result
+    measured_visits = {pid: len(rows_) for pid, rows_ in per_patient.items()}
+    subjects = sorted(
+        (StudySubject(
+            arm=arm, patient_id=patient_id, patient_code=code,
+            measured_visits=measured_visits.get(patient_id, 0),
+            other_views=tuple(sorted(other_views.get(patient_id, set()))),
+            left_out_visits=len(left_out.get(patient_id, set())
+                                - {r.visit_id for r in per_patient.get(patient_id, [])}),
+        ) for patient_id, (_, arm, code) in by_patient.items()),
+        key=lambda s: (s.arm, s.patient_code))
+    return StudyResults(study.measured_view, study.measured_body_site, result, subjects)

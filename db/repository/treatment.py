@@ -6,8 +6,13 @@ from datetime import date, datetime
 from sqlmodel import Session, col, select
 
 from db.access import load_principal, visible_patients
-from db.models import Account, Patient, TreatmentEvent, TreatmentEventCreate
-from db.repository._common import add_audit, writable_patient, write_transaction
+from db.models import MAX_EVENT_LENGTH, Account, Patient, TreatmentEvent, TreatmentEventCreate
+from db.repository._common import (
+    add_audit,
+    check_text_length,
+    writable_patient,
+    write_transaction,
+)
 
 
 def add_treatment_event(
@@ -16,7 +21,8 @@ def add_treatment_event(
     if isinstance(event_date, datetime) or not isinstance(event_date, date):
         raise ValueError(f"treatment date {event_date!r} must be a date (no time of day)")
     data = TreatmentEventCreate(
-        patient_id=patient_id, event_date=event_date, description=description.strip()
+        patient_id=patient_id, event_date=event_date,
+        description=check_text_length("The treatment event", description.strip(), MAX_EVENT_LENGTH),
     )
     with write_transaction(session):
         principal = load_principal(session, actor)

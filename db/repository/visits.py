@@ -6,8 +6,9 @@ from datetime import date, datetime, timedelta
 from sqlmodel import Session, col, select
 
 from db.access import load_principal, visible_patients
-from db.models import Account, Patient, Visit, VisitCreate, utcnow
+from db.models import MAX_NOTE_LENGTH, Account, Patient, Visit, VisitCreate, utcnow
 from db.repository._common import (
+    check_text_length,
     add_audit,
     hides_identity,
     without_free_text,
@@ -37,7 +38,8 @@ def create_visit(
     data = VisitCreate(
         patient_id=patient_id,
         visit_date=check_visit_date(visit_date),
-        treatment_notes=treatment_notes.strip(),
+        treatment_notes=check_text_length("The treatment notes", treatment_notes.strip(),
+                                          MAX_NOTE_LENGTH),
     )
     with write_transaction(session):
         principal = load_principal(session, actor)

@@ -62,6 +62,11 @@ def test_json_per_photo_in_order_with_the_contract_fields(photos, tmp_path):
         "papule", "pustule", "nodule", "inflammatory_type_uncertain"))
     for lesion in good["lesions"]:
         assert set(lesion) >= {"bbox", "kind", "score", "area_px", "type_confidence"}
+    # issue 29: redness and dark marks against the patient's own skin (no colour card here)
+    colour = good["colour"]
+    assert colour["reference"] == "self-referenced" and colour["card_delta_e2000"] is None
+    assert 0 <= colour["red_area_percent"] <= 100 and 0 <= colour["dark_mark_area_percent"] <= 100
+    assert set(colour["clear_skin"]) == {"L", "a", "b", "ita_degrees"}
     # the EXIF-rotated copy is measured upright: same size as the original
     assert (rotated["width"], rotated["height"]) == (512, 512)
     mask = np.asarray(Image.open(masks / "face_mask.png"))
@@ -85,15 +90,18 @@ def test_not_a_photo_gives_a_sentence_not_a_traceback(photos, tmp_path):
     assert json.loads(result.stdout)["error"]
 
 
-def test_a_photo_with_no_face_is_not_assessable(photos, tmp_path):
+def test_without_a_skin_check_a_photo_with_no_face_is_not_assessable(photos, tmp_path):
+    """The tiny weights carry no typicality model, so a photo without a face is refused
+    (fail closed); with the shipped weights see test_shipped_weights.py."""
     result = run_cli(photos["wall"], "--json", "--masks", tmp_path, weights=photos["weights"])
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout)
     assert row["assessable"] is False
     assert row["not_assessable_reasons"] == [
-        "No face was found, so lesions cannot be counted or graded on this photo."]
+        "No face was found, and these models carry no check that the picture shows skin, so "
+        "lesions cannot be counted or graded on this photo."]
     assert row["grade"] is None and row["counts"] is None and row["lesions"] == []
-    assert row["lesion_area_fraction"] is None
+    assert row["lesion_area_fraction"] is None and row["colour"] is None
     assert not np.asarray(Image.open(tmp_path / "wall_mask.png")).any()  # no lesion claimed
     plain = run_cli(photos["wall"], weights=photos["weights"])
     assert plain.stdout.startswith(f"{photos['wall']}: NOT ASSESSABLE - No face was found")
@@ -115,3 +123,29 @@ def test_a_missing_or_broken_file_is_answered_without_loading_the_models(photos,
     missing, face, rotated = (json.loads(line) for line in ordered.stdout.splitlines())
     assert missing["error"].startswith("There is no photo file")
     assert "No model is installed" in face["error"] and "No model is installed" in rotated["error"]
+
+
+def test_a_skin_close_up_is_assessable_and_typicality_is_in_the_json(tmp_path):
+    """With the shipped weights (they carry the skin check): a close-up of skin without a face is
+    measured, a picture that is not skin is refused with a sentence."""
+    import cv2
+
+    weights = ROOT / "weights"
+    if not (weights / "manifest.json").is_file():
+        pytest.skip("no shipped weights")
+    cheek = tmp_path / "cheek.png"
+    Image.fromarray(cv2.resize(data.astronaut()[150:230, 170:240], (640, 640),
+                               interpolation=cv2.INTER_CUBIC)).save(cheek)
+    coffee = tmp_path / "coffee.png"
+    Image.fromarray(data.coffee()).save(coffee)
+    result = run_cli(cheek, coffee, "--json", weights=weights)
+    assert result.returncode == 0, result.stderr
+    close_up, cup = (json.loads(line) for line in result.stdout.splitlines())
+    assert close_up["face"]["found"] is False and close_up["assessable"] is True
+    assert close_up["grade"]["graded_from_closeup"] is True and close_up["closeup"] is True
+    assert close_up["region_counts"] == {} and close_up["gags_estimate"] is None
+    assert 0.0 <= close_up["typicality"] <= 1.0 and isinstance(close_up["unusual"], bool)
+    assert cup["assessable"] is False and cup["counts"] is None
+    assert cup["not_assessable_reasons"][0].startswith("This picture")
+    plain = run_cli(cheek, weights=weights)
+    assert "from a close-up without a face" in plain.stdout

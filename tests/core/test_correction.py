@@ -14,8 +14,9 @@ from core.correction import (
     corrected_evidence,
     corrected_kind_mask,
     describe_edit,
+    lesion_at,
     measure_corrected,
-    nearest_lesion,
+    plain_description,
     region_at,
 )
 from core.grading import CountGrader
@@ -77,14 +78,24 @@ def test_edits_are_described_in_a_clinicians_words() -> None:
         "changed a nodule/cyst to a papule"
     assert describe_edit(LesionEdit("remove", lesion=1), MODEL_LESIONS) == \
         "removed an inflammatory lesion of uncertain type"
+    # Where, in words: never pixel coordinates ("added a papule at (422, 500)", issue 26).
     assert describe_edit(LesionEdit("add", kind="nodule", point=(12.4, 30.6)), MODEL_LESIONS) == \
-        "added a nodule/cyst at (12, 31)"
+        "added a nodule/cyst"
+    assert describe_edit(LesionEdit("add", kind="papule", point=(422, 500)), MODEL_LESIONS,
+                         region="left_cheek") == "added a papule on the left cheek"
+    # Descriptions stored before say it without their coordinates on the screen.
+    assert plain_description("added a papule at (422, 500)") == "added a papule"
+    assert plain_description("removed a comedone") == "removed a comedone"
 
 
-def test_the_nearest_lesion_is_found_within_reach_only() -> None:
-    assert nearest_lesion(MODEL_LESIONS, (15, 15), max_distance=5) == 0  # inside the box
-    assert nearest_lesion(MODEL_LESIONS, (63, 15), max_distance=5) == 1  # 3 px to its right
-    assert nearest_lesion(MODEL_LESIONS, (150, 150), max_distance=5) is None
+def test_a_click_selects_a_lesion_only_inside_its_own_outline() -> None:
+    """Issue 26: a click 20 px from a found lesion selected it instead of offering 'Add'."""
+    assert lesion_at(MODEL_LESIONS, (15, 15)) == 0  # inside its box
+    assert lesion_at(MODEL_LESIONS, (21, 15), pad=2) == 0  # on its ring (box plus 2 px)
+    assert lesion_at(MODEL_LESIONS, (25, 15), pad=2) is None  # beside it: a click there adds
+    assert lesion_at(MODEL_LESIONS, (40, 15), pad=2) is None  # 20 px from it
+    nested = (*MODEL_LESIONS, Lesion(bbox=(12, 12, 15, 15), kind="comedone", score=0.5, area_px=9))
+    assert lesion_at(nested, (13, 13)) == 3  # the smaller of two overlapping outlines
 
 
 def test_an_added_lesion_is_sized_by_the_face_or_else_by_the_photo() -> None:

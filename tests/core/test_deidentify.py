@@ -108,3 +108,87 @@ def test_a_picture_that_is_not_rgb_is_refused() -> None:
         deidentify(face.image[..., 0], face.landmarks)
     with pytest.raises(ValueError, match="RGB uint8"):
         deidentify(face.image.astype(np.float32), None)
+
+
+# ----------------------------------------------------- every face, at any turn (issue 24)
+from dataclasses import dataclass as _dataclass  # noqa: E402
+
+from core.deidentify import NOT_SEARCHED_NOTE, UNSURE_NOTE  # noqa: E402
+
+
+@_dataclass(frozen=True)
+class _Face:
+    box: tuple[float, float, float, float]
+    landmarks: tuple[tuple[float, float], ...]
+    certain: bool = True
+
+
+def _turned_points(points: np.ndarray, turns: int, height: int, width: int) -> np.ndarray:
+    """Pixel centres of an image mapped into `np.rot90(image, turns)`."""
+    x, y = points[:, 0], points[:, 1]
+    mapped = {0: (x, y), 1: (y, width - 1 - x), 2: (width - 1 - x, height - 1 - y),
+              3: (height - 1 - y, x)}[turns % 4]
+    return np.stack(mapped, axis=1)
+
+
+def _astronaut_with_a_turned_second_face(turns: int):  # noqa: ANN202
+    """scikit-image's public-domain astronaut beside a copy of itself turned by `turns` quarter
+    turns (the second face lies on its side or upside down), with both faces' true landmarks."""
+    from skimage import data
+
+    from core.face import get_face_detector
+
+    astronaut = data.astronaut()
+    height, width = astronaut.shape[:2]
+    first = np.asarray(get_face_detector().detect(astronaut).landmarks)
+    second = _turned_points(first, turns, height, width) + (width, 0)
+    photo = np.ascontiguousarray(np.concatenate([astronaut, np.rot90(astronaut, turns)], axis=1))
+    return photo, first, second
+
+
+def _eyes_and_mouth_covered(image: np.ndarray, landmarks: np.ndarray) -> bool:
+    points = [landmarks[0], landmarks[1], (landmarks[3] + landmarks[4]) / 2]
+    return all(tuple(image[round(y), round(x)]) == BAND_COLOUR for x, y in points)
+
+
+@pytest.mark.parametrize("turns", [1, 2], ids=["turned 90 degrees", "turned 180 degrees"])
+def test_a_second_face_turned_on_its_side_or_upside_down_is_masked_too(turns: int) -> None:
+    """The analysis found one face (the detector misses a face that is not upright); the search
+    at four quarter turns finds the second, and both are masked."""
+    from core.face import find_every_face, get_face_detector
+
+    photo, first, second = _astronaut_with_a_turned_second_face(turns)
+    detector = get_face_detector()
+    assert detector.detect(photo).n_faces == 1  # what the analysis stores
+    faces = find_every_face(detector, photo)
+    assert any(face.certain and face.turn for face in faces)  # the second face, at a turn
+
+    only_analysis = deidentify(photo, first)  # before issue 24: the second face as taken
+    assert _eyes_and_mouth_covered(only_analysis.image, first)
+    assert not _eyes_and_mouth_covered(only_analysis.image, second)
+
+    shown = deidentify(photo, first, faces)
+    assert shown.masked and not shown.withheld and shown.note == MASKED_NOTE
+    assert _eyes_and_mouth_covered(shown.image, first)
+    assert _eyes_and_mouth_covered(shown.image, second)
+
+
+def test_a_face_like_region_the_search_is_unsure_of_withholds_the_photo() -> None:
+    face = synthetic_face()
+    sure = _Face(box=(0.0, 0.0, 10.0, 10.0), landmarks=tuple(map(tuple, face.landmarks)))
+    unsure_elsewhere = _Face(box=(150.0, 150.0, 190.0, 190.0), landmarks=sure.landmarks,
+                             certain=False)
+    unsure_on_a_masked_face = _Face(box=(2.0, 2.0, 8.0, 8.0), landmarks=sure.landmarks,
+                                    certain=False)
+    assert deidentify(face.image, face.landmarks, [sure, unsure_on_a_masked_face]).masked
+    shown = deidentify(face.image, face.landmarks, [sure, unsure_elsewhere])
+    assert shown.withheld and shown.note == UNSURE_NOTE
+    assert (shown.image == WITHHELD_GREY).all()
+
+
+def test_a_found_face_whose_landmarks_place_no_mask_withholds_the_photo() -> None:
+    face = synthetic_face()
+    broken = _Face(box=(0.0, 0.0, 50.0, 50.0), landmarks=((5.0, 5.0),) * 5)  # eyes at one point
+    shown = deidentify(face.image, face.landmarks, [broken])
+    assert shown.withheld and (shown.image == WITHHELD_GREY).all()
+    assert NOT_SEARCHED_NOTE != shown.note == WITHHELD_NOTE

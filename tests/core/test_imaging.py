@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import pickle
 from datetime import datetime
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -458,3 +460,126 @@ def test_preview_jpeg_is_a_small_upright_copy() -> None:
     assert pixels[120, 40, 0] > 150 and pixels[120, 280, 0] < 40
     with pytest.raises(ValueError, match="long_side"):
         preview_jpeg(buffer.getvalue(), 0)
+
+
+# --- a large JPEG decoded at the size the analysis needs (issue 27) ---------------------------
+
+
+def _large_jpeg(width: int = 3400, height: int = 2200, **save: object) -> bytes:
+    """A textured photo large enough for the reduced decode (long side >= 2 x 1600)."""
+    rng = np.random.default_rng(7)
+    small = rng.integers(0, 256, (height // 50 + 1, width // 50 + 1, 3), dtype=np.uint8)
+    image = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    return pf.encode(image, "JPEG", quality=90, **save)
+
+
+def test_a_large_jpeg_is_decoded_reduced_and_in_full_only_on_first_use() -> None:
+    from core.imaging import ANALYSIS_LONG_SIDE
+
+    data = _large_jpeg()
+    full = decode_photo(data, reduced_decode=False)
+
+    photo = decode_photo(data)
+
+    assert photo.reduction == 2 and 3400 // 2 >= ANALYSIS_LONG_SIDE
+    assert photo.reduced.shape == (1100, 1700, 3)
+    assert (photo.width, photo.height) == (3400, 2200)
+    assert photo.__dict__["_image"] is None  # nothing decoded in full yet
+    copy = pickle.loads(pickle.dumps(photo))  # st.cache_data pickles what it keeps
+    assert np.array_equal(copy.image, full.image) and copy.stored_bytes == full.stored_bytes
+    assert np.array_equal(photo.image, full.image)  # the full photo, when asked for
+    assert photo.stored_bytes == full.stored_bytes  # the stored file is the full photo's
+    assert photo.upload_sha256 == full.upload_sha256
+    assert full.reduced is None and full.reduction == 1
+    # The reduced decode is the photo at half size: close to the full photo's 2 x 2 means.
+    means = full.image.reshape(1100, 2, 1700, 2, 3).mean(axis=(1, 3))
+    assert mean_abs_diff(photo.reduced, means.round().astype(np.uint8)) < 2.0
+
+
+def test_full_size_pixels_repeat_each_reduced_pixel_over_its_block() -> None:
+    from core.imaging import full_size_pixels
+
+    photo = decode_photo(_large_jpeg(3401, 2203))  # odd sizes: libjpeg rounds the reduced size up
+
+    blocks = full_size_pixels(photo)
+
+    assert photo.reduced.shape == (1102, 1701, 3)
+    assert blocks.shape == (2203, 3401, 3) and blocks.flags["C_CONTIGUOUS"]
+    assert np.array_equal(blocks[::2, ::2], photo.reduced[:, :, :])
+    assert np.array_equal(blocks[1::2, 1::2], photo.reduced[:1101, :1700])
+    assert full_size_pixels(photo, blocks=False) is photo.image
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_reduced_decode_is_oriented_like_the_full_one(orientation: int) -> None:
+    data = _large_jpeg(exif=pf.exif_bytes(orientation=orientation))
+    full = decode_photo(data, reduced_decode=False)
+
+    photo = decode_photo(data)
+
+    upright = (2200, 3400) if orientation in (6, 8) else (3400, 2200)
+    assert (photo.width, photo.height) == upright == (full.width, full.height)
+    assert photo.reduced.shape[:2] == (upright[1] // 2, upright[0] // 2)
+    assert np.array_equal(photo.image, full.image)
+
+
+def test_small_jpegs_and_other_formats_are_decoded_in_full_at_once() -> None:
+    small = decode_photo(_large_jpeg(3000, 2000))  # long side under 2 x 1600
+    png = decode_photo(pf.encode(np.zeros((2200, 3400, 3), np.uint8), "PNG"))
+    for photo in (small, png):
+        assert photo.reduced is None and photo.reduction == 1 and photo.__dict__["_image"] is not None
+
+
+def test_a_truncated_large_jpeg_is_refused_by_the_reduced_decode_too() -> None:
+    data = _large_jpeg()
+    with pytest.raises(PhotoError, match="damaged or incomplete"):
+        decode_photo(data[: len(data) * 2 // 3], filename="cut.jpg")
+
+
+def test_an_analysis_of_a_reduced_decode_reports_the_full_photo() -> None:
+    """Positions, size and masks are the full photo's; a face too small for the reduced copy
+    sends the analysis to the full decode (core.pipeline.finest_reduction)."""
+    from core.pipeline import finest_reduction
+    from core.segmentation import SegmenterConfig
+    from core.types import FaceResult
+
+    config = SegmenterConfig(face_width_px=273.6, train_image_side=384)
+    big_face = FaceResult(found=True, box=(1000.0, 500.0, 2600.0, 2300.0))
+    small_face = FaceResult(found=True, box=(1000.0, 500.0, 1400.0, 950.0))
+    assert finest_reduction(big_face, (3024, 4032), config) == 2  # 1600 px face: 3.9x / 1.5
+    assert finest_reduction(small_face, (3024, 4032), config) == 1  # 400 px: it would be enlarged
+    no_face = FaceResult(found=False)
+    assert finest_reduction(no_face, (3024, 4032), config) == 2  # the detector: 4032 px to 800
+    rough = FaceResult(found=True, rough=True, box=(0.0, 0.0, 300.0, 300.0))
+    assert finest_reduction(rough, (3024, 4032), config) == 1  # its box is the sharpness crop
+
+
+ACNE04 = Path(__file__).resolve().parents[3] / "shared" / "data" / "acne04"
+
+
+@pytest.mark.slow  # 20 analyses of 12 MP photos with the shipped models
+@pytest.mark.skipif(not (ACNE04 / "images" / "valid").is_dir(), reason="needs ../shared/data/acne04")
+def test_the_reduced_decode_keeps_the_results_of_acne04_photos_at_12_mp() -> None:
+    """ACNE04 valid photos enlarged to 12 MP (benchmarks/check_reduced_decode.py; read from
+    ../shared at run time): the same grades and assessability, lesions where they were (most
+    boxes within 1 px on the full photo), the same counts on most photos. (On all 283 valid
+    photos, and against the noise floor of an imperceptible re-encoding, see that script.)"""
+    from benchmarks.check_reduced_decode import compare, enlarged_jpeg, summarise
+    from core.manifest import DEFAULT_WEIGHTS_DIR
+    from core.pipeline import load_analyzer
+
+    analyzer = load_analyzer(DEFAULT_WEIGHTS_DIR, threads=1)
+    rows = []
+    for path in sorted((ACNE04 / "images" / "valid").glob("*.jpg"))[:10]:
+        upload = enlarged_jpeg(path, 12.0)
+        full = decode_photo(upload, reduced_decode=False)
+        reduced = decode_photo(upload)
+        assert reduced.reduction == 2 and (reduced.width, reduced.height) == (full.width, full.height)
+        rows.append(compare(analyzer.analyze(full).to_dict(), analyzer.analyze(reduced).to_dict()))
+
+    summary = summarise(rows)
+    assert summary["photos_same_grade"] == summary["photos_same_assessable"] == 10, summary
+    assert summary["photos_same_counts"] >= 8, summary
+    assert summary["lesions_unmatched"] == 0 and summary["lesions"] >= 20, summary
+    assert summary["lesions_within_1px"] >= 0.75 * summary["lesions"], summary
+    assert summary["face_box_shift_max_px"] < 10, summary

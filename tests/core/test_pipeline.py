@@ -63,7 +63,9 @@ def test_same_face_at_two_photo_sizes_gives_about_the_same_lesions(analyzer):
     assert a.lesion_area_fraction == pytest.approx(b.lesion_area_fraction, abs=0.02)
 
 
-def test_photo_without_a_face_is_not_assessable(analyzer):
+def test_without_a_skin_check_a_photo_without_a_face_is_not_assessable(analyzer):
+    """The tiny weights carry no typicality model: nothing tells a close-up of skin from a wall,
+    so a photo without a face stays not assessable (fail closed)."""
     image = np.full((400, 600, 3), 180, np.uint8)
     analysis = analyzer.analyze(image)
     assert not analysis.face.found
@@ -72,9 +74,12 @@ def test_photo_without_a_face_is_not_assessable(analyzer):
     assert analysis.kind_mask.shape == (400, 600)  # measured, kept for the record
     assert not analysis.assessable
     assert analysis.not_assessable_reasons == (
-        "No face was found, so lesions cannot be counted or graded on this photo.",)
+        "No face was found, and these models carry no check that the picture shows skin, so "
+        "lesions cannot be counted or graded on this photo.",)
+    assert analysis.typicality is None and not analysis.is_closeup
     reported = analysis.to_dict()
     assert (reported["counts"], reported["grade"], reported["lesions"]) == (None, None, [])
+    assert reported["typicality"] is None and reported["closeup"] is False
     assert analyzer.analyze(data.astronaut()).assessable
 
 

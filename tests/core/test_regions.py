@@ -1,6 +1,9 @@
 """Facial regions, skin mask, per-region counts and the GAGS estimate on synthetic geometry."""
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,16 +12,21 @@ from core.regions import (
     EYE_AXES,
     FACE_OVAL_AXES,
     GAGS_FACE_MAXIMUM,
+    GAGS_UNCERTAIN_SCORE,
     MOUTH_HALF_HEIGHT,
     MOUTH_MARGIN,
+    OUTSIDE_REGIONS,
+    REGION_COLUMNS,
+    UNCERTAIN_COLUMN,
     count_by_region,
     facial_skin_mask,
     gags_estimate,
     region_masks,
     region_of,
     region_polygons,
+    region_totals,
 )
-from core.types import FACIAL_REGIONS, FaceResult, Lesion
+from core.types import FACIAL_REGIONS, LESION_KINDS, FaceResult, Lesion, LesionCounts
 
 IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 # Canonical points well inside each region (the patient's right cheek is on the image's left).
@@ -119,14 +127,44 @@ def test_count_by_region_exact():
         lesion("papule", "forehead"),
         lesion("pustule", "left_cheek"),
         lesion("nodule", "chin"),
-        lesion("papule", None),  # outside every region: not in any region count
+        lesion("papule", None),  # outside every region: in the row of its own
     ]
     table = count_by_region(lesions)
-    assert list(table) == list(FACIAL_REGIONS)
-    assert table["forehead"] == {"comedone": 2, "papule": 1, "pustule": 0, "nodule": 0}
-    assert table["left_cheek"] == {"comedone": 0, "papule": 0, "pustule": 1, "nodule": 0}
-    assert table["chin"] == {"comedone": 0, "papule": 0, "pustule": 0, "nodule": 1}
-    assert table["right_cheek"] == table["nose"] == {"comedone": 0, "papule": 0, "pustule": 0, "nodule": 0}
+    assert list(table) == [*FACIAL_REGIONS, OUTSIDE_REGIONS]
+    zero = dict.fromkeys(REGION_COLUMNS, 0)
+    assert table["forehead"] == {**zero, "comedone": 2, "papule": 1}
+    assert table["left_cheek"] == {**zero, "pustule": 1}
+    assert table["chin"] == {**zero, "nodule": 1}
+    assert table["right_cheek"] == table["nose"] == zero
+    assert table[OUTSIDE_REGIONS] == {**zero, "papule": 1}
+
+
+def test_the_region_table_uses_the_counts_types_and_adds_up_to_them():
+    """Issue 26: 'Papules 0, Uncertain type 12' beside 'left cheek 8 papules'; 0 of 5 lesions
+    in the table. The table counts as the counts do, and every lesion is in one row."""
+    uncertain = [replace(lesion("papule", "left_cheek"), type_uncertain=True) for _ in range(8)]
+    lesions = [*uncertain, lesion("comedone", None), lesion("nodule", "nose")]
+    table = count_by_region(lesions)
+    assert table["left_cheek"]["papule"] == 0 and table["left_cheek"][UNCERTAIN_COLUMN] == 8
+    counts = LesionCounts.from_lesions(lesions)
+    totals = region_totals(table)
+    assert totals == {**{k: getattr(counts, k) for k in LESION_KINDS},
+                      UNCERTAIN_COLUMN: counts.inflammatory_type_uncertain}
+    assert sum(totals.values()) == counts.total
+    # GAGS scores an uncertain type as the least inflammatory one (papule, 2) x cheek weight 2,
+    # plus the nodule on the nose (4 x 1); the lesion off the regions does not score.
+    assert gags_estimate(lesions) == 2 * GAGS_UNCERTAIN_SCORE + 4
+
+
+def test_regions_cover_the_whole_facial_skin():
+    """Skin between the outlines (jaw, temples) belongs to the nearest region, so a lesion on
+    the face is never left without one."""
+    masks = region_masks((512, 512), IDENTITY)
+    skin = facial_skin_mask((512, 512), face_for(IDENTITY), IDENTITY)
+    union = np.any(np.stack(list(masks.values())), axis=0)
+    assert np.array_equal(union, skin)
+    jaw = (170.0, 380.0)  # the patient's right jaw, below the cheek outline
+    assert skin[int(jaw[1]), int(jaw[0])] and region_of(jaw, masks) == "right_cheek"
 
 
 def test_gags_estimate_scores_each_region_by_its_worst_lesion():
@@ -151,3 +189,38 @@ def test_unknown_region_or_kind_is_rejected():
         gags_estimate([lesion("cyst", "nose")])
     with pytest.raises(ValueError, match="image shape"):
         region_masks((0, 10), IDENTITY)
+
+
+ACNE04_VALID = Path("/work/shared/data/acne04/images/valid")
+SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ACNE04_VALID.is_dir(), reason="ACNE04 photos are not on this machine")
+@pytest.mark.skipif(not (SHIPPED_WEIGHTS / "manifest.json").is_file(), reason="no shipped weights")
+def test_on_real_acne04_photos_the_region_table_adds_up_to_the_counts():
+    """Issue 26: on real photos the region table listed 11 of 30 lesions, and papules where the
+    counts had none. Through the product's own analysis, every lesion is in one row of the
+    table with the type the counts give it, and a lesion on the facial skin has a region."""
+    from core.imaging import decode_photo
+    from core.pipeline import load_analyzer
+
+    analyzer = load_analyzer(SHIPPED_WEIGHTS, threads=1)
+    checked = 0
+    for path in sorted(ACNE04_VALID.glob("*.jpg"))[::7]:
+        analysis = analyzer.analyze(decode_photo(path.read_bytes(), filename=path.name))
+        if not analysis.region_counts or analysis.counts.total == 0:
+            continue
+        counts = analysis.counts
+        totals = region_totals(analysis.region_counts)
+        assert totals == {**{k: getattr(counts, k) for k in LESION_KINDS},
+                          UNCERTAIN_COLUMN: counts.inflammatory_type_uncertain}, path.name
+        skin = facial_skin_mask((analysis.height, analysis.width), analysis.face, analysis.alignment)
+        for found in analysis.lesions:
+            x, y = (int(v) for v in found.centre)
+            if skin[min(y, analysis.height - 1), min(x, analysis.width - 1)]:
+                assert found.region is not None, (path.name, found)
+        checked += 1
+        if checked == 6:
+            break
+    assert checked >= 3  # enough real photos with a face and lesions were looked at

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -165,3 +166,74 @@ def test_the_visit_table_says_which_visits_a_clinician_corrected():
     pdf = build_patient_report(_report(visits=visits), compress=False)
     assert b"Corrected" in pdf and pdf.count(b"by clinician") == 1
     assert b"by clinician" not in build_patient_report(_report(), compress=False)
+
+
+# ---- issue 26 item 9: every page looked at as an image; nothing runs past the page ----------
+def _generated_face(size: int = 320) -> np.ndarray:
+    """A made-up skin picture (no person): a skin-coloured oval with red and white dots."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    image = np.full((size, size, 3), (236, 240, 244), np.float32)
+    inside = ((xx - size / 2) / (size * 0.36)) ** 2 + ((yy - size / 2) / (size * 0.46)) ** 2 <= 1
+    shade = 1.0 - 0.25 * (yy / size)
+    image[inside] = np.stack([224 * shade, 172 * shade, 140 * shade], axis=-1)[inside]
+    rng = np.random.default_rng(7)
+    for _ in range(25):
+        cx, cy = rng.integers(size * 0.25, size * 0.75, 2)
+        colour = (190, 60, 60) if rng.random() < 0.7 else (245, 235, 215)
+        spot = (xx - cx) ** 2 + (yy - cy) ** 2 <= rng.integers(9, 30)
+        image[spot & inside] = colour
+    return image.astype(np.uint8)
+
+
+def _full_report() -> PatientReport:
+    face = _generated_face()
+    visits = tuple(
+        ReportVisit(date(2025, 1, 2) + timedelta(days=28 * i), total=30 - 3 * i,
+                    inflammatory=20 - 2 * i, non_inflammatory=10 - i, nodule=2, area_percent=2.5,
+                    grade="very severe (clinician)" if i == 1 else "moderate", iga=3,
+                    corrected=i == 2,
+                    quality_problem="the face is cut off (39% of it is outside the photo)"
+                    if i == 1 else None)
+        for i in range(4)
+    )
+    return _report(
+        model_version="seg-2026.11.27.2210-mobilenet_v2+grader-2026.11.27.2210-ordinal",
+        baseline_overlay=face, latest_overlay=face, visits=visits, view="close-up of the left cheek",
+        name="Zo\u00eb Example-With-A-Rather-Long-Double-Barrelled-Surname",
+        photo_note="Photos de-identified for research use: the eyes and the mouth are masked.")
+
+
+def test_no_text_runs_past_the_page_by_the_fonts_own_metrics():
+    from core.report import text_past_the_page
+
+    assert text_past_the_page(_full_report()) == []
+
+
+def test_every_page_rendered_has_nothing_past_its_margins(tmp_path):
+    """Each page as an image (pdftoppm): the outer 10 mm on the left and right are blank, so no
+    text or legend runs off the paper. One page is kept as docs/screenshots/13_report_pdf.png
+    when ACNE_REPORT_SCREENSHOT=1 (made from a generated picture, no person)."""
+    import os
+    import shutil
+    import subprocess
+
+    from PIL import Image
+
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed: the metrics test above still runs")
+    pdf_path = tmp_path / "report.pdf"
+    pdf_path.write_bytes(build_patient_report(_full_report()))
+    dpi = 72
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(pdf_path), str(tmp_path / "page")],
+                   check=True, timeout=60)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) >= 1
+    strip = round(10 / 25.4 * dpi)  # 10 mm in pixels
+    for page in pages:
+        pixels = np.asarray(Image.open(page).convert("L"))
+        assert pixels[:, -strip:].min() >= 245, f"{page.name}: something is drawn past the right margin"
+        assert pixels[:, :strip].min() >= 245, f"{page.name}: something is drawn past the left margin"
+    if os.environ.get("ACNE_REPORT_SCREENSHOT") == "1":
+        target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "13_report_pdf.png"
+        subprocess.run(["pdftoppm", "-r", "110", "-png", "-f", "1", "-l", "1", "-singlefile",
+                        str(pdf_path), str(target.with_suffix(""))], check=True, timeout=60)

@@ -78,3 +78,59 @@ def test_a_12_megapixel_copy_and_a_640_crop_give_the_same_lesions():
                 for b in (l.bbox for l in cropped)]
     assert abs(len(cropped) - len(first)) <= 2
     assert len(_spots_found(cropped, in_photo, spots) ^ found) <= 2
+
+
+def _cheek_close_up() -> np.ndarray:
+    """A close-up of the astronaut's cheek, 640 px: skin without a face."""
+    image = data.astronaut()
+    return cv2.resize(image[150:230, 170:240], (640, 640), interpolation=cv2.INTER_CUBIC)
+
+
+def test_a_close_up_of_skin_without_a_face_is_measured_and_graded():
+    analyzer = load_analyzer(WEIGHTS)
+    analysis = analyzer.analyze(_cheek_close_up())
+    assert not analysis.face.found
+    assert analysis.assessable and analysis.not_assessable_reasons == ()
+    assert analysis.is_closeup
+    reported = analysis.to_dict()
+    assert reported["face"]["found"] is False and reported["assessable"] is True
+    assert reported["closeup"] is True
+    assert reported["counts"] is not None and reported["counts"]["total"] == len(reported["lesions"])
+    assert reported["grade"]["value"] in range(4) and reported["grade"]["graded_from_closeup"] is True
+    assert 0.0 <= reported["lesion_area_fraction"] <= 1.0
+    assert 0.0 <= reported["typicality"] <= 1.0
+    # Alignment, regions and GAGS need a face: none for a close-up.
+    assert reported["alignment"] is None and reported["region_counts"] == {}
+    assert reported["gags_estimate"] is None
+    # A whole face is not a close-up.
+    face = analyzer.analyze(data.astronaut()).to_dict()
+    assert face["closeup"] is False and face["grade"]["graded_from_closeup"] is False
+
+
+def test_pictures_that_are_not_skin_are_refused_with_a_sentence():
+    from core.training.nonskin import nonskin_pictures
+
+    analyzer = load_analyzer(WEIGHTS)
+    pictures = nonskin_pictures()
+    assert len(pictures) >= 30
+    measured = {}
+    for name, picture in pictures.items():
+        analysis = analyzer.analyze(picture)
+        if analysis.assessable:
+            measured[name] = analysis.typicality
+        else:
+            (reason,) = analysis.not_assessable_reasons
+            assert reason.endswith(".") and "cannot be counted or graded" in reason
+            assert analysis.to_dict()["counts"] is None
+    assert measured == {}
+
+
+def test_every_analysis_carries_its_typicality():
+    analyzer = load_analyzer(WEIGHTS)
+    assert analyzer.typicality is not None and "+typicality-" in analyzer.model_version
+    analysis = analyzer.analyze(data.astronaut())
+    # Scikit-image's astronaut is a face, so it is measured; she looks like no training photo
+    # (a studio portrait in a space suit), so she is measured with a warning.
+    assert analysis.assessable and 0.0 <= analysis.typicality <= 1.0
+    assert analysis.unusual == (analysis.typicality < analyzer.typicality.parameters.warn_below)
+    assert analysis.to_dict()["typicality"] == round(analysis.typicality, 4)

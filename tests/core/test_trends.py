@@ -255,3 +255,43 @@ def test_arm_summary_rejects_rows_without_arm_or_with_fractional_week():
 
 def test_arm_summary_of_nothing_is_empty():
     assert arm_summary([]) == []
+
+
+# ---- issue 25 item 5: change against what a retaken photo changes --------------------------
+def _noise(sd: float = 2.0):
+    from core.retake_noise import parse_table
+
+    bins = [{"level": 0.0, "sd": sd}, {"level": 100.0, "sd": sd}]
+    return parse_table({"measures": {
+        m: {"bins": bins} for m in ("total", "inflammatory", "non_inflammatory", "lesion_area",
+                                    "grade")}, "simulated": True})
+
+
+def test_retake_change_sentence_in_words():
+    from core.trends import retake_change_sentence
+
+    noise = _noise()  # threshold 1.96 * sqrt(2 * 4) = 5.5
+    assert retake_change_sentence("inflammatory", 20, 8, noise) == (
+        "12 fewer inflammatory lesions: more than a retaken photo changes (±6)")
+    assert retake_change_sentence("total", 5, 6, noise) == (
+        "1 more lesion: within what a retaken photo changes (±6)")
+    assert retake_change_sentence("non_inflammatory", 3, 3, noise) == (
+        "No change in non-inflammatory lesions: within what a retaken photo changes (±6)")
+    assert retake_change_sentence("total", 5, 6, _noise(0.1)).endswith("(±0.3)")
+    with pytest.raises(ValueError, match="measure must be one of"):
+        retake_change_sentence("grade", 1, 2, noise)
+
+
+def test_arm_summary_counts_subjects_beyond_retake_noise_only_when_judged():
+    from core.trends import arm_summary
+
+    rows = [
+        {"arm": "a", "subject": "s1", "week": 4, "inflammatory_beyond_retake_noise": True},
+        {"arm": "a", "subject": "s2", "week": 4, "inflammatory_beyond_retake_noise": False},
+        {"arm": "a", "subject": "s3", "week": 4, "inflammatory_beyond_retake_noise": None},
+        {"arm": "b", "subject": "s4", "week": 4},
+    ]
+    first, second = arm_summary(rows)
+    assert (first.n_beyond_retake_noise, first.n_retake_evaluable) == (1, 2)
+    assert (second.n_beyond_retake_noise, second.n_retake_evaluable) == (None, 0)
+    assert first.to_dict()["n_beyond_retake_noise"] == 1

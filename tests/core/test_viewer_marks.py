@@ -31,6 +31,7 @@ from core.overlay import (
     mark_colour,
     mark_group,
     ring_min_radius,
+    ring_pad,
     shrink_max,
 )
 from core.types import Lesion
@@ -83,23 +84,38 @@ def test_without_a_usable_face_box_the_whole_photo_is_shown(box):
 def test_a_ring_goes_round_the_lesion_clear_of_its_box():
     xs, ys = lesion_ring((100, 200, 120, 210), min_radius=1.0, points=36)
     xs, ys = np.array(xs), np.array(ys)
-    assert (xs[0], ys[0]) == (xs[-1], ys[-1]) and len(xs) == 37  # closed
+    assert (xs[0], ys[0]) == (xs[-1], ys[-1]) and len(xs) == 4 * (36 // 4 + 1) + 1  # closed
     # Centred on the box (pixel i spans i - 0.5 .. i + 0.5), wider than it is tall, like it.
     assert np.isclose(xs.mean(), 109.5, atol=0.5) and np.isclose(ys.mean(), 204.5, atol=0.5)
-    assert xs.max() - xs.min() > 2 * (ys.max() - ys.min()) * 0.9
+    assert xs.max() - xs.min() > ys.max() - ys.min()
     # Every point is outside the box (the ring does not hide the lesion's edge).
     inside = (xs > 99.5) & (xs < 119.5) & (ys > 199.5) & (ys < 209.5)
     assert not inside.any()
 
 
 def test_a_tiny_lesion_gets_a_ring_big_enough_to_see():
-    assert ring_min_radius(4000, 3000) == 12.0
+    assert ring_min_radius(4000, 3000) == 6.0
     assert ring_min_radius(256, 256) == 3.0
-    xs, ys = lesion_ring((50, 50, 51, 51), min_radius=12.0)
-    assert max(xs) - min(xs) == pytest.approx(24.0, abs=0.2)
-    assert max(ys) - min(ys) == pytest.approx(24.0, abs=0.2)
+    xs, ys = lesion_ring((50, 50, 51, 51), min_radius=6.0)
+    assert max(xs) - min(xs) == pytest.approx(12.0, abs=0.2)
+    assert max(ys) - min(ys) == pytest.approx(12.0, abs=0.2)
     with pytest.raises(ValueError):
         lesion_ring((5, 5, 5, 9))
+
+
+@pytest.mark.parametrize("box", [(100, 200, 135, 235), (10, 10, 18, 14), (0, 0, 300, 120)])
+def test_a_ring_is_at_the_lesions_own_size(box):
+    """Issue 26: rings were drawn about 3-4 times a lesion's size and hid the skin. A ring is
+    no larger than the lesion's box plus a few pixels, and never inside the box."""
+    x0, y0, x1, y1 = box
+    pad = ring_pad(4000, 3000)
+    assert 2.0 <= pad <= 8.0
+    xs, ys = (np.array(v) for v in lesion_ring(box, min_radius=ring_min_radius(4000, 3000), pad=pad))
+    width, height = x1 - x0, y1 - y0
+    assert xs.max() - xs.min() <= max(width, 2 * ring_min_radius(4000, 3000)) + 2 * pad + 0.2
+    assert ys.max() - ys.min() <= max(height, 2 * ring_min_radius(4000, 3000)) + 2 * pad + 0.2
+    inside = (xs > x0 - 0.5) & (xs < x1 - 0.5) & (ys > y0 - 0.5) & (ys < y1 - 0.5)
+    assert not inside.any()
 
 
 def test_shrinking_keeps_each_blocks_highest_value():

@@ -6,6 +6,7 @@ variables, exactly as the app reads them in production.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -93,15 +94,18 @@ class Dash:
             return account
 
     def make_patient(self, owner_id: int, code: str, name: str | None = None,
-                     team: str | None = None) -> int:
-        """Create a patient owned by `owner_id`; returns its id."""
+                     team: str | None = None, research_consent: bool = True) -> int:
+        """Create a patient owned by `owner_id`; returns its id. By default the patient
+        consented (a date) and allows research use, which a study enrolment needs (issue 24)."""
         from db.models import PatientCreate
         from db.repository import create_patient
 
         owner = self.get_account(owner_id)
+        consent = date(2024, 1, 2) if research_consent else None
         with self.env.session() as session:
-            patient = create_patient(session=session, actor=owner,
-                                     data=PatientCreate(code=code, name=name, team=team))
+            patient = create_patient(session=session, actor=owner, data=PatientCreate(
+                code=code, name=name, team=team, consent_date=consent,
+                research_consent=research_consent))
             return patient.id
 
     def make_visit(self, actor_id: int, patient_id: int, visit_date: date,
@@ -156,7 +160,9 @@ class Dash:
 
     @staticmethod
     def texts(elements) -> list[str]:  # noqa: ANN001 - an AppTest ElementList
-        return [str(element.value) for element in elements]
+        """The elements' texts as a person reads them: a markdown escape (a backslash before
+        punctuation, dashboard.display.plain) shows as the character alone."""
+        return [re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(element.value)) for element in elements]
 
     @staticmethod
     def page_text(at: AppTest) -> str:

@@ -33,11 +33,21 @@ def stored_photos(dash, patient_id: int):  # noqa: ANN001, ANN201
         return photos, analyses
 
 
+def record_consent(dash, doctor: int, patient: int) -> None:  # noqa: ANN001
+    from db.models import PatientUpdate
+    from db.repository import update_patient
+
+    with dash.env.session() as session:
+        update_patient(session=session, actor=dash.get_account(doctor), patient_id=patient,
+                       data=PatientUpdate(consent_date=date(2024, 1, 2)))
+
+
 @pytest.fixture
 def clinic(dash):  # noqa: ANN001, ANN201
     dash.make_account("root", role="admin")
     doctor = dash.make_account("doc", role="clinician")
     patient = dash.make_patient(doctor, "ACN-001")
+    record_consent(dash, doctor, patient)
     return doctor, patient
 
 
@@ -78,7 +88,7 @@ def test_without_a_model_photos_are_stored_without_analysis_and_bad_files_named(
                 ("plain.png", dash.flat_photo_bytes(), "image/png"))
     assert not at.exception
     errors = dash.texts(at.error)
-    assert len(errors) == 1 and errors[0].startswith("broken.jpg: ")
+    assert len(errors) == 1 and errors[0].startswith("'broken.jpg' is not a photo")  # named once
     assert len(at.image) == 2  # the two readable photos are previewed
     save = dash.widget(at.button, "Save the visit with 2 photos")
     save.click().run()
@@ -368,3 +378,125 @@ def test_after_an_upload_the_page_says_how_its_framing_differs(dash, clinic, mon
     assert ("Framing against the last left photo (05 Feb 2024): Tilt the head about 8° to the "
             "patient's right.") in dash.texts(at.info)
     assert len(guide_captions(at)) == 1  # the guide beside the uploader stays
+
+
+# ------------------------------------------------- close-ups, unusual photos, consent, words
+def with_typicality(analysis, typicality: float, unusual: bool):  # noqa: ANN001, ANN201
+    import dataclasses
+
+    return dataclasses.replace(analysis, typicality=typicality, unusual=unusual)
+
+
+class CloseUpAnalyzer(CountingAnalyzer):
+    """The model's answer for a photo of skin without a face: assessable, measured, no regions."""
+
+    def analyze(self, photo):  # noqa: ANN001, ANN201
+        import dataclasses
+
+        from core.types import FaceResult
+
+        analysis = dataclasses.replace(
+            super().analyze(photo), face=FaceResult(found=False), assessable=True,
+            not_assessable_reasons=(), region_counts={}, gags_estimate=None, alignment=None)
+        return with_typicality(analysis, 0.8, False)
+
+
+def test_a_close_up_without_a_face_is_measured_and_stored_with_its_site(dash, clinic, monkeypatch):
+    from core.words import CLOSE_UP_NOTE
+
+    doctor, patient = clinic
+    use_analyzer(monkeypatch, CloseUpAnalyzer(dash))
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    at = upload(at, ("cheek.png", dash.flat_photo_bytes(), "image/png"))
+    assert not at.exception
+    assert any(m.startswith("3 lesions: 3 inflammatory") for m in dash.texts(at.markdown))
+    assert CLOSE_UP_NOTE in dash.texts(at.info)  # regions, GAGS and alignment need a face
+    view = [r for r in at.radio if r.label == "View"][0]
+    assert view.value == "close-up"  # no face: the view is a close-up
+    site = dash.widget(at.selectbox, "Where on the body (optional)")
+    site.set_value("left_cheek").run()
+    dash.widget(at.button, "Save the visit with 1 photo").click().run()
+    assert not at.exception
+    photos, analyses = stored_photos(dash, patient)
+    assert [(p.view, p.body_site) for p in photos] == [("close-up", "left_cheek")]
+    [analysis] = analyses[photos[0].id]
+    assert (analysis.assessable, analysis.face_found, analysis.total) == (True, False, 3)
+
+    visit = dash.open_page(doctor, "visit", patient_id=patient)
+    assert not visit.exception
+    assert CLOSE_UP_NOTE in dash.texts(visit.info)
+    assert {m.label: m.value for m in visit.metric}["Total"] == "3"
+    assert not [m for m in visit.metric if m.label == "GAGS estimate"]
+    assert {m.label: m.value for m in visit.metric}["Face found"] == "no"
+    assert any("close-up of the left cheek" in c for c in dash.texts(visit.caption))
+    from tests.dashboard.test_plain_words import problems
+
+    assert not problems(at) and not problems(visit)  # the new texts in plain words
+
+
+def test_an_unusual_photo_is_warned_about_on_both_pages(dash, clinic, monkeypatch):
+    from core.words import UNUSUAL_PHOTO_WARNING
+
+    class UnusualAnalyzer(CountingAnalyzer):
+        def analyze(self, photo):  # noqa: ANN001, ANN201
+            return with_typicality(super().analyze(photo), 0.05, True)
+
+    doctor, patient = clinic
+    use_analyzer(monkeypatch, UnusualAnalyzer(dash))
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    at = upload(at, ("odd.png", dash.face_photo_bytes(), "image/png"))
+    assert UNUSUAL_PHOTO_WARNING in dash.texts(at.warning)
+    dash.widget(at.button, "Save the visit with 1 photo").click().run()
+    photos, analyses = stored_photos(dash, patient)
+    [analysis] = analyses[photos[0].id]
+    assert (analysis.typicality, analysis.unusual) == (0.05, True)
+    visit = dash.open_page(doctor, "visit", patient_id=patient)
+    assert UNUSUAL_PHOTO_WARNING in dash.texts(visit.warning)
+    from tests.dashboard.test_plain_words import problems
+
+    assert not problems(visit)
+
+
+def test_numbers_of_a_photo_failing_the_gate_are_shown_with_a_flag_before_the_tick(dash, clinic, monkeypatch):
+    doctor, patient = clinic
+    use_analyzer(monkeypatch, CountingAnalyzer(dash, quality_reasons=("The photo is blurry.",)))
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    at = upload(at, ("blurred.png", dash.face_photo_bytes(), "image/png"))
+    assert any(m.startswith("3 lesions: 3 inflammatory") for m in dash.texts(at.markdown))
+    assert any(c.startswith("Flagged: these numbers come from a photo that failed")
+               for c in dash.texts(at.caption))
+    assert not dash.widget(at.checkbox, "Store it anyway").value
+
+
+def test_a_visit_for_a_patient_without_consent_asks_for_confirmation(dash, monkeypatch):
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    patient = dash.make_patient(doctor, "NO-CONSENT", research_consent=False)  # no consent date
+    use_analyzer(monkeypatch, CountingAnalyzer(dash))
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    at = upload(at, ("a.png", dash.face_photo_bytes(), "image/png"))
+    assert any(w.startswith("No consent is recorded for NO-CONSENT.") for w in dash.texts(at.warning))
+    save = dash.widget(at.button, "Save the visit with 1 photo")
+    assert save.disabled
+    dash.widget(at.checkbox, "Record this visit although no consent is recorded").check().run()
+    dash.widget(at.button, "Save the visit with 1 photo").click().run()
+    assert not at.exception
+    assert visit_count(dash, patient) == 1
+
+
+def test_a_damaged_file_is_named_once_and_bmp_and_gif_are_taken(dash, clinic):
+    import io
+
+    from PIL import Image
+
+    doctor, patient = clinic
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    accepted = set(at.file_uploader[0].proto.type)
+    assert {".bmp", ".gif"} <= accepted  # the formats its own messages name
+    gif = io.BytesIO()
+    Image.open(io.BytesIO(dash.face_photo_bytes())).convert("P").save(gif, format="GIF")
+    at = upload(at, ("broken.jpg", b"\xff\xd8\xff" + b"0" * 64, "image/jpeg"),
+                ("face.gif", gif.getvalue(), "image/gif"))
+    [error] = dash.texts(at.error)
+    assert error.count("broken.jpg") == 1, error
+    assert len(at.image) == 1

@@ -2,6 +2,7 @@
 are audited; another clinician's patient cannot be reported."""
 from __future__ import annotations
 
+import re
 import zlib
 from datetime import date
 
@@ -90,3 +91,48 @@ def test_clinician_cannot_report_another_clinicians_patient(dash):
                  state={"report_pdf": {"patient_id": theirs.patient_id, "pdf": b"%PDF-x",
                                        "visits": 1, "view": "front"}})
     assert not at.get("download_button")
+
+
+SHIPPED_STYLE_VERSION = "seg-2026.11.27.2210-mobilenet_v2+grader-2026.11.27.2210-ordinal"
+
+
+def _prepare(dash, doctor: int, patient_id: int) -> str:  # noqa: ANN001
+    at = open_as(dash, doctor, "reports", patient_id=patient_id)
+    assert not at.exception
+    dash.widget(at.button, "Prepare the PDF report").click().run()
+    assert not at.exception
+    return _pdf_text(at.session_state["report_pdf"]["pdf"])
+
+
+# ---- issue 26 item 2: the PDF flags a photo stored although it failed the quality check -------
+def test_the_pdf_flags_a_photo_stored_anyway(dash):
+    from tests.dashboard.fixtures_timeline import CUT_OFF, Shot, seed_shots
+
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seeded = seed_shots(dash, doctor, "ACN-FLAG", [
+        (date(2024, 1, 5), [Shot(papules(4))]),
+        (date(2024, 2, 5), [Shot(papules(44), quality_reasons=(CUT_OFF,))]),
+    ])
+    text = _prepare(dash, doctor, seeded.patient_id)
+    assert "(Quality)" in text and "(failed \\(1\\))" in text and "(passed)" in text
+    assert "2024-02-05: Stored although it failed the quality check: the face is cut off" in text
+
+
+# ---- issue 26 item 9: the PDF names its view, its models and grades in the app's words --------
+def test_the_pdf_says_its_view_models_and_grades_in_words(dash):
+    from tests.dashboard.fixtures_timeline import Shot, seed_shots
+
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seeded = seed_shots(dash, doctor, "ACN-WORDS", [
+        (date(2024, 1, 5), [Shot(papules(4), model_version=SHIPPED_STYLE_VERSION)]),
+        (date(2024, 2, 5), [Shot(papules(2), model_version=SHIPPED_STYLE_VERSION)]),
+    ])
+    text = _prepare(dash, doctor, seeded.patient_id)
+    assert "View: front view only" in text
+    assert "Analysed by the models of 27 Nov 2026, 22:10" in text
+    assert "mobilenet" not in text and "seg-2026" not in text
+    assert "(mild)" in text
+    assert not re.search(r"\(\d (mild|moderate|severe|very severe)", text)  # no "0 mild"
+    assert "Grade: the model's severity on the ACNE04" in text

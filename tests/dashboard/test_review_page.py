@@ -124,3 +124,28 @@ def test_the_review_opens_the_lesion_editor_on_the_visit_page(dash):
     assert dash.widget(at.selectbox, "Visit").value == seeded.visit_ids[0]
     assert dash.widget(at.toggle, "Correct the lesions").value is True
     assert other.analysis_ids  # a second patient's visit is not the one opened
+
+
+# ---- issue 26 item 2: the queue flags a photo stored although it failed the quality check ----
+def test_review_queue_flags_a_photo_stored_anyway(dash):
+    from tests.dashboard.fixtures_timeline import CUT_OFF, Shot, seed_shots
+
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seeded = seed_shots(dash, doctor, "ACN-FLAG", [
+        (date(2024, 1, 1), [Shot(papules(3))]),
+        (date(2024, 2, 1), [Shot(papules(30), view="left", quality_reasons=(CUT_OFF,))]),
+    ])
+    at = open_as(dash, doctor, "review")
+    assert not at.exception
+    queue = at.dataframe[0].value
+    assert queue["quality"].tolist()[0] == "passed"
+    assert queue["quality"].tolist()[1].startswith("failed: the face is cut off (39%")
+    assert queue["view"].tolist() == ["front", "left"]
+    pick = at.selectbox(key="review_pick")
+    labels = list(pick.options)  # as shown
+    assert not [label for label in labels if "#" in label]  # no "(analysis #7)"
+    assert any("left" in label and "failed the quality check" in label for label in labels)
+    pick.set_value(seeded.analysis_ids[1]).run()
+    assert any(w.startswith("Stored although it failed the quality check: the face is cut off")
+               for w in dash.texts(at.warning))

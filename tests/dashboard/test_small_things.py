@@ -15,7 +15,7 @@ from tests.dashboard.fixtures_d2 import comedones, open_as, papules, plotly_spec
 def test_the_consent_date_is_asked_for_and_shown_only_with_consent(dash):
     dash.make_account("root", role="admin")
     doctor = dash.make_account("doc", role="clinician")
-    patient = dash.make_patient(doctor, "ACN-001")
+    patient = dash.make_patient(doctor, "ACN-001", research_consent=False)  # no consent yet
     at = open_as(dash, doctor, "patients", patient_id=patient)
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}

@@ -194,13 +194,13 @@ def test_results_are_cached_until_the_data_changes(dash, trial, monkeypatch):
     at = open_as(dash, trial["doctor"], "studies")
     assert trace(spec_titled(at, "IGA success"), "drug")["y"] == [0.0, 100.0]
     calls = []
-    original = repository.study_measurements
+    original = repository.study_results
 
     def counted(**kwargs):  # noqa: ANN003, ANN202
         calls.append(kwargs["study_id"])
         return original(**kwargs)
 
-    monkeypatch.setattr(repository, "study_measurements", counted)
+    monkeypatch.setattr(repository, "study_results", counted)
     at.run()
     assert calls == []  # served from the cache: nothing changed
     # P2: IGA 3 at baseline, 2 at week 4 (no success): the drug arm's rate halves.
@@ -210,3 +210,113 @@ def test_results_are_cached_until_the_data_changes(dash, trial, monkeypatch):
     assert not at.exception
     assert calls == [trial["study_id"]]  # the data changed: computed again
     assert trace(spec_titled(at, "IGA success"), "drug")["y"] == [0.0, 50.0]
+
+
+# ---- issue 26 item 8: a study measures one view; who lacks it is missing, not filled in -----
+@pytest.fixture
+def mixed_views(dash):  # noqa: ANN001, ANN201
+    """A front-view study: P1 front at both visits; P2 left photos only; P3 front at baseline
+    and only a left photo at week 4 (which must not stand in for the front)."""
+    from tests.dashboard.fixtures_timeline import CUT_OFF, Shot, seed_shots
+
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    study_id, arms = _study(dash, doctor, "View trial", ["drug"])
+    p1 = seed_shots(dash, doctor, "P1", [
+        (date(2024, 1, 1), [Shot(papules(20))]),
+        (date(2024, 1, 29), [Shot(papules(44), quality_reasons=(CUT_OFF,))]),
+    ])
+    p2 = seed_shots(dash, doctor, "P2", [
+        (date(2024, 1, 1), [Shot(papules(10), view="left")]),
+        (date(2024, 1, 29), [Shot(papules(5), view="left")]),
+    ])
+    p3 = seed_shots(dash, doctor, "P3", [
+        (date(2024, 1, 1), [Shot(papules(30))]),
+        (date(2024, 1, 29), [Shot(papules(2), view="left")]),
+    ])
+    for seeded in (p1, p2, p3):
+        _enrol(dash, doctor, study_id, arms["drug"], seeded.patient_id)
+    return {"doctor": doctor, "study_id": study_id, "p1": p1, "p2": p2, "p3": p3}
+
+
+def test_a_study_measures_one_view_and_lists_subjects_without_it(dash, mixed_views):
+    at = open_as(dash, mixed_views["doctor"], "studies", state={"study_tab": "Measurements"})
+    assert not at.exception
+    assert any("This study measures the front view" in c for c in dash.texts(at.caption))
+    assert any(w.startswith("Missing (no front photo, so not in the results): P2")
+               for w in dash.texts(at.warning))
+    (table,) = [frame.value for frame in at.dataframe]
+    assert set(table["view"]) == {"front"}
+    assert sorted(table["patient_code"]) == ["P1", "P1", "P3"]  # P3's left photo is not used
+    assert "P2" not in set(table["patient_code"])
+
+    at.session_state["study_tab"] = "Enrolment"
+    at.run()
+    enrolled = at.dataframe[0].value.set_index("patient")
+    assert enrolled.loc["P1", "view"] == "front photos (2 visits)"
+    assert enrolled.loc["P2", "view"] == "missing: no front photo (has left)"
+    assert enrolled.loc["P3", "view"] == "front photos (1 visit)"
+
+
+def test_the_view_is_chosen_when_the_study_is_created(dash):
+    from db.models import Study
+    from sqlmodel import select
+
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    at = open_as(dash, doctor, "studies")
+    dash.widget(at.text_input, "Study name").input("Side trial")
+    dash.widget(at.text_area, "Arms (one per line)").input("drug")
+    dash.widget(at.selectbox, "View measured").set_value(("close-up", "chin"))
+    dash.widget(at.button, "Create study").click().run()
+    assert not at.exception
+    with dash.env.session() as session:
+        study = session.exec(select(Study)).one()
+    assert (study.measured_view, study.measured_body_site) == ("close-up", "chin")
+    assert any("This study measures the close-up of the chin: every subject's numbers come "
+               "from their photos of it" in c
+               for c in dash.texts(at.caption))
+
+
+# ---- issue 26 item 2: flagged visits in a study: a column, and a choice to leave them out ----
+def test_study_flags_visits_stored_anyway_and_can_leave_them_out(dash, mixed_views):
+    import io as _io
+
+    study_id = mixed_views["study_id"]
+    at = open_as(dash, mixed_views["doctor"], "studies", state={"study_tab": "Measurements"})
+    assert not at.exception
+    (table,) = [frame.value for frame in at.dataframe]
+    p1 = table[table["patient_code"] == "P1"].sort_values("visit_date")
+    assert p1["quality_check"].tolist()[0] == "passed"
+    assert p1["quality_check"].tolist()[1].startswith("failed: the face is cut off (39%")
+    assert any("1 measured visit comes from photos stored although they failed" in w
+               for w in dash.texts(at.warning))
+    csv = pd.read_csv(_io.StringIO(table.to_csv(index=False)))
+    assert "quality_check" in csv.columns and "quality_reasons" not in csv.columns
+
+    at.toggle(key=f"study_leave_out_{study_id}").set_value(True).run()
+    assert not at.exception
+    (table,) = [frame.value for frame in at.dataframe]
+    assert table[table["patient_code"] == "P1"]["inflammatory"].tolist() == [20]
+    assert any("1 visit left out" in c for c in dash.texts(at.caption))
+
+
+# ---- issue 25 item 5: how many subjects changed by more than a retaken photo changes ---------
+def test_studies_count_subjects_changed_beyond_a_retake(dash, trial):
+    from tests.dashboard.fixtures_timeline import retake_table
+
+    at = open_as(dash, trial["doctor"], "studies")
+    assert "Changed beyond a retake" not in list(at.dataframe[0].value.columns)
+    retake_table(dash.env.weights_dir, sd=2.0)  # a change must exceed 1.96 * sqrt(8) = 5.5
+    at = open_as(dash, trial["doctor"], "studies")
+    assert not at.exception
+    summary = at.dataframe[0].value.set_index(["Arm", "Week"])
+    # Drug: P1 20 -> 8 (-12, beyond), P2 10 -> 6 (-4, within); vehicle: P3 40 -> 30 (-10, beyond).
+    assert summary.loc[("drug", 4), "Changed beyond a retake"] == "1 of 2"
+    assert summary.loc[("vehicle", 4), "Changed beyond a retake"] == "1 of 1"
+    at.session_state["study_tab"] = "Measurements"
+    at.run()
+    (table,) = [frame.value for frame in at.dataframe]
+    week4 = table[table["week"] == 4].set_index("patient_code")
+    assert week4["inflammatory_beyond_retake_noise"].to_dict() == {
+        "P1": True, "P2": False, "P3": True}

@@ -162,3 +162,88 @@ def test_researcher_sees_trends_read_only(dash):
     assert dash.texts(at.title) == [f"Trends of S-{enrolment.id:04d}"]
     assert "ACN-001" not in dash.page_text(at)
     assert not [b for b in at.button if b.label == "Add to the timeline"]
+
+
+# ---- issue 26 item 2: a photo stored although it failed the quality check is flagged -------
+def test_a_photo_stored_anyway_is_a_hollow_point_with_its_reason(dash):
+    from tests.dashboard.fixtures_timeline import CUT_OFF, Shot, seed_shots
+
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seeded = seed_shots(dash, doctor, "ACN-FLAG", [
+        (date(2024, 1, 10), [Shot(papules(4))]),
+        (date(2024, 2, 10), [Shot(papules(30), quality_reasons=(CUT_OFF,))]),
+        (date(2024, 3, 10), [Shot(papules(3))]),
+    ])
+    at = open_as(dash, doctor, "trends", patient_id=seeded.patient_id)
+    assert not at.exception
+    inflammatory = trace(plotly_specs(at)[0], "inflammatory")
+    assert inflammatory["y"] == [4, 30, 3]
+    assert inflammatory["marker"]["symbol"] == ["circle", "circle-open", "circle"]
+    assert "%{text}" in inflammatory["hovertemplate"]
+    assert inflammatory["text"][0] == "" and inflammatory["text"][2] == ""
+    assert "failed the quality check" in inflammatory["text"][1]
+    assert "face is cut off (39% of it is outside the photo)" in inflammatory["text"][1]
+    assert any("Hollow points" in text for text in dash.texts(at.warning))
+    table = at.dataframe[0].value
+    assert table["Quality check"].tolist()[0] == "passed"
+    assert table["Quality check"].tolist()[1].startswith("failed: the face is cut off")
+    # The grade tab marks it too.
+    at.session_state["trend_tab"] = "Grade"
+    at.run()
+    grade = trace(plotly_specs(at)[0], "grade")
+    assert grade["marker"]["symbol"][1] == "circle-open"
+
+
+# ---- issue 25 item 1: close-ups are series of their own, one per body site ----------------
+def test_close_ups_are_series_of_their_own_per_body_site(dash):
+    from tests.dashboard.fixtures_timeline import Shot, seed_shots
+
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+
+    def close_up(n: int, site: str) -> Shot:
+        return Shot(papules(n), view="close-up", body_site=site, alignment=None,
+                    face_found=False)
+
+    seeded = seed_shots(dash, doctor, "ACN-CU", [
+        (date(2024, 1, 10), [Shot(papules(2)), close_up(20, "left_cheek"), close_up(9, "chin")]),
+        (date(2024, 2, 10), [Shot(papules(1)), close_up(12, "left_cheek"), close_up(7, "chin")]),
+    ])
+    at = open_as(dash, doctor, "trends", patient_id=seeded.patient_id)
+    assert not at.exception
+    radio = at.radio(key=f"trend_series_{seeded.patient_id}")
+    assert list(radio.options) == ["front", "close-up of the chin", "close-up of the left cheek"]
+    assert trace(plotly_specs(at)[0], "inflammatory")["y"] == [2, 1]
+    radio.set_value(("close-up", "left_cheek")).run()
+    assert not at.exception
+    assert trace(plotly_specs(at)[0], "inflammatory")["y"] == [20, 12]
+    at.radio(key=f"trend_series_{seeded.patient_id}").set_value(("close-up", "chin")).run()
+    assert trace(plotly_specs(at)[0], "inflammatory")["y"] == [9, 7]
+
+
+# ---- issue 25 item 5: a band around each count, from the retake table -----------------------
+def test_retake_band_around_each_count_only_with_a_table(dash):
+    from tests.dashboard.fixtures_timeline import retake_table
+
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seeded = _history(dash, doctor)
+    at = open_as(dash, doctor, "trends", patient_id=seeded.patient_id)
+    assert not at.exception
+    metas = [t.get("meta") for t in plotly_specs(at)[0]["data"]]
+    assert not [m for m in metas if m and "band" in m]  # no table: no band, no words
+    assert "retaken photo" not in dash.page_text(at)
+
+    retake_table(dash.env.weights_dir, sd=2.0)
+    at = open_as(dash, doctor, "trends", patient_id=seeded.patient_id)
+    assert not at.exception
+    spec = plotly_specs(at)[0]
+    band = trace(spec, "inflammatory:band")
+    low = trace(spec, "inflammatory:band_low")
+    half = 1.96 * 2.0
+    assert band["y"] == pytest.approx([10 + half, 6 + half, 2 + half])
+    assert low["y"] == pytest.approx([10 - half, 6 - half, 0.0])  # never below 0 lesions
+    assert band["fill"] == "tonexty"
+    assert "a retaken photo would land within this band" in band["name"]
+    assert any("a retaken photo would land within this band" in c for c in dash.texts(at.caption))

@@ -185,9 +185,14 @@ def test_opening_a_visit_is_audited_once(dash, clinic):
 
 
 def _click(at, analysis_id: int, x: float, y: float, shown_width: int = 128, shown_height: int = 128):  # noqa: ANN001, ANN202
-    """What the clickable photo reports after a click at (x, y) of a photo shown this large."""
-    at.session_state[f"lesion_click_{analysis_id}"] = {
-        "x": x, "y": y, "width": shown_width, "height": shown_height, "unix_time": 1}
+    """What the clickable photo reports after a click at (x, y) of the part of the photo shown
+    (this large) for the analysis `analysis_id`."""
+    from dashboard.lesion_editor import CLICK_KEY
+
+    key = at.session_state[CLICK_KEY]
+    assert key.startswith(f"lesion_click_{analysis_id}_"), key
+    at.session_state[key] = {"x": x, "y": y, "width": shown_width, "height": shown_height,
+                             "unix_time": 1}
     return at.run()
 
 
@@ -218,7 +223,7 @@ def test_a_clinician_adds_retypes_removes_and_undoes_lesions_on_the_photo(dash, 
     dash.widget(at.selectbox, "Type of the lesion to add").set_value("pustule").run()
     dash.widget(at.button, "Add a lesion here").click().run()
     assert not at.exception
-    assert "Correction saved: added a pustule at (200, 200). Now 4 lesions" in dash.page_text(at)
+    assert "Correction saved: added a pustule. Now 4 lesions" in dash.page_text(at)
     shown = metrics(at)
     assert (shown["Pustules"], shown["Papules"], shown["Total"]) == ("1", "3", "4")
     assert any(i.startswith("Clinician-corrected") for i in dash.texts(at.info))
@@ -257,3 +262,64 @@ def test_without_a_grader_the_lesion_editor_says_why(dash, clinic):
     assert any(w.startswith("Lesions can be corrected once the lesion model and its grader are installed")
                for w in dash.texts(at.warning))
     assert not [b for b in at.button if b.label == "Add a lesion here"]
+
+
+# ------------------------------------------------- issue 26: the editor on real photos, words
+def _editing(dash, clinic, monkeypatch):  # noqa: ANN001, ANN202
+    monkeypatch.setattr(state, "_analyzer_for", lambda weights_dir: (GradingModel(), None))
+    doctor, patient = clinic
+    photo = face(dash)  # 256 x 256; papules at x 10-16, 22-28, 34-40 and y 10-16
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=photo, analysis=dash.sample_analysis(photo))
+    at = dash.open_page(doctor, "visit", patient_id=patient)
+    dash.widget(at.toggle, "Correct the lesions").set_value(True).run()
+    return at, analyses_of_patient(dash, patient)[0].id
+
+
+def test_a_click_beside_a_lesion_offers_to_add_one(dash, clinic, monkeypatch):
+    """A click 10 px from a found lesion selected it instead of offering 'Add' (issue 26)."""
+    at, model_id = _editing(dash, clinic, monkeypatch)
+    _click(at, model_id, 25, 6.5)  # photo (50, 13): 10 px right of the third papule
+    assert not [m for m in dash.texts(at.markdown) if m.startswith("Selected:")]
+    assert dash.widget(at.button, "Add a lesion here")
+    _click(at, model_id, 18.5, 6.5)  # photo (37, 13): inside the third papule's outline
+    assert "Selected: papule (lesion 3 of 3)" in dash.page_text(at)
+
+
+def test_the_editor_zooms_and_a_click_in_a_closer_view_lands_on_the_photo(dash, clinic, monkeypatch):
+    """A 12 MP photo was shown 580 px wide with no zoom (issue 26): the editor zooms in around
+    the last click, and a click there is mapped through the part shown."""
+    at, model_id = _editing(dash, clinic, monkeypatch)
+    _click(at, model_id, 6.5, 6.5)  # photo (13, 13): the first papule
+    assert "Selected: papule (lesion 1 of 3)" in dash.page_text(at)
+    dash.widget(at.select_slider, "Zoom").set_value(4).run()
+    assert not at.exception
+    key = at.session_state["lesion_click_key"]
+    assert key.endswith("_0_0_64_64"), key  # a quarter of the face, around the click
+    at.session_state[key] = {"x": 200, "y": 100, "width": 512, "height": 512, "unix_time": 2}
+    at.run()  # shown 512 px wide: (200, 100) is photo (25, 12.5), the second papule
+    assert "Selected: papule (lesion 2 of 3)" in dash.page_text(at)
+
+
+def test_the_corrections_list_is_shown_in_full_with_undone_ones(dash, clinic, monkeypatch):
+    at, model_id = _editing(dash, clinic, monkeypatch)
+    _click(at, model_id, 100, 100)
+    dash.widget(at.button, "Add a lesion here").click().run()
+    dash.widget(at.button, "Undo the last correction").click().run()
+    assert not at.exception
+    assert "Lesion corrections (1, undone ones included)" in dash.texts(at.markdown)
+    table = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert table[["correction", "status"]].values.tolist() == [["added a comedone", "undone"]]
+    assert not any("(" in str(c) for c in table["correction"])  # no pixel coordinates
+    from tests.dashboard.test_plain_words import problems
+
+    assert not problems(at)
+
+
+def test_visits_and_photos_are_named_in_words_never_by_number(dash, clinic):
+    doctor, patient = clinic
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=face(dash))
+    dash.make_visit(doctor, patient, date(2024, 4, 2), photo=face(dash, "second.png"))
+    at = dash.open_page(doctor, "visit", patient_id=patient)
+    picker = dash.widget(at.selectbox, "Visit")
+    assert picker.options == ["02 Apr 2024, visit 1 of 2 that day", "02 Apr 2024, visit 2 of 2 that day"]
+    assert "#" not in dash.page_text(at)

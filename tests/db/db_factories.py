@@ -32,6 +32,10 @@ def make_account(
 
 
 def make_patient(session: Session, actor: Account, code: str, **fields: object) -> Patient:
+    """A patient who consented (a date) and allows research use unless `fields` say otherwise:
+    a study enrolment needs both (issue 24)."""
+    fields.setdefault("research_consent", True)
+    fields.setdefault("consent_date", None if not fields["research_consent"] else date(2024, 1, 2))
     return repo.create_patient(session=session, actor=actor, data=PatientCreate(code=code, **fields))
 
 

@@ -429,3 +429,28 @@ def test_command_line_reports_a_refused_row_without_its_values(
     assert err.startswith("error: the database refused the restore: ")
     assert "Zoë" not in err and "BK-1" not in err and "Traceback" not in err
     assert not list((tmp_path / "new-data" / "photos").rglob("*.*"))
+
+
+def test_a_table_file_swapped_after_the_check_is_not_restored(
+    made_backup: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 24: the checksums were checked, then `tables/patient.jsonl` was read again after the
+    photo copy; a file swapped in that window was restored. The rows now come from the bytes
+    that were checked."""
+    from db.backup import restore as restore_module
+
+    rows = made_backup / "tables" / "patient.jsonl"
+    original = rows.read_text("utf-8")
+    real_restore_files = restore_module._restore_files
+
+    def swap_then_copy_files(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        rows.write_text(original.replace("BK-2", "BK-9"), "utf-8")  # after the check
+        return real_restore_files(*args, **kwargs)
+
+    monkeypatch.setattr(restore_module, "_restore_files", swap_then_copy_files)
+    url, target = _restore_target(tmp_path)
+    backup.restore_backup(source=made_backup, database_url=url, photo_store=target)
+
+    assert "BK-9" in rows.read_text("utf-8")  # the swap happened
+    codes = {row["code"] for row in _all_rows(get_engine(url))["patient"].values()}
+    assert codes == {"BK-1", "BK-2"}

@@ -56,8 +56,13 @@ CORRECTION_COLUMNS = ("corrects_id", "corrected_by_id", "correction", "withdrawn
 STUDY_PHOTO_COLUMNS = ("identifiable_photos_for_researchers",)
 # 0009: close-ups with their body site, and each analysis's typicality.
 CLOSE_UP_COLUMNS = ("body_site", "typicality", "unusual")
+# 0011: the one view (and close-up site) a study measures.
+STUDY_VIEW_COLUMNS = ("measured_view", "measured_body_site")
+# 0012: colour measures (redness and dark marks) of each analysis.
+COLOUR_COLUMNS = db.models.COLOUR_COLUMNS
 NEW_COLUMNS = (SECOND_OPINION_COLUMNS + ASSESSMENT_COLUMNS + TYPE_DOUBT_COLUMNS + CORRECTION_COLUMNS
-               + STUDY_PHOTO_COLUMNS + CLOSE_UP_COLUMNS)
+               + STUDY_PHOTO_COLUMNS + CLOSE_UP_COLUMNS + STUDY_VIEW_COLUMNS
+               + COLOUR_COLUMNS)
 
 
 def _json_value(value: Any) -> Any:
@@ -550,3 +555,59 @@ def test_0010_tells_the_administrator_what_changed(empty_db_url: str,
 
     downgrade_database(url, "0009")
     assert "signin_session" not in _tables(url)
+
+
+def test_0011_a_study_measures_one_view(empty_db_url: str) -> None:
+    """Issue 26 item 8: studies stored before measure the front view; a view or site outside
+    the lists is refused; the downgrade drops the columns and keeps every other value."""
+    url = empty_db_url
+    _filled_at(url, "0003")
+    upgrade_database(url, "0010")
+    before = _snapshot(url)
+
+    upgrade_database(url, "0011")
+    after = _snapshot(url)
+    assert [(r["measured_view"], r["measured_body_site"]) for r in after["study"]] == [
+        ("front", None)] * len(after["study"])
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE study SET measured_view = 'close-up', "
+                                "measured_body_site = 'chin' WHERE id = 1"))
+        for change in ("UPDATE study SET measured_view = 'back' WHERE id = 1",
+                       "UPDATE study SET measured_body_site = 'elbow_x' WHERE id = 1"):
+            with pytest.raises(sa.exc.IntegrityError):
+                with connection.begin_nested():
+                    connection.execute(text(change))
+    engine.dispose()
+
+    downgrade_database(url, "0010")
+    assert not _columns(url, "study") & set(STUDY_VIEW_COLUMNS)
+    assert _snapshot(url)["study"] == before["study"]
+
+
+def test_0012_adds_colour_measures_not_measured_before(empty_db_url: str) -> None:
+    """Issue 29: stored analyses have no colour measures (NULL, never a made-up 0); a reference
+    other than the two is refused; the downgrade drops the columns and keeps every other value."""
+    url = empty_db_url
+    _filled_at(url, "0003")
+    upgrade_database(url, "0011")
+    before = _snapshot(url)
+
+    upgrade_database(url, "0012")
+    after = _snapshot(url)
+    assert [{name: r[name] for name in COLOUR_COLUMNS} for r in after["analysis"]] == [
+        dict.fromkeys(COLOUR_COLUMNS)] * len(after["analysis"])
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE analysis SET colour_reference = 'self-referenced', "
+                                "red_area_fraction = 0.031, dark_area_fraction = 0.012, "
+                                "clear_skin_ita = 38.5 WHERE id = 1"))
+        with pytest.raises(sa.exc.IntegrityError):
+            with connection.begin_nested():
+                connection.execute(text("UPDATE analysis SET colour_reference = 'guessed' WHERE id = 1"))
+    engine.dispose()
+    assert _snapshot(url)["analysis"][0]["red_area_fraction"] == pytest.approx(0.031)
+
+    downgrade_database(url, "0011")
+    assert not _columns(url, "analysis") & set(COLOUR_COLUMNS)
+    assert _snapshot(url)["analysis"] == before["analysis"]

@@ -370,3 +370,27 @@ def test_lesions_of_uncertain_type_are_stored_and_counted_apart(
         ("nodule", True, pytest.approx(0.41)), ("papule", False, pytest.approx(0.52))]
     [timeline] = repo.patient_timeline(session=session, actor=clinician, patient_id=patient.id)
     assert timeline.inflammatory_type_uncertain == 1
+
+
+def test_a_close_up_is_stored_with_its_site_and_the_analysis_with_its_typicality(
+    session: Session, store: PhotoStore, clinician: Account, visit: Visit
+) -> None:
+    decoded = make_photo(41)
+    analysis = replace(make_analysis(decoded), face=core_types.FaceResult(found=False),
+                       alignment=None, region_counts={}, gags_estimate=None)
+    analysis = replace(analysis, typicality=0.12, unusual=True)
+    photo = repo.store_photo(session=session, actor=clinician, photo_store=store, visit_id=visit.id,
+                             photo=decoded, analysis=analysis, view="close-up", body_site="chin")
+    assert (photo.view, photo.body_site) == ("close-up", "chin")
+    row = repo.latest_analysis(session=session, actor=clinician, photo_id=photo.id)
+    assert (row.face_found, row.typicality, row.unusual) == (False, pytest.approx(0.12), True)
+    [timeline] = repo.patient_timeline(session=session, actor=clinician, patient_id=visit.patient_id)
+    assert (timeline.view, timeline.body_site, timeline.face_found, timeline.unusual) == (
+        "close-up", "chin", False, True)
+
+    front = repo.store_photo(session=session, actor=clinician, photo_store=store, visit_id=visit.id,
+                             photo=make_photo(42), analysis=None, view="front", body_site="chin")
+    assert front.body_site is None  # a site belongs to a close-up only
+    with pytest.raises(ValueError, match="body site 'elbow'"):
+        repo.store_photo(session=session, actor=clinician, photo_store=store, visit_id=visit.id,
+                         photo=make_photo(43), analysis=None, view="close-up", body_site="elbow")

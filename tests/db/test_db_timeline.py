@@ -202,3 +202,49 @@ def test_photos_that_cannot_be_assessed_are_left_out_of_timelines_and_studies(
                                    (date(2024, 2, 1), True, True, None)]
     rows = repo.study_measurements(session=session, actor=clinician, study_id=study_id)
     assert [(r.visit_date, r.inflammatory) for r in rows] == [(date(2024, 1, 1), 6)]
+
+
+def test_a_study_measures_its_one_view_and_lists_who_misses_it(
+        session: Session, store: PhotoStore, clinician: Account) -> None:
+    """Issue 26 item 8: a left-view study never takes a front photo for a missing left one;
+    a subject without any left photo is listed with the views they have. Issue 26 item 2:
+    photos that failed the quality check can be left out, and say why when kept."""
+    study = repo.create_study(session=session, actor=clinician, name="Left trial",
+                              arms=["active"], measured_view="left")
+    (arm,) = repo.list_arms(session=session, actor=clinician, study_id=study.id)
+    a = make_patient(session, clinician, "A-1")
+    day0 = make_visit(session, clinician, a, date(2024, 1, 1))
+    _photo(session, store, clinician, day0.id, 1, _lesions(8))
+    _photo(session, store, clinician, day0.id, 2, _lesions(14), view="left")
+    day28 = make_visit(session, clinician, a, date(2024, 1, 29))
+    _photo(session, store, clinician, day28.id, 3, _lesions(3))  # front only: not measured
+    day56 = make_visit(session, clinician, a, date(2024, 2, 26))
+    _photo(session, store, clinician, day56.id, 4, _lesions(20), view="left", quality=False)
+    b = make_patient(session, clinician, "B-1")
+    _photo(session, store, clinician, make_visit(session, clinician, b, date(2024, 1, 1)).id, 5,
+           _lesions(9))
+    for patient in (a, b):
+        repo.enrol_patient(session=session, actor=clinician, study_id=study.id, arm_id=arm.id,
+                           patient_id=patient.id)
+
+    results = repo.study_results(session=session, actor=clinician, study_id=study.id)
+    assert (results.measured_view, results.measured_body_site) == ("left", None)
+    assert [(m.patient_code, m.visit_date, m.view, m.inflammatory, m.quality_passed)
+            for m in results.measurements] == [
+        ("A-1", date(2024, 1, 1), "left", 14, True),
+        ("A-1", date(2024, 2, 26), "left", 20, False)]
+    assert results.measurements[1].quality_reasons == ("photo is blurred",)
+    by_code = {s.patient_code: s for s in results.subjects}
+    assert (by_code["A-1"].measured_visits, by_code["A-1"].other_views) == (2, ("front",))
+    assert (by_code["B-1"].measured_visits, by_code["B-1"].other_views) == (0, ("front",))
+
+    kept = repo.study_results(session=session, actor=clinician, study_id=study.id,
+                              leave_out_failed_quality=True)
+    assert [m.visit_date for m in kept.measurements] == [date(2024, 1, 1)]
+    assert {s.patient_code: s.left_out_visits for s in kept.subjects} == {"A-1": 1, "B-1": 0}
+    with pytest.raises(ValueError, match="only a close-up has a body site"):
+        repo.create_study(session=session, actor=clinician, name="Bad", arms=["a"],
+                          measured_view="front", measured_body_site="chin")
+    with pytest.raises(ValueError, match="view 'back'"):
+        repo.create_study(session=session, actor=clinician, name="Bad", arms=["a"],
+                          measured_view="back")

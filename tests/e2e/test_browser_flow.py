@@ -272,9 +272,8 @@ def test_first_start_to_trends(page, e2e_app: E2EApp, screenshots: Path) -> None
     page.get_by_text("UTC by the ").first.wait_for()
     assert page.get_by_text("This photo has no analysis.").count() == 0
     visit_picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Visit").first
-    assert visit_picker.get_by_role("combobox").input_value() == (
-        f"{SECOND_VISIT:%d %b %Y} (visit #2)"
-    )
+    # The visit by its date in words, never by its number (issue 26).
+    assert visit_picker.get_by_role("combobox").input_value() == f"{SECOND_VISIT:%d %b %Y}"
     # The photo is in the viewer with the lesions ringed: one legend entry per type, with the
     # counts the page's metrics give.
     shown = viewer_traces(viewer)
@@ -295,7 +294,7 @@ def test_first_start_to_trends(page, e2e_app: E2EApp, screenshots: Path) -> None
     # --- compare: both visits, registered side by side ------------------------------------
     open_page(page, "Compare visits")
     page.get_by_role("heading", name=f"Compare visits of {PATIENT_CODE}", exact=True).wait_for()
-    caption = f"{FIRST_VISIT:%d %b %Y} (left) and {SECOND_VISIT:%d %b %Y} (right)"
+    caption = f"Earlier: {FIRST_VISIT:%d %b %Y}; later: {SECOND_VISIT:%d %b %Y}"
     page.get_by_text(caption).first.wait_for()
     page.get_by_role("heading", name="Counts", exact=True).wait_for()
     page.get_by_role("heading", name="Lesion by lesion", exact=True).wait_for()

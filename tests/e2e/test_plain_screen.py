@@ -107,8 +107,10 @@ def _seed(database_url: str, data_dir: Path) -> None:
             username=ADMIN, full_name=ADMIN_NAME, password=PASSWORD, role="admin"))
     with new_session(engine) as session:
         patient = create_patient(session=session, actor=admin, data=PatientCreate(
-            code=PATIENT_CODE, name="Pat Example", consent_date=date(2024, 1, 2), skin_type="IV"))
-        other = create_patient(session=session, actor=admin, data=PatientCreate(code="P-PLAIN02"))
+            code=PATIENT_CODE, name="Pat Example", consent_date=date(2024, 1, 2), skin_type="IV",
+            research_consent=True))  # a study enrolment needs both (issue 24)
+        other = create_patient(session=session, actor=admin, data=PatientCreate(
+            code="P-PLAIN02", consent_date=date(2024, 1, 2), research_consent=True))
         patient_id, other_id = patient.id, other.id
     visits = [  # (date, papules, comedones, grade, confidence)
         (date(2024, 1, 10), 48, 37, 3, 0.6812),

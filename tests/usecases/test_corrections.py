@@ -160,3 +160,29 @@ def test_deleting_a_corrected_photos_patient_removes_every_correction(stored, da
         assert session.exec(select(func.count()).select_from(Analysis)).one() == 0
         assert session.exec(select(func.count()).select_from(LesionRecord)).one() == 0
     assert not [p for p in clinic.photo_store.root.rglob("*") if p.is_file()]
+
+
+def test_a_correction_keeps_the_photos_typicality_flag(dash) -> None:  # noqa: ANN001
+    """The warning that a photo is unlike the training photos stays on the corrected numbers."""
+    from dataclasses import replace
+    from datetime import date
+
+    from core.imaging import decode_photo
+    from db.engine import get_engine
+    from db.photos import PhotoStore
+    from db.repository import latest_analysis, list_photos
+    from usecases.clinic import Clinic
+
+    dash.make_account("root", role="admin")
+    doctor = dash.get_account(dash.make_account("doc"))
+    patient = dash.make_patient(doctor.id, "ACN-T1")
+    photo = decode_photo(dash.face_photo_bytes(), filename="odd.png")
+    analysis = replace(dash.sample_analysis(photo), typicality=0.04, unusual=True)
+    visit = dash.make_visit(doctor.id, patient, date(2024, 1, 10), photo=photo, analysis=analysis)
+    clinic = Clinic(engine=get_engine(dash.env.url), photo_store=PhotoStore(dash.env.data_dir / "photos"))
+    with clinic.session() as session:
+        row = list_photos(session=session, actor=doctor, visit_id=visit)[0]
+        model = latest_analysis(session=session, actor=doctor, photo_id=row.id)
+    corrected = correct_lesions(clinic, doctor, analysis_id=model.id, grader=GRADER,
+                                edit=LesionEdit("remove", lesion=0))
+    assert (corrected.unusual, corrected.typicality) == (True, pytest.approx(0.04))

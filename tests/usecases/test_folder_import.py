@@ -353,3 +353,217 @@ def test_a_patient_created_meanwhile_by_another_import_is_found_not_refused(
 
     assert "Stored 1 photo " in capsys.readouterr().out
     assert stored(dash) == {"P001": {date(2024, 1, 10): ["a.png"]}}
+
+
+# ------------------------------------------------------ issue 24: check and read the same bytes
+def _one_photo_folder(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """(folder, its one photo, a secret file outside the folder)."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    secret = outside / "secret.png"
+    face_file(secret, 50)
+    root = tmp_path / "export"
+    photo = root / "P001" / "2024-01-10" / "a.png"
+    face_file(photo, 0)
+    return root, photo, secret
+
+
+def test_a_file_swapped_for_a_link_between_check_and_read_is_not_read(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """The check (where the file really lies) and the read are one open: a file swapped for a
+    link to a file outside the folder right after the check is refused, its target never read."""
+    import os
+
+    root, photo, secret = _one_photo_folder(tmp_path)
+    planned, _ = folder_plan.plan_folder(root)
+    real_realpath = os.path.realpath
+    swapped = []
+
+    def realpath_then_swap(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        result = real_realpath(path, *args, **kwargs)
+        if not swapped and Path(path) == photo:  # the check has looked: now swap the file
+            swapped.append(True)
+            photo.unlink()
+            photo.symlink_to(secret)
+        return result
+
+    monkeypatch.setattr(os.path, "realpath", realpath_then_swap)
+    data = folder_plan.read_planned(planned[0])
+    monkeypatch.undo()
+
+    assert swapped
+    assert data != secret.read_bytes()
+    assert data == ("'P001/2024-01-10/a.png' became a link while it was imported (a link is never "
+                    "followed when a photo is read); it was not read.")
+
+
+def test_a_file_swapped_in_a_rename_loop_never_gives_outside_bytes(tmp_path) -> None:  # noqa: ANN001
+    """A thread swaps the photo and a link to a file outside the folder as fast as it can (the
+    reported attack): no read ever returns the outside file's bytes."""
+    import os
+    import threading
+
+    root, photo, secret = _one_photo_folder(tmp_path)
+    planned, _ = folder_plan.plan_folder(root)
+    link = photo.with_name("link.tmp")
+    link.symlink_to(secret)
+    spare = photo.with_name("spare.tmp")
+    stop = threading.Event()
+
+    def swap() -> None:
+        while not stop.is_set():  # photo <-> link, through a spare name, one rename at a time
+            os.replace(photo, spare)
+            os.replace(link, photo)
+            os.replace(photo, link)
+            os.replace(spare, photo)
+
+    thread = threading.Thread(target=swap, daemon=True)
+    thread.start()
+    outside = secret.read_bytes()
+    try:
+        reads = [folder_plan.read_planned(planned[0]) for _ in range(3000)]
+    finally:
+        stop.set()
+        thread.join()
+    assert not any(data == outside for data in reads)
+    assert any(isinstance(data, bytes) for data in reads)  # the photo itself was read at times
+
+
+def _run_with_deadline(seconds: float, function, *args):  # noqa: ANN001, ANN002, ANN202
+    """`function(*args)` in a thread; (finished, result)."""
+    import threading
+
+    box: list = []
+    thread = threading.Thread(target=lambda: box.append(function(*args)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return (not thread.is_alive()), (box[0] if box else None)
+
+
+def test_a_named_pipe_in_a_visit_folder_is_skipped_with_a_sentence(dash, tmp_path, use_analyzer,
+                                                                   capsys) -> None:  # noqa: ANN001
+    """A FIFO used to hang the import (opening it waits for a writer)."""
+    import os
+
+    dash.make_account("boss", role="admin")
+    visit = tmp_path / "export" / "P001" / "2024-01-10"
+    visit.mkdir(parents=True)
+    pipe = visit / "camera.jpg"
+    os.mkfifo(pipe)
+    counting = use_analyzer()
+
+    finished, code = _run_with_deadline(20, run, tmp_path / "export", "boss", tmp_path)
+    if not finished:  # unblock the old code's open, so the thread ends
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+    assert finished, "the import hung on a named pipe"
+    assert code == import_command.EXIT_REFUSED
+    assert ("'P001/2024-01-10/camera.jpg' is a named pipe, not a photo file; it was skipped."
+            in capsys.readouterr().out)
+    assert counting.calls == 0
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path) -> None:  # noqa: ANN001
+    """A 600 MB file (sparse: no disk used) is refused from its size: nothing of it is read into
+    memory (the old code read it whole before refusing it)."""
+    import os
+    import tracemalloc
+
+    visit = tmp_path / "export" / "P001" / "2024-01-10"
+    visit.mkdir(parents=True)
+    big = visit / "huge.jpg"
+    with big.open("wb") as handle:
+        handle.truncate(600_000_000)
+    planned, _ = folder_plan.plan_folder(tmp_path / "export")
+    sentence = "'P001/2024-01-10/huge.jpg' is 600.0 MB; the largest photo accepted is 60 MB."
+
+    tracemalloc.start()
+    try:
+        data = folder_plan.read_planned(planned[0])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000, f"{peak / 1e6:.0f} MB held while refusing the file"
+    assert data == sentence
+    try:
+        folder_plan.sha256_planned(planned[0])
+    except folder_plan.RefusedFile as refused:
+        assert str(refused) == sentence
+    else:
+        raise AssertionError("the checksum step read a file over the size limit")
+    assert os.stat(big).st_size == 600_000_000
+
+
+# ------------------------------------------------------------------------------- close-ups
+@pytest.mark.parametrize(("parts", "expected"), [
+    (("a.jpg",), (None, None)),
+    (("DCIM", "100CANON", "a.jpg"), (None, None)),
+    (("close-up", "a.jpg"), ("close-up", None)),
+    (("Close-Up-Left-Cheek", "a.jpg"), ("close-up", "left_cheek")),
+    (("chin", "IMG_0001.JPG"), ("close-up", "chin")),
+    (("left cheek", "a.jpg"), ("close-up", "left_cheek")),
+    (("close-up-back-2.jpg",), ("close-up", "back")),
+    (("closeup_forehead.png",), ("close-up", "forehead")),
+    (("close-up 3.jpg",), ("close-up", None)),
+    (("chin.jpg",), (None, None)),  # a file's own name says a close-up only with the word
+])
+def test_a_close_up_is_known_by_its_folder_or_file_name(parts, expected) -> None:  # noqa: ANN001
+    assert folder_plan.capture_hint(parts) == expected
+
+
+@pytest.mark.slow
+def test_close_ups_are_imported_with_their_view_and_site(dash, tmp_path, tiny_weights, use_analyzer) -> None:  # noqa: ANN001
+    from sqlmodel import select
+
+    from db.models import Photo
+
+    dash.make_account("boss", role="admin")
+    root = tmp_path / "export"
+    face_file(root / "P001" / "2024-01-10" / "front.png", 0)
+    face_file(root / "P001" / "2024-01-10" / "close-up-left-cheek" / "a.png", 10)
+    face_file(root / "P001" / "2024-01-10" / "close-up-chin-1.png", 20)
+    planned, refused = folder_plan.plan_folder(root)
+    assert not refused
+    use_analyzer()
+    assert run(root, "boss", tiny_weights) == import_command.EXIT_OK
+    with dash.env.session() as session:
+        rows = {p.filename: (p.view, p.body_site) for p in session.exec(select(Photo)).all()}
+    assert rows["a.png"] == ("close-up", "left_cheek")
+    assert rows["close-up-chin-1.png"] == ("close-up", "chin")
+    assert rows["front.png"][0] != "close-up" and rows["front.png"][1] is None
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_storing_says_the_disk_is_full(dash, tmp_path, use_analyzer, monkeypatch,
+                                                          capsys) -> None:  # noqa: ANN001
+    """The photo store's lowest write fails with ENOSPC: the photo is refused with "the disk is
+    full", not an errno dump or advice to migrate."""
+    import errno
+    import os
+
+    dash.make_account("boss", role="admin")
+    face_file(tmp_path / "export" / "P001" / "2024-01-10" / "a.png", 0)
+    use_analyzer()
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, handle) -> None:  # noqa: ANN001
+            self.handle = handle
+
+        def __enter__(self):  # noqa: ANN204
+            return self
+
+        def __exit__(self, *exc) -> None:  # noqa: ANN002
+            self.handle.close()
+
+        def write(self, data) -> int:  # noqa: ANN001
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fdopen(fd, mode="r", *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        handle = real_fdopen(fd, mode, *args, **kwargs)
+        return FullDisk(handle) if "w" in mode else handle
+
+    (tmp_path / "empty").mkdir()
+    assert run(tmp_path / "empty", "boss", tmp_path) == import_command.EXIT_OK  # folder bound
+    monkeypatch.setattr("db.photos.os.fdopen", fdopen)
+    assert run(tmp_path / "export", "boss", tmp_path) == import_command.EXIT_REFUSED
+    out = capsys.readouterr().out
+    assert "refused P001/2024-01-10/a.png: not stored: the disk is full: free some space" in out, out

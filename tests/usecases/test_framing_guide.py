@@ -52,3 +52,26 @@ def test_without_an_analysis_on_either_side() -> None:
     nothing_found = stored_face(_row(face_found=False))
     assert compare_with_guide(_guide(nothing_found), _checked()).sentences == (
         "The framing cannot be compared: no face was found on the last photo of this view.",)
+
+
+# ---- issue 26 item 2: a photo stored although it failed the quality check is never the guide --
+def test_a_photo_stored_anyway_is_never_the_framing_guide(dash) -> None:  # noqa: ANN001
+    from db.engine import get_engine
+    from db.photos import PhotoStore
+    from tests.dashboard.fixtures_d2 import papules
+    from tests.dashboard.fixtures_timeline import CUT_OFF, Shot, seed_shots
+    from usecases.clinic import Clinic
+    from usecases.framing_guide import framing_guide
+
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc")
+    seeded = seed_shots(dash, doctor, "ACN-GUIDE", [
+        (date(2024, 1, 10), [Shot(papules(2))]),
+        (date(2024, 2, 10), [Shot(papules(2), quality_reasons=(CUT_OFF,))]),
+    ])
+    clinic = Clinic(engine=get_engine(dash.env.url),
+                    photo_store=PhotoStore(dash.env.data_dir / "photos"))
+    guide = framing_guide(clinic, dash.get_account(doctor), patient_id=seeded.patient_id,
+                          view="front")
+    assert guide is not None
+    assert (guide.photo_id, guide.visit_date) == (seeded.photo_ids[0], date(2024, 1, 10))

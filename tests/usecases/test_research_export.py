@@ -34,7 +34,8 @@ def clinic_data(dash):  # noqa: ANN001, ANN201
     clinic = Clinic(engine=get_engine(dash.env.url), photo_store=PhotoStore(dash.env.data_dir / "photos"))
     patients = []
     for i in range(4):
-        patient = dash.make_patient(doctor.id, f"ACN-SECRET-{i}", name="Jane Roe" if i == 0 else None)
+        patient = dash.make_patient(doctor.id, f"ACN-SECRET-{i}", name="Jane Roe" if i == 0 else None,
+                                    research_consent=False)
         if i < 3:
             with clinic.session() as session:
                 update_patient(session=session, actor=doctor, patient_id=patient,
@@ -112,9 +113,12 @@ def test_only_an_administrator_exports_and_never_over_an_existing_folder(clinic_
     assert sorted(p.name for p in exports.iterdir()) == ["taken"]  # no half-written folder
 
 
-def test_the_command_line_exports_as_an_administrator(clinic_data, tmp_path, capsys) -> None:  # noqa: ANN001
+def test_the_command_line_exports_as_an_administrator(clinic_data, tmp_path, capsys,  # noqa: ANN001
+                                                      monkeypatch) -> None:  # noqa: ANN001
     from usecases.cli import export_training
 
+    # The export searches each photo for a second face with the installed face networks.
+    monkeypatch.setenv("ACNE_WEIGHTS_DIR", str(Path(__file__).resolve().parents[2] / "weights"))
     assert export_training.main([str(tmp_path / "out"), "--account", "doc"]) == 2
     assert "only an administrator" in capsys.readouterr().err
     assert export_training.main([str(tmp_path / "out"), "--account", "root"]) == 0
@@ -143,3 +147,41 @@ def test_export_then_train_with_it_then_evaluate_its_test_split(clinic_data, tmp
     assert metrics["n_photos"] == 1
     for name in ("f1", "count_mae", "lesion_iou"):
         assert isinstance(metrics[name], float), name
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2], ids=["upright", "turned 90 degrees", "turned 180 degrees"])
+def test_a_photo_with_a_second_face_is_never_exported(dash, tmp_path, turns: int) -> None:  # noqa: ANN001
+    """Issue 24: a bystander's face is not covered by the patient's consent. The analysis found
+    one face (a second one lying on its side is missed by it); the export searches the photo
+    at four quarter turns and leaves it out, while the patient's one-face photo goes in."""
+    import dataclasses
+
+    import numpy as np
+    from skimage import data
+
+    from core.imaging import decode_photo
+    from core.types import FaceResult
+    from db.engine import get_engine
+    from db.photos import PhotoStore
+    from db.repository import latest_analysis, list_photos
+    from tests.core.photo_factory import encode
+
+    admin = dash.get_account(dash.make_account("root", role="admin"))
+    doctor = dash.get_account(dash.make_account("doc"))
+    clinic = Clinic(engine=get_engine(dash.env.url), photo_store=PhotoStore(dash.env.data_dir / "photos"))
+    patient = dash.make_patient(doctor.id, "ACN-TWO-FACES")
+    astronaut = data.astronaut()
+    two_faces = np.ascontiguousarray(np.concatenate([astronaut, np.rot90(astronaut, turns)], axis=1))
+    for day, image in ((10, astronaut), (11, two_faces)):
+        photo = decode_photo(encode(image, "PNG"), filename=f"visit_{day}.png")
+        analysis = dataclasses.replace(dash.sample_analysis(photo), face=FaceResult(
+            found=True, box=(150.0, 30.0, 300.0, 200.0), n_faces=1, view="front"))
+        visit = dash.make_visit(doctor.id, patient, date(2024, 1, day), photo=photo, analysis=analysis)
+        with clinic.session() as session:
+            row = list_photos(session=session, actor=doctor, visit_id=visit)[0]
+            stored = latest_analysis(session=session, actor=doctor, photo_id=row.id)
+        correct_lesions(clinic, doctor, analysis_id=stored.id, grader=GRADER,
+                        edit=LesionEdit("add", kind="pustule", point=(220.0, 120.0)))
+    summary = export_training_set(clinic, admin, tmp_path / "export", seed=0)
+    assert (summary.photos, summary.other_faces_left_out) == (1, 1)
+    assert [row["image"] for row in _read_index(tmp_path / "export")] == ["subject-0001_visit01_front.jpg"]

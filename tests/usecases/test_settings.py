@@ -140,3 +140,195 @@ def test_the_app_shows_the_sentence_instead_of_a_stack_trace(env, monkeypatch: p
             f"The app cannot start: {says}"), [e.value for e in at.error]
         assert "secret" not in at.error[0].value
         assert not at.text_input  # no sign-in form
+
+
+# ------------------------------------------------------------------------ issue 24: settings
+BAD_PORT = "postgresql://u:pw@127.0.0.1:abc/acne"
+COMMANDS = {
+    "migrate": lambda: migrate.main([]),
+    "check": lambda: check.main([]),
+    "backup": lambda: backup.main(["create", "/tmp/never-written"]),
+    "import_folder": lambda: import_folder.main(["/tmp", "--account", "anyone"]),
+}
+
+
+def _not_a_database(tmp_path: Path) -> str:
+    path = tmp_path / "notes.db"
+    path.write_text("these are notes, not a database\n" * 100)
+    return f"sqlite:///{path}"
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("case", ["bad port", "not a database", "in memory", "empty data folder"])
+def test_issue24_settings_give_one_sentence_and_exit_2_in_every_command(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    command: str, case: str,
+) -> None:
+    variable, value, says = {
+        "bad port": ("DATABASE_URL", BAD_PORT, "DATABASE_URL is not valid: is not a database URL"),
+        "not a database": ("DATABASE_URL", _not_a_database(tmp_path),
+                           f"DATABASE_URL: the database file {tmp_path / 'notes.db'} is not a database"),
+        "in memory": ("DATABASE_URL", "sqlite:///:memory:",
+                      "DATABASE_URL is not valid: names a database in memory"),
+        "empty data folder": ("ACNE_DATA_DIR", "", "ACNE_DATA_DIR ('') is not valid: is empty"),
+    }[case]
+    clean_env.setenv(variable, value)
+    assert COMMANDS[command]() == EXIT_BAD_SETTINGS
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"error: {says}"), captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "Traceback" not in captured.err + captured.out and ":pw@" not in captured.err
+
+
+def test_an_empty_data_folder_setting_never_means_the_current_folder(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.setenv("ACNE_DATA_DIR", "  ")
+    with pytest.raises(SettingsError, match=r"^ACNE_DATA_DIR \('  '\) is not valid: is empty"):
+        load_settings()
+    clean_env.setenv("ACNE_WEIGHTS_DIR", "")
+    clean_env.setenv("ACNE_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(SettingsError, match=r"^ACNE_WEIGHTS_DIR \(''\) is not valid: is empty"):
+        load_settings()
+    clean_env.delenv("ACNE_WEIGHTS_DIR")
+    clean_env.setenv("ACNE_BACKUP_KEY_FILE", "")  # empty: no key, not the current folder
+    assert load_settings().backup_key_file is None
+
+
+def test_a_database_in_a_shared_folder_leaves_that_folder_as_it_was(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """DATABASE_URL=sqlite:///<folder>/acne.db chmodded <folder> to 0700: /tmp would lose its
+    sticky bit. Only folders the product creates are restricted."""
+    import stat
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp
+    clean_env.setenv("DATABASE_URL", f"sqlite:///{shared / 'acne.db'}")
+    assert migrate.main([]) == 0
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    created = tmp_path / "data"  # made by the product: owner only
+    assert stat.S_IMODE(created.stat().st_mode) == 0o700
+    assert stat.S_IMODE((created / "photos").stat().st_mode) == 0o700
+    # The shared folder named as the data folder itself: refused, and left as it was.
+    clean_env.delenv("DATABASE_URL")
+    clean_env.setenv("ACNE_DATA_DIR", str(shared))
+    with pytest.raises(SettingsError, match=r"is a folder shared with other users"):
+        check_storage(load_settings())
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+
+
+def test_a_database_not_migrated_is_one_sentence_in_the_import(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    (tmp_path / "export").mkdir()
+    assert import_folder.main([str(tmp_path / "export"), "--account", "anyone"]) == EXIT_BAD_SETTINGS
+    err = capsys.readouterr().err
+    assert err.strip() == ("The database file " + str(tmp_path / "fresh.db") +
+                           " has no tables yet: run `python -m usecases.cli.migrate` first."), err
+
+
+def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk reports no free space (as `df` would on a full disk)."""
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 0))
+
+
+def test_after_a_full_disk_the_import_says_the_disk_is_full(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A full disk made SQLite fail to open its shared-memory file ("disk I/O error"); the
+    import said "run migrate and create an account"."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from db.engine import dispose_engines, get_engine
+
+    assert migrate.main([]) == 0
+    settings = load_settings()
+    dispose_engines()
+    engine = get_engine(settings.resolved_database_url)
+
+    def full(dbapi_connection, record) -> None:  # noqa: ANN001
+        raise sqlite3.OperationalError("disk I/O error")
+
+    event.listen(engine, "connect", full, insert=True)
+    _full_disk(clean_env)
+    (tmp_path / "export").mkdir()
+    try:
+        code = import_folder.main([str(tmp_path / "export"), "--account", "anyone"])
+    finally:
+        event.remove(engine, "connect", full)
+        dispose_engines()
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_SETTINGS
+    assert "disk is full" in err and "run `python -m usecases.cli.migrate`" not in err, err
+    assert "create an account" not in err
+
+
+def test_every_command_answers_a_full_disk_with_one_sentence(
+    clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A write that meets a full disk anywhere under a command (here, the schema upgrade
+    inside migrate) ends in one sentence and exit 2, not a traceback."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    def full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full"))
+
+    clean_env.setattr(migrate, "upgrade_database", full)
+    assert migrate.main([]) == EXIT_BAD_SETTINGS
+    err = capsys.readouterr().err
+    assert err.startswith("error: The disk is full: free some space"), err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_app_says_why_for_each_bad_database(env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:  # noqa: ANN001
+    from streamlit.testing.v1 import AppTest
+
+    import streamlit as st
+
+    for value, says in (
+        (BAD_PORT, "DATABASE_URL is not valid: is not a database URL"),
+        (_not_a_database(tmp_path), "DATABASE_URL: the database file"),
+        ("sqlite:///:memory:", "DATABASE_URL is not valid: names a database in memory"),
+        (f"sqlite:///{tmp_path / 'fresh.db'}", "DATABASE_URL: the database has no tables yet"),
+    ):
+        st.cache_resource.clear()
+        with monkeypatch.context() as patch:
+            patch.setenv("DATABASE_URL", value)
+            at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60).run()
+        assert not at.exception, at.exception
+        assert [e.value for e in at.error] and at.error[0].value.startswith(
+            f"The app cannot start: {says}"), [e.value for e in at.error]
+        assert ":pw@" not in at.error[0].value
+        assert not at.text_input  # no sign-in form
+    st.cache_resource.clear()
+
+
+def test_a_full_disk_under_a_page_is_one_sentence(dash, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """The database fails with SQLite's "database or disk is full" while the sign-in page reads."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    dash.make_account("boss", role="admin")
+
+    def full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OperationalError("SELECT", {}, sqlite3.OperationalError("database or disk is full"))
+
+    at = dash.app().run()  # settings checked and cached
+    monkeypatch.setattr("db.repository.count_accounts", full, raising=False)
+    monkeypatch.setattr("db.repository.accounts.count_accounts", full, raising=False)
+    at.run()
+    assert not at.exception, at.exception
+    assert any(str(e.value).startswith("The page cannot go on: The disk is full") for e in at.error), \
+        [e.value for e in at.error]

@@ -93,7 +93,9 @@ def test_record_visit_stores_each_photo_in_one_unit_and_says_what_was_refused(da
     # The same photo again, for the same patient: found before it is analysed.
     later = check_photo(clinic, doctor, patient_id=patient, filename="again.png",
                         data=dash.face_photo_bytes(), analyzer=analyzer)
-    assert later.duplicate == f"already stored for this patient (photo #{photo.id})"
+    # In words, never a row number ("photo #7", issue 26).
+    assert later.duplicate == (f"already stored for this patient (as '{photo.filename}', "
+                               f"saved {photo.created_at:%d %b %Y})")
     assert analyzer.calls == 1
 
 

@@ -15,7 +15,6 @@ import sys
 from collections.abc import Sequence
 
 from core.words import plural
-from db.migrate import database_is_migrated
 from db.repository.integrity import (
     DEFAULT_MIN_AGE_S,
     IntegrityReport,
@@ -26,7 +25,7 @@ from db.repository.integrity import (
 )
 from usecases.cli import settings_checked
 from usecases.clinic import open_clinic
-from usecases.settings import load_settings
+from usecases.settings import check_migrated, load_settings
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -91,10 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PROBLEM
     settings = load_settings()
     clinic = open_clinic(settings)
-    if not database_is_migrated(settings.resolved_database_url):
-        print("error: the database has no tables yet: run `python -m usecases.cli.migrate` first",
-              file=sys.stderr)
-        return EXIT_PROBLEM
+    check_migrated(settings)  # one sentence and exit 2 before any query
     store = clinic.photo_store
     with clinic.session() as session:
         # Re-hashing every file takes long: done outside the repair's write lock, so the

@@ -50,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     splits = ", ".join(f"{summary.photos_by_split.get(s, 0)} {s}" for s in ("train", "valid", "test"))
     print(f"{summary.folder}: {summary.photos} photos of {summary.subjects} subjects ({splits}), "
           f"{summary.lesions} lesions; {summary.uncorrected_left_out} photos without a clinician's "
-          "correction left out")
+          f"correction and {summary.other_faces_left_out} photos with more than the patient's face "
+          "left out")
     return EXIT_OK
 
 

@@ -60,6 +60,10 @@ def test_calibrate_writes_loadable_weights_and_its_choices(tmp_path, capsys):
     assert shipped["type_confidence_threshold"] in {*TYPE_THRESHOLDS, 1.0}
     analyzer = load_analyzer(out)
     assert analyzer.grader.features == FEATURE_SETS[report["grader_feature_set"]]
+    # The skin check ships in the folder, fitted on the data's train and valid photos.
+    assert analyzer.typicality is not None
+    assert json.loads((out / "manifest.json").read_text())["models"]["typicality"]["metrics"]["valid"][
+        "n_train_photos"] == 3
     image = np.full((96, 96, 3), (200, 160, 140), np.uint8)
     assert analyzer.analyze(image).grade.value in range(4)
 
@@ -73,7 +77,10 @@ def test_calibrate_writes_loadable_weights_and_its_choices(tmp_path, capsys):
         rows = list(csv.DictReader(handle))
     assert [r["image"].endswith(".jpg") for r in rows] == [True] * 3
     assert 0.0 <= metrics["grade_calibration_error"] <= 1.0
-    assert [float(r["grade_confidence"]) > 0 for r in rows] == [True] * 3
+    # A photo the product refuses has no grade; the skin check fitted by calibrate keeps these.
+    assert [float(r["grade_confidence"]) > 0 for r in rows] == [r["assessable"] == "1" for r in rows]
+    assert metrics["assessed"]["n_photos"] == 3 and metrics["assessed"]["n_assessed"] >= 2
+    assert metrics["over_assessed"]["n_photos"] == metrics["assessed"]["n_assessed"]
     by_grade = metrics["count_error_by_true_grade"]
     assert set(by_grade) == {r["true_grade"] for r in rows}
     for grade, row in by_grade.items():

@@ -173,8 +173,11 @@ def test_extra_share_splits_the_sampling_weight(tmp_path):
         train_segmenter.parse_args(["--data", str(acne04), "--extra-share", "1.5"])
 
 
-def _weights_from_run(run, folder):
-    """The run's trained segmenter in a weights folder (with the tiny test grader)."""
+def _weights_from_run(run, folder, skin_check_data=None):
+    """The run's trained segmenter in a weights folder (with the tiny test grader), and with
+    `skin_check_data` a skin check fitted on that data set's train and valid photos (its margin
+    wide: these tests measure the metrics, not the check), so photos without a face are
+    measured as close-ups."""
     from core.segmentation import build_model
     from core.training.export import read_run_config, save_segmenter, write_manifest
     from tests.model_factory import build_tiny_weights
@@ -186,6 +189,11 @@ def _weights_from_run(run, folder):
     models = json.loads((folder / "manifest.json").read_text())["models"]
     models["segmenter"].update(save_segmenter(model, config, folder))
     write_manifest(folder, models)
+    if skin_check_data is not None:
+        from core.training import fit_typicality
+
+        fit_typicality.main(["--data", str(skin_check_data), "--weights", str(folder),
+                             "--refuse-margin", "10"])
     return folder
 
 
@@ -209,11 +217,12 @@ def test_training_with_extra_data_then_evaluating_an_extra_set(tmp_path, capsys)
         (row,) = csv.DictReader(handle)
     assert np.isfinite(float(row["train_loss"])) and np.isfinite(float(row["train_kind"]))
 
-    weights = _weights_from_run(run, tmp_path / "weights")
+    weights = _weights_from_run(run, tmp_path / "weights", skin_check_data=acne04)
     capsys.readouterr()
     assert evaluate.main(["--data", str(export), "--split", "test", "--weights", str(weights), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["n_photos"] == 3 and metrics["skipped"] == {}
+    assert metrics["assessed"]["n_assessed"] == 3  # close-ups of skin, measured
     for name in ("f1", "count_mae", "count_pearson", "lesion_iou", "grade_accuracy"):
         assert isinstance(metrics[name], float), name
     assert metrics["n_photos_graded"] == 2 and sum(map(sum, metrics["grade_confusion"])) == 2

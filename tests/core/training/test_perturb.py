@@ -61,7 +61,8 @@ class PerfectAnalyzer:
                    for t in self.truth]
         return SimpleNamespace(lesions=lesions, kind_mask=np.zeros(image.shape[:2], np.uint8),
                                counts=SimpleNamespace(total=len(lesions), inflammatory=0),
-                               grade=SimpleNamespace(value=0, confidence=0.9), assessable=True)
+                               grade=SimpleNamespace(value=0, confidence=0.9), assessable=True,
+                               is_closeup=False, typicality=None)
 
 
 @pytest.mark.parametrize("name", ["high_res", "low_res", "blur"])

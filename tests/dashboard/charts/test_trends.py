@@ -122,10 +122,12 @@ def test_every_trend_hover_reads_in_words_with_rounded_numbers(visits):
             assert trace.hovertemplate, (figure.layout.title.text, trace.name)
             assert "%{y}" not in trace.hovertemplate and "%{customdata}" not in trace.hovertemplate
     area = trend_charts.area_figure(visits)
-    assert area.data[0].hovertemplate == "Lesion area: %{y:.2f}% of facial skin<extra></extra>"
+    # %{text}: a line of its own for a photo that failed the quality check, else nothing.
+    assert area.data[0].hovertemplate == (
+        "Lesion area: %{y:.2f}% of facial skin%{text}<extra></extra>")
     groups = trend_charts.groups_figure(visits, mode="absolute")
     assert next(t for t in groups.data if t.meta == "inflammatory").hovertemplate == (
-        "Inflammatory (papules, pustules, nodules/cysts): %{y:+.1~f} lesions<extra></extra>")
+        "Inflammatory (papules, pustules, nodules/cysts): %{y:+.1~f} lesions%{text}<extra></extra>")
     grade = next(t for t in trend_charts.grade_figure(visits).data if t.meta == "grade")
     assert list(grade.text) == ["moderate", "moderate", "mild"]
 
@@ -141,7 +143,8 @@ def test_the_overview_stacks_counts_area_and_grade_on_one_date_axis(visits):
     assert (by_meta["inflammatory"].xaxis, by_meta["lesion_area_fraction"].xaxis,
             by_meta["grade"].xaxis) == ("x", "x2", "x3")
     assert list(by_meta["lesion_area_fraction"].y) == pytest.approx([2.0, 1.0, 0.5])
-    assert list(layout.yaxis3.ticktext) == ["0 mild", "1 moderate", "2 severe", "3 very severe"]
+    # In words only: "0 mild" would read like IGA's numbers.
+    assert list(layout.yaxis3.ticktext) == ["mild", "moderate", "severe", "very severe"]
     assert [s.name for s in layout.shapes] == ["treatment"]
     # Every trend chart of the patient shows the same dates: switching tabs never moves them.
     shown = list(layout.xaxis.range)
@@ -169,7 +172,8 @@ def test_visit_table_in_words(visits):
     assert list(table.columns) == [
         "Visit date", "Comedones", "Papules", "Pustules", "Nodules/cysts", "Uncertain type",
         "Inflammatory", "Non-inflammatory", "All lesions", "Lesion area (%)", "Model grade",
-        "Confidence", "Clinician grade", "IGA", "Corrected", "Model version"]
+        "Confidence", "Clinician grade", "IGA", "Corrected", "Quality check", "Model version"]
+    assert table["Quality check"].tolist() == ["passed"] * 3
     assert table["Visit date"].tolist() == [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
     assert table["Lesion area (%)"].tolist() == [2.0, 1.0, 0.5]
     assert table["Model grade"].tolist() == ["moderate", "moderate", "mild"]
@@ -178,3 +182,26 @@ def test_visit_table_in_words(visits):
     assert table["Clinician grade"].isna().tolist() == [True, True, False]  # shown as a dash
     assert table["IGA"].tolist() == ["3 moderate", "2 mild", "1 almost clear"]
     assert table["Corrected"].tolist() == ["no", "no", "no"]
+
+
+def test_retake_band_and_hollow_points(visits):
+    from core.retake_noise import parse_table
+
+    flagged = visits.assign(quality_flag=[None, "Stored although it failed the quality check: x",
+                                          None])
+    bins = [{"level": 0.0, "sd": 1.0}, {"level": 100.0, "sd": 1.0}]
+    noise = parse_table({"measures": {m: {"bins": bins} for m in (
+        "total", "inflammatory", "non_inflammatory", "lesion_area", "grade")}})
+    figure = trend_charts.groups_figure(flagged, noise=noise)
+    by_meta = {t.meta: t for t in figure.data}
+    assert list(by_meta["inflammatory:band"].y) == pytest.approx([10 + 1.96, 5 + 1.96, 1 + 1.96])
+    assert list(by_meta["inflammatory:band_low"].y) == pytest.approx([10 - 1.96, 5 - 1.96, 0.0])
+    assert "nodule:band" not in by_meta  # the table has no nodule measure
+    assert [t.showlegend for t in figure.data if str(t.meta).endswith(":band")] == [True, False]
+    assert list(by_meta["inflammatory"].marker.symbol) == ["circle", "circle-open", "circle"]
+    assert list(by_meta["inflammatory"].text)[1] == "<br>Stored although it failed the quality check: x"
+    # Change from baseline has no band (the band is around measured counts).
+    assert not [t for t in trend_charts.groups_figure(flagged, noise=noise, mode="percent").data
+                if str(t.meta).endswith(":band")]
+    overview = trend_charts.overview_figure(flagged, noise=noise)
+    assert sum(bool(t.showlegend) for t in overview.data if str(t.meta).endswith(":band")) == 1
