@@ -50,6 +50,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("face", "benchmarks.bench_face", (), ("--repeats", "1"), False, False),
     Benchmark("import", "benchmarks.bench_import", (), ("--photos", "3", "--size", "640x480"), True, True),
     Benchmark("pages", "benchmarks.bench_pages", (), ("--repeats", "1", "--no-browser"), True, False),
+    # Issue 28: ten clinicians uploading a 12 MP photo at once, ten imports at once.
+    Benchmark("concurrent", "benchmarks.bench_concurrent", (),
+              ("--users", "0", "--imports", "2", "--size", "640x480"), True, True),
 )
 
 
@@ -235,9 +238,41 @@ def pages_rows(r: dict) -> list[Row]:
     return rows
 
 
+def concurrent_rows(r: dict) -> list[Row]:
+    rows = []
+    browser = r.get("browser")
+    if browser and "skipped" not in browser:
+        users = browser["users"]
+        lost = users - browser["visits_stored"]
+        rows.append(Row(f"{users} clinicians uploading a {browser['photo']} at once: visits stored",
+                        f"{browser['visits_stored']} of {users}", f"{users} of {users}", lost == 0))
+        rows.append(Row(f"{users} at once: errors shown", str(len(browser["errors_shown"])), "0",
+                        not browser["errors_shown"]))
+        p95 = browser["to_result_p95_s"]
+        rows.append(Row(f"{users} at once: time to the analysed result, p50 / p95",
+                        f"{_s(browser['to_result_p50_s'])} / {_s(p95)}",
+                        f"p95 <= {_s(browser['target_p95_s'])}",
+                        p95 is not None and p95 <= browser["target_p95_s"]))
+        rows.append(Row(f"{users} at once: time to saved, p50 / p95",
+                        f"{_s(browser['to_saved_p50_s'])} / {_s(browser['to_saved_p95_s'])}"))
+        rows.append(Row(f"{users} at once: the app server's peak memory",
+                        f"{browser['server_peak_rss_mb']:.0f} MB"))
+    imports = r.get("imports")
+    if imports:
+        n = imports["imports"]
+        rows.append(Row(f"{n} import commands at once ({imports['database']}): photos stored",
+                        f"{imports['photos_stored']} of {imports['photos_given']}",
+                        f"{imports['photos_given']} of {imports['photos_given']}",
+                        imports["photos_stored"] == imports["photos_given"]
+                        and not imports["failed_commands"]))
+        rows.append(Row(f"{n} import commands at once: the slowest", _s(imports["slowest_command_s"])))
+    return rows
+
+
 ROWS: dict[str, Callable[[dict], list[Row]]] = {
     "analyze": analyze_rows, "cold_start": cold_start_rows, "engine": engine_rows,
     "first_analysis": first_analysis_rows, "face": face_rows, "import": import_rows, "pages": pages_rows,
+    "concurrent": concurrent_rows,
 }
 
 

@@ -141,3 +141,20 @@ def test_quick_import_benchmark_end_to_end(tmp_path: Path) -> None:
     assert "| batch import, 3 photos of 0.3 MP, photos/s (median) |" in summary
     assert "resumed import, 3 photos of 0.3 MP: all skipped, none analysed" in summary
     assert "(--quick: tiny sizes)" in summary and "n/a (quick)" in summary and "**miss**" not in summary
+
+
+def test_concurrent_rows_say_what_was_lost_and_compare_p95_with_its_target() -> None:
+    result = {
+        "browser": {"users": 10, "photo": "4000x3000 JPEG", "visits_stored": 9, "results_shown": 10,
+                    "errors_shown": [], "to_result_p50_s": 2.1, "to_result_p95_s": 6.4,
+                    "to_saved_p50_s": 3.0, "to_saved_p95_s": 8.0, "server_peak_rss_mb": 1800.0,
+                    "target_p95_s": 5.0},
+        "imports": {"imports": 10, "database": "postgresql", "photos_given": 10, "photos_stored": 10,
+                    "failed_commands": [], "slowest_command_s": 40.2},
+    }
+    rows = {row.what: row for row in bench_run.summary_rows("concurrent", result)}
+    stored = rows["10 clinicians uploading a 4000x3000 JPEG at once: visits stored"]
+    assert (stored.number, stored.passed) == ("9 of 10", False)
+    p95 = rows["10 at once: time to the analysed result, p50 / p95"]
+    assert p95.number == "2.10 s / 6.40 s" and p95.passed is False
+    assert rows["10 import commands at once (postgresql): photos stored"].passed is True
