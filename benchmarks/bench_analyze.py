@@ -32,7 +32,7 @@ SIZES = {"640x640": (640, 640), "4MP": (2448, 1632), "12MP": (4032, 3024)}
 # The 12 MP photo as a clinic's protocol frames it (the face about 40% of the photo's width), beside
 # the astronaut's whole picture above (her face 13% of the short side, at the quality gate's
 # limit: the models need that face at full resolution, so a reduced decode cannot serve it).
-FACE_FILLING = "12MP, face filling the frame"
+FACE_FILLING = "12MP (face filling the frame)"
 RESULTS = Path(__file__).parent / "results"
 
 

@@ -231,8 +231,10 @@ def seed(database_url: str, photo_dir: Path, *, trend_visits: int = TREND_VISITS
                         for n, i in enumerate(range(0, trend_visits, 50)))
 
         # The study: subjects in alternate arms, a visit every 2 weeks from a staggered start.
+        # Consented to research use: a researcher sees only such subjects (issue 24).
         patients = [Patient(code=f"BS-{n:04d}", name=f"Subject Person {n}",
-                            owner_id=ids["clinician"]) for n in range(subjects)]
+                            owner_id=ids["clinician"], research_consent=True,
+                            consent_date=today - timedelta(days=400)) for n in range(subjects)]
         session.add_all(patients)
         session.flush()
         enrolments = []
@@ -492,7 +494,8 @@ def _seeded(folder: Path, trend_visits: int, subjects: int,
         saved = json.loads(record.read_text())
         if saved.get("sizes") == [trend_visits, subjects]:
             timed(f"reusing the database seeded in {folder}")
-            return data_dir, f"sqlite:///{data_dir / 'acne.db'}", Seeded(**saved["seeded"]), None
+            data_dir, url = _migrated(folder)  # brought up to this code's migrations
+            return data_dir, url, Seeded(**saved["seeded"]), None
         raise RuntimeError(f"{folder} was seeded with other sizes {saved.get('sizes')}")
     data_dir, url = _migrated(folder)
     started = time.perf_counter()

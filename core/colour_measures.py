@@ -2,11 +2,12 @@
 
 Per photo, over the skin the pipeline measures (the face-skin mask; the whole frame of a
 close-up, of which only skin-coloured pixels count here):
-- erythema as CIELAB a* (redness), pigmentation as L* (lightness) and ITA (skin tone);
+- erythema as the erythema index EI = 100 log10(R / G) of linear light (which pixels are red)
+  and CIELAB a* (how red: delta-a*), pigmentation as L* (lightness) and ITA (skin tone);
 - the REFERENCE is the patient's own clear skin in the same photo: the median colour of skin
   away from lesions, red areas, dark marks, shadows and glare. Measures are differences from
   it, so a camera's colour cast, which moves the reference with the marks, largely cancels;
-- red area: skin whose a* is at least `RED_DELTA_A` above the reference (lesions included, as
+- red area: skin whose EI is at least `RED_DELTA_EI` above the reference (lesions included, as
   in VISIA's red areas); dark-mark area: skin at least `DARK_DELTA_L` darker than the clear skin
   around it (a smooth background of the clear skin, so that the face's own shading is not a
   mark) and browner than the clear skin (b* against lightness, which shading leaves alone),
@@ -19,11 +20,12 @@ A colour card, when `core.colour_card` finds one, corrects the photo first: the 
 then "colour-referenced", else "self-referenced". Thresholds are the constants below, each with
 its reason; the validation (`core.training.colour_validation`) is in weights/MODEL_CARD.md,
 "Redness and dark marks".
-Why a* and not the erythema index log(R) - log(G): a difference of erythema indices is exactly
-unchanged by a per-channel camera gain, a difference of a* only nearly so; but measured against
-the patient's own skin the a* red area moves well within a percentage point under +-8% white
-balance (the validation), and a* is the scale that colour-card correction, CIEDE2000 and the
-photo-based erythema trials (delta-a*) speak.
+Why the erythema index decides and a* reports: a difference of erythema indices is exactly
+unchanged by a per-channel camera gain (white balance, exposure), a difference of a* only nearly
+so, and with many pixels near the threshold "nearly" was enough to make the red area of retaken
+photos jump (the validation); a* is the scale that colour-card correction, CIEDE2000 and the
+photo-based erythema trials (delta-a*) speak, so the mean delta-a* inside the red area is
+reported.
 """
 from __future__ import annotations
 
@@ -31,15 +33,19 @@ import cv2
 import numpy as np
 
 from core.colour_card import ColourCard
-from core.colour_space import ita_degrees, srgb_to_lab
+from core.colour_space import ita_degrees, srgb_to_lab, srgb_to_linear
 from core.types import ColourMeasures
 
 # --- Thresholds (the one place they live) -------------------------------------------------------
-# Red area: a* at least this far above the clear skin's. About twice the 2-3 unit difference
-# that is just visible (CIEDE2000 2-3, CLINICAL.md), and 2.7 times the pixel-to-pixel spread of
-# measured skin without lesions on ACNE04 photos (robust SD of a* 2.2 units: median of 15 valid
-# photos with at most 5 lesions, range 1.3-3.4).
-RED_DELTA_A = 6.0
+# Red area: the erythema index EI = 100 log10(R / G) (linear light; Dawson 1980) at least this
+# far above the clear skin's. A camera's white balance and exposure multiply R and G, so a
+# difference of EIs does not move with them (a difference of a* moves a little, and a threshold
+# on it moved the red area of retaken photos by an SEM of 5.8 percentage points, EI 0.9 - see
+# the validation). 14 is, on ACNE04 skin, a delta-a* of about 6 (delta-a* = 0.42 delta-EI,
+# median over 15 valid photos, 0.31-0.54): twice the just-visible 2-3 units (CIEDE2000,
+# CLINICAL.md); and 3 times the pixel spread of measured skin without lesions (robust SD of
+# EI 4.6, range 3.1-8.2).
+RED_DELTA_EI = 14.0
 # Dark mark: L* at least this far under the skin around it (its background lightness): as for
 # redness, about twice a just-visible difference. PIH is typically 5-15 L* units darker than
 # the skin beside it; shading and hair are kept out by the rules below, not by this threshold.
@@ -147,6 +153,8 @@ def measure_colour(image: np.ndarray, skin: np.ndarray, lesions: np.ndarray,
     lab = srgb_to_lab(smooth)
     lightness, a_star, b_star = lab[..., 0], lab[..., 1], lab[..., 2]
     browning = b_star / (lightness + 16.0)
+    linear = srgb_to_linear(smooth)
+    erythema = 100.0 * np.log10(np.maximum(linear[..., 0], 1e-4) / np.maximum(linear[..., 1], 1e-4))
     hue = np.degrees(np.arctan2(b_star, a_star))
     chroma = np.hypot(a_star, b_star)
     skin_like = (hue >= SKIN_HUE_DEGREES[0]) & (hue <= SKIN_HUE_DEGREES[1]) & (chroma >= SKIN_MIN_CHROMA)
@@ -167,15 +175,16 @@ def measure_colour(image: np.ndarray, skin: np.ndarray, lesions: np.ndarray,
         return None
 
     # The clear skin: no lesion, neither red nor dark against a first reference; then its median.
-    ref_a = float(np.median(a_star[first]))
-    clear = measured & ~grown & (a_star - ref_a < RED_DELTA_A) & (lightness - ref_l > -DARK_DELTA_L)
+    ref_ei = float(np.median(erythema[first]))
+    clear = measured & ~grown & (erythema - ref_ei < RED_DELTA_EI) & (lightness - ref_l > -DARK_DELTA_L)
     if clear.sum() < MIN_MEASURED_PX:
         clear = measured & ~grown if (measured & ~grown).sum() >= MIN_MEASURED_PX else measured
     ref_l, ref_a, ref_b = (float(np.median(c[clear])) for c in (lightness, a_star, b_star))
     ref_browning = float(np.median(browning[clear]))
+    ref_ei = float(np.median(erythema[clear]))
 
     delta_a = a_star - ref_a
-    red = _open(measured & (delta_a >= RED_DELTA_A))
+    red = _open(measured & (erythema - ref_ei >= RED_DELTA_EI))
     # Dark marks against the skin's background lightness, recomputed once without them.
     background_weight = measured & ~grown & ~red
     edge = max(1, int(round(DARK_EDGE_MARGIN * size)))
@@ -211,3 +220,21 @@ def measure_colour(image: np.ndarray, skin: np.ndarray, lesions: np.ndarray,
         card_delta_e=card.residual_delta_e if card is not None else None,
         mask=mask,
     )
+
+
+def layer_outlines(mask: np.ndarray, bit: int, *, min_area_px: int = 4,
+                   epsilon_px: float = 1.0) -> tuple[np.ndarray, ...]:
+    """The outlines (N x 2 float arrays of x, y photo pixels, closed) of the regions of the
+    colour mask holding `bit` (RED_BIT or DARK_BIT), simplified to `epsilon_px`, for the viewer's
+    "Redness" and "Dark marks" layers; regions under `min_area_px` pixels are left out."""
+    if bit not in (RED_BIT, DARK_BIT, MEASURED_BIT):
+        raise ValueError(f"bit {bit} is not a colour layer; expected {RED_BIT}, {DARK_BIT} or {MEASURED_BIT}")
+    plane = ((np.asarray(mask) & bit) > 0).astype(np.uint8)
+    contours, _ = cv2.findContours(plane, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outlines = []
+    for contour in contours:
+        if cv2.contourArea(contour) < min_area_px:
+            continue
+        points = cv2.approxPolyDP(contour, epsilon_px, True).reshape(-1, 2).astype(np.float64)
+        outlines.append(np.vstack([points, points[:1]]))
+    return tuple(outlines)

@@ -156,30 +156,41 @@ def withhold(image: np.ndarray, note: str) -> DeidentifiedPhoto:
     return DeidentifiedPhoto(image=withheld_picture(image), masked=False, withheld=True, note=note)
 
 
+def _centre(box: Sequence[float]) -> tuple[float, float]:
+    return ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+
+
 def deidentify(image: np.ndarray,
                landmarks: Sequence[Sequence[float]] | np.ndarray | None,
-               faces: Sequence[Any] | None = None) -> DeidentifiedPhoto:
+               faces: Sequence[Any] | None = None,
+               face_box: Sequence[float] | None = None) -> DeidentifiedPhoto:
     """The photo with eyes and mouth masked; without usable landmarks, withheld (grey).
 
     `faces`: what a search of the photo found (core.face.FaceCandidate: `box`, `landmarks`,
     `certain`), every certain one masked too. An unsure one whose centre lies in no certain
-    face's box, or a face whose landmarks place no mask, withholds the photo (fail closed).
-    None: no search was made, only the analysis' face is masked."""
+    face's box (nor in `face_box`, the analysis' own face), or a certain face whose landmarks
+    place no mask, withholds the photo (fail closed). A candidate centred in `face_box` is the
+    analysis' face seen again (at another turn): masked by its own landmarks when they place a
+    mask, and otherwise already covered by the analysis' landmarks. None: no search was made,
+    only the analysis' face is masked."""
     _check_image(image)
     if landmarks is None:
         return withhold(image, WITHHELD_NOTE)
     found = list(faces or ())
-    certain = [face for face in found if face.certain]
+    known = [face.box for face in found if face.certain] + ([face_box] if face_box else [])
     for face in found:
-        if face.certain:
-            continue
-        x0, y0, x1, y1 = face.box
-        if not any(_inside(((x0 + x1) / 2, (y0 + y1) / 2), other.box) for other in certain):
+        if not face.certain and not any(_inside(_centre(face.box), box) for box in known):
             return withhold(image, UNSURE_NOTE)
-    masked = image
-    for face_landmarks in [landmarks, *(face.landmarks for face in certain)]:
+    try:
+        masked = mask_eyes_and_mouth(image, landmarks)
+    except ValueError:
+        return withhold(image, WITHHELD_NOTE)
+    for face in found:
+        if not face.certain:
+            continue
         try:
-            masked = mask_eyes_and_mouth(masked, face_landmarks)
+            masked = mask_eyes_and_mouth(masked, face.landmarks)
         except ValueError:
-            return withhold(image, WITHHELD_NOTE)
+            if face_box is None or not _inside(_centre(face.box), face_box):
+                return withhold(image, WITHHELD_NOTE)
     return DeidentifiedPhoto(image=masked, masked=True, withheld=False, note=MASKED_NOTE)

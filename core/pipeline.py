@@ -149,10 +149,13 @@ class Analyzer:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 image, got shape {image.shape} {image.dtype}")
         h, w = image.shape[:2]
-        typical = self.typicality.score(image) if self.typicality is not None else None
         face = self.face_detector.detect(image)
         if isinstance(photo, DecodedPhoto) and photo.reduction > finest_reduction(face, (h, w), self.config):
-            image = photo.image  # a face too small for the reduced decode: the full photo
+            # A face too small for the reduced decode: the full photo, and the face found again
+            # in it (a small face's box would move with the reduced pixels), as before.
+            image = photo.image
+            face = self.face_detector.detect(image)
+        typical = self.typicality.score(image) if self.typicality is not None else None
         quality = assess_quality(image, face)
         # A face found only roughly makes the photo assessable; it is not used to scale, align
         # or mask the photo (core.face.RETRY_MARGIN).

@@ -12,7 +12,6 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from scipy import stats
 
 IGA_MAX = 4
 RESPONDER_THRESHOLD = -50.0  # percent change in inflammatory lesions
@@ -88,6 +87,8 @@ def is_meaningful_count_change(before: int, after: int) -> bool:
 
 
 def _is_whole(value: object) -> bool:
+    if type(value) is int:  # the common case first: the ABC checks below cost a study seconds
+        return True
     # numpy and pandas hand over np.int64 or 3.0 (a column with gaps); both are whole numbers.
     return (
         isinstance(value, numbers.Real)
@@ -98,6 +99,8 @@ def _is_whole(value: object) -> bool:
 
 
 def _check_iga(value: int, name: str) -> int:
+    if type(value) is int and 0 <= value <= IGA_MAX:
+        return value
     if not _is_whole(value) or not 0 <= value <= IGA_MAX:
         raise ValueError(f"{name} must be an IGA grade 0-{IGA_MAX}, got {value!r}")
     return int(value)
@@ -185,6 +188,8 @@ def mean_ci(values: Iterable[float], confidence: float = 0.95) -> MeanCI:
     mean = statistics.fmean(data)
     if n == 1:
         return MeanCI(1, mean, None, None)
+    from scipy import stats  # imported here: a second of start-up the trends page never needs
+
     t_quantile = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
     half_width = t_quantile * statistics.stdev(data) / math.sqrt(n)
     return MeanCI(n, mean, mean - half_width, mean + half_width)
@@ -202,7 +207,8 @@ _OPTIONAL_FIELDS = (
 
 def _row_values(row: object) -> dict[str, object]:
     """Read a trial row given as a dict or as an object with attributes."""
-    get = row.get if isinstance(row, Mapping) else lambda name, default: getattr(row, name, default)
+    get = row.get if type(row) is dict or isinstance(row, Mapping) \
+        else lambda name, default: getattr(row, name, default)
     missing = object()
     values: dict[str, object] = {}
     for name in _REQUIRED_FIELDS:

@@ -46,12 +46,20 @@ UNUSUAL_WARNING = ("This photo is unlike the photos the models learnt from (for 
                    "camera or skin tone): check the numbers.")
 
 
+def _small(image: np.ndarray) -> np.ndarray:
+    """The image squeezed to INPUT_SIDE x INPUT_SIDE (what both measures look at)."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an RGB uint8 image, got shape {image.shape} {image.dtype}")
+    if image.shape[:2] == (INPUT_SIDE, INPUT_SIDE):
+        return image
+    return cv2.resize(image, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_AREA)
+
+
 def skin_share(image: np.ndarray) -> float:
     """Share of skin-coloured pixels (YCrCb box of Chai and Ngan 1999, widened for darker and
     lighter skin: Cr 133-180, Cb 77-135, Y above 30) in an RGB uint8 image; a grey picture has
     none."""
-    small = cv2.resize(image, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_AREA)
-    ycrcb = cv2.cvtColor(small, cv2.COLOR_RGB2YCrCb)
+    ycrcb = cv2.cvtColor(_small(image), cv2.COLOR_RGB2YCrCb)
     y, cr, cb = ycrcb[..., 0], ycrcb[..., 1], ycrcb[..., 2]
     skin = (y > 30) & (cr >= 133) & (cr <= 180) & (cb >= 77) & (cb <= 135)
     return float(skin.mean())
@@ -59,10 +67,7 @@ def skin_share(image: np.ndarray) -> float:
 
 def network_input(image: np.ndarray) -> np.ndarray:
     """The 1 x 3 x 224 x 224 float32 batch of an RGB uint8 image of any size."""
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 image, got shape {image.shape} {image.dtype}")
-    small = cv2.resize(image, (INPUT_SIDE, INPUT_SIDE), interpolation=cv2.INTER_AREA)
-    x = (small.astype(np.float32) / 255.0 - MEAN) / STD
+    x = (_small(image).astype(np.float32) / 255.0 - MEAN) / STD
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
 
 
@@ -163,8 +168,9 @@ class TypicalityModel:
 
     def score(self, image: np.ndarray) -> TypicalityResult:
         p = self.parameters
-        distance = float(p.distance(self.features(image))[0])
+        small = _small(image)  # squeezed once for both measures
+        distance = float(p.distance(self.features(small))[0])
         typicality = p.typicality(distance)
-        return TypicalityResult(distance=distance, typicality=typicality, skin_share=skin_share(image),
+        return TypicalityResult(distance=distance, typicality=typicality, skin_share=skin_share(small),
                                 refuse_distance=p.refuse_distance, min_skin_share=p.min_skin_share,
                                 warn_below=p.warn_below)

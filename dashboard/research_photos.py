@@ -11,9 +11,14 @@ from db.errors import NotFound, PermissionDenied
 from usecases.studies import set_identifiable_photos, study_photos
 
 
+EVERY_FACE = ("Every face found in a photo is masked, also one lying on its side or upside "
+              "down; a photo with a face that cannot be masked with certainty is withheld.")
+
+
 def show_sentence(actor, study_id: int) -> None:  # noqa: ANN001 - db.models.Account
-    """How the study's researchers see photos, in one sentence."""
-    st.caption(study_photos(state.get_clinic(), actor, study_id).sentence)
+    """How the study's researchers see photos, in a sentence (two while they are masked)."""
+    photos = study_photos(state.get_clinic(), actor, study_id)
+    st.caption(photos.sentence if photos.identifiable else f"{photos.sentence} {EVERY_FACE}")
 
 
 def show_switch(actor, study_id: int) -> None:  # noqa: ANN001 - db.models.Account
@@ -35,7 +40,7 @@ def show_switch(actor, study_id: int) -> None:  # noqa: ANN001 - db.models.Accou
                 set_identifiable_photos(state.get_clinic(), actor, study_id=study_id,
                                         allowed=allow, reason=reason)
             except (PermissionDenied, NotFound, ValueError) as error:
-                st.error(str(error))
+                st.error(display.plain(str(error)))  # may quote typed text
             else:
                 state.flash("Researchers of this study now see identifiable photos." if allow
                             else "Researchers of this study now see the photos masked.")

@@ -6,6 +6,7 @@ reads, then render. Heavy objects (the clinic's engine and photo store, the anal
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,9 +100,37 @@ def get_photo_store() -> "PhotoStore":
 
 def start_model_loading() -> None:
     """Load the models in the background from the app's first run (issue 17: the first photo
-    after start-up must not wait for the imports and weights)."""
+    after start-up must not wait for the imports and weights); the chart libraries too."""
     settings = get_settings()
     model_loading.start_loading(settings.weights_dir, settings.engine)
+    _start_warming_imports()
+
+
+# The libraries the chart pages import (plotly's figure classes, scipy's t-distribution for the
+# study intervals): some two seconds of a busy machine on the first open of a chart page
+# (issue 28), imported in the background while the user signs in.
+WARM_MODULES = ("plotly.graph_objects", "plotly.subplots", "plotly.io", "scipy.stats",
+                "dashboard.charts.trends", "dashboard.charts.studies")
+_warming = threading.Event()
+
+
+def _start_warming_imports() -> None:
+    """Import WARM_MODULES once per process in a daemon thread (a page importing one meanwhile
+    waits for that module, as Python's import lock does; a failure is left to the page)."""
+    if _warming.is_set():
+        return
+    _warming.set()
+
+    def warm() -> None:
+        import importlib
+
+        for name in WARM_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the page that needs it reports it
+                return
+
+    threading.Thread(target=warm, name="warm-imports", daemon=True).start()
 
 
 def _analyzer_for(weights_dir: str) -> "tuple[Analyzer | None, str | None]":
@@ -286,6 +315,44 @@ def hides_identity(actor: "Account") -> bool:
     """Researchers see study subjects by label, never a patient's code, name or photo file
     name (the repository already gives them labels instead of codes)."""
     return Role(actor.role).hides_identity
+
+
+def data_key(actor: "Account") -> tuple:
+    """What a page's cached reads are keyed by (st.cache_data): the account with its role and
+    team (a changed right gives a new key), the clinic's data version (it changes with every
+    committed change: a deleted patient, a new analysis or review gives a new key, so nothing
+    stale is ever shown) and the database. One indexed query. Photos are never cached."""
+    from db.repository import get_data_version
+
+    with db_session() as session:
+        version = get_data_version(session=session)
+    return (actor.id, actor.role, actor.team, version, get_settings().resolved_database_url)
+
+
+CACHE_TTL_S = 600  # a backstop: the data version in every cache key changes with every change
+
+
+@st.cache_data(show_spinner=False, max_entries=32, ttl=CACHE_TTL_S)
+def patient_timeline_of(patient_id: int, key: tuple) -> tuple:
+    """(timeline frame, treatment events as (date, text)) of a patient as the account of `key`
+    (`data_key`) may see them, for the trends and compare pages: a rerun reads no row and
+    builds no frame, and any change (a deleted patient, a new analysis) gives a new key. The
+    repository checks the account's rights inside, as on every call. Numbers only: photos are
+    never cached."""
+    from dashboard.charts.timeline import timeline_frame
+    from db.repository import get_account, list_treatment_events, patient_timeline
+
+    with db_session() as session:
+        account = get_account(session=session, account_id=key[0])
+        if account is None:
+            return timeline_frame([]), []
+        rows = patient_timeline(session=session, actor=account, patient_id=patient_id)
+        events = [
+            (event.event_date, event.description)
+            for event in list_treatment_events(session=session, actor=account,
+                                               patient_id=patient_id)
+        ]
+    return timeline_frame(rows), events
 
 
 # ---- the current patient ----------------------------------------------------------------------

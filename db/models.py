@@ -332,8 +332,10 @@ class AnalysisBase(SQLModel):
 COLOUR_COLUMNS: tuple[str, ...] = (
     "colour_reference", "red_area_fraction", "dark_area_fraction", "red_mean_delta_a",
     "dark_mean_delta_l", "clear_skin_l", "clear_skin_a", "clear_skin_b", "clear_skin_ita",
-    "colour_measured_fraction", "colour_card_delta_e",
+    "colour_measured_fraction", "colour_card_delta_e", "colour_mask_sha256",
 )
+# Every analysis column naming a mask PNG in the photo store (integrity, deletion, backup).
+MASK_COLUMNS: tuple[str, ...] = ("kind_mask_sha256", "probability_sha256", "colour_mask_sha256")
 
 
 class Analysis(AnalysisBase, table=True):
@@ -368,6 +370,9 @@ class Analysis(AnalysisBase, table=True):
     withdrawn_at: datetime | None = None
     kind_mask_sha256: str | None = Field(default=None, index=True, max_length=64)
     probability_sha256: str | None = Field(default=None, index=True, max_length=64)
+    # The colour measures' layers (core.types.ColourMeasures.mask: bits 1 red area, 2 dark mark,
+    # 4 measured skin), a PNG in the photo store like the masks above; None: not measured.
+    colour_mask_sha256: str | None = Field(default=None, index=True, max_length=64)
     created_at: datetime = _created_at()
 
 

@@ -147,7 +147,8 @@ def deidentify_stored(photo: Photo, stored: StoredPhoto, analysis: AnalysisRow |
     if clinic is not None and landmarks is not None and faces is None:
         result = withhold(stored.image, NOT_SEARCHED_NOTE)
     else:
-        result = deidentify(stored.image, landmarks, faces)
+        result = deidentify(stored.image, landmarks, faces,
+                            analysis.face_box if analysis is not None else None)
     image = result.image
     shown = DecodedPhoto(
         image=image, upload_sha256=stored.photo.upload_sha256, source_format="PNG",

@@ -17,6 +17,8 @@ Three parts, every photo through `core.pipeline.Analyzer.analyze` (the app's own
    gamma 0.9-1.1, JPEG 85), found and corrected back; CIEDE2000 of the corrected patches
    against the reference (target: median at most 2), and how far the clear skin's colour moves
    with and without the card.
+4. Retake noise: each photo retaken 5 times as `core.training.retakes` draws them; the pooled
+   within-photo SD (SEM), ICC and MDC95 of both areas (what compare needs to tell a change).
 Writes `colour_validation.json` and `colour_validation.md` (the model card's tables) to --out.
 The photos are read at run time and never copied.
 """
@@ -278,6 +280,41 @@ def card_check(analyzer, samples, log) -> dict:  # noqa: ANN001
             "clear_skin_delta_e2000_without_card_median": round(float(np.median(skin_without)), 3) if skin_without else None}
 
 
+def retake_noise(analyzer, samples, log, retakes: int = 5, seed: int = 0,  # noqa: ANN001
+                 vary: str = "all") -> dict:
+    """The retake noise of the red area and dark-mark area: each photo retaken `retakes` times
+    as `core.training.retakes` draws them (shift, scale, turn, exposure, white balance, JPEG);
+    per measure the pooled within-photo SD (= SEM), ICC(1,1) and MDC95 = 1.96 sqrt(2) SEM, in
+    percentage points of the measured skin."""
+    from core.training.retake_stats import icc_oneway
+    from core.training.retakes import draw_retake, retake_jpeg
+
+    groups: dict[str, list[np.ndarray]] = {"red": [], "dark": []}
+    for i, sample in enumerate(samples):
+        image = read_rgb(sample.image_path)
+        values = []
+        for index in range(retakes):
+            data, _ = retake_jpeg(image, draw_retake(seed, sample.image_path.name, index, vary))
+            pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+            measured = areas(analyzer.analyze(np.ascontiguousarray(pixels)))
+            if measured is not None:
+                values.append(measured)
+        if len(values) >= 2:
+            arr = np.asarray(values)
+            groups["red"].append(arr[:, 0])
+            groups["dark"].append(arr[:, 1])
+        log(f"retakes {i + 1}/{len(samples)}")
+    table = {"photos": len(groups["red"]), "retakes": retakes, "vary": vary}
+    for name, g in groups.items():
+        if len(g) < 2:
+            continue
+        icc, sem = icc_oneway(g)
+        table[name] = {"sem_pp": round(sem, 3), "icc": None if icc is None else round(icc, 3),
+                       "mdc95_pp": round(1.96 * np.sqrt(2.0) * sem, 3),
+                       "mean_level_pp": round(float(np.mean([x.mean() for x in g])), 3)}
+    return table
+
+
 def markdown(result: dict) -> str:
     s = result["stability"]
     lines = [f"Stability under the camera ({s['n_photos']} ACNE04 {result['split']} photos, one per "
@@ -330,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sensitivity-photos", type=int, default=12)
     p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--parts", default="stability,sensitivity,card")
+    p.add_argument("--parts", default="stability,sensitivity,card,retakes")
     args = p.parse_args(argv)
     from core.pipeline import load_analyzer
 
@@ -354,8 +391,13 @@ def main(argv: list[str] | None = None) -> int:
         result["sensitivity"] = sensitivity(analyzer, few, log)
     if "card" in parts:
         result["card"] = card_check(analyzer, chosen, log)
+    if "retakes" in parts:
+        result["retakes"] = retake_noise(analyzer, chosen, log)
+    for vary in ("framing", "light", "jpeg"):
+        if f"retakes-{vary}" in parts:
+            result[f"retakes_{vary}"] = retake_noise(analyzer, chosen, log, vary=vary)
     (args.out / "colour_validation.json").write_text(json.dumps(result, indent=2))
-    if parts == {"stability", "sensitivity", "card"}:
+    if {"stability", "sensitivity", "card"} <= parts:
         (args.out / "colour_validation.md").write_text(markdown(result))
     print(json.dumps(result, indent=2))
     return 0

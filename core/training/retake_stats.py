@@ -13,6 +13,8 @@ own value.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections import defaultdict
 
@@ -167,8 +169,11 @@ def noise_table(records: list[dict], made: dict) -> dict:
     source = (f"Simulated retakes ({made.get('retakes_per_photo')} per photo) of {photos_total} "
               f"{made.get('split', 'valid')} photos ({', '.join(by_set)}), model "
               f"{made.get('model_version')}; a simulation until real retakes exist.")
+    # The version names the numbers: the same records give the same version.
+    digest = hashlib.sha256(json.dumps([made.get("model_version"), measures],
+                                       sort_keys=True).encode()).hexdigest()[:8]
     return {"format": TABLE_FORMAT, "simulated": True, "source": source,
-            "version": f"retakes-{made.get('date', '')}-seed{made.get('seed')}",
+            "version": f"retakes-{made.get('date', '')}-seed{made.get('seed')}-{digest}",
             "made": made, "measures": measures, "by_set": by_set}
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -58,6 +59,10 @@ _EVENT_COLOUR = "#7f7f7f"
 FLAGGED_SYMBOL = "circle-open"
 MEASURED_SYMBOL = "circle"
 RETAKE_BAND = "a retaken photo would land within this band"
+# Above this many visits a series is drawn as a line without a marker per visit (thousands of
+# markers cost the browser seconds and hide the line); a flagged visit keeps its hollow marker,
+# in a trace of its own (meta "<column>:flagged"), and the hover still reads every visit.
+MARKER_LIMIT = 150
 # The retake table's name of each measure a trend line shows (core.retake_noise.MEASURES).
 _NOISE_MEASURES: dict[str, str] = {
     "total": "total", "inflammatory": "inflammatory", "non_inflammatory": "non_inflammatory",
@@ -69,6 +74,19 @@ def _flags(visits: pd.DataFrame) -> list[str | None]:
     if "quality_flag" not in visits:
         return [None] * len(visits)
     return [none_if_missing(flag) for flag in visits["quality_flag"].tolist()]
+
+
+def _dates(visits: pd.DataFrame) -> Any:
+    """The visit dates as one array of "2024-01-31" strings: plotly validates a list of
+    Timestamps one element at a time (a tenth of a second per chart at 1,000 visits) and
+    sends each as "2024-01-31T00:00:00" (twice the bytes: the dates were most of a chart)."""
+    days = pd.to_datetime(visits["visit_date"]).to_numpy(dtype="datetime64[D]")
+    return np.datetime_as_string(days, unit="D")
+
+
+def long_series(visits: pd.DataFrame) -> bool:
+    """Whether the series is drawn as lines only (more than MARKER_LIMIT visits)."""
+    return len(visits) > MARKER_LIMIT
 
 
 def _rgba(colour: str | None, alpha: float) -> str:
@@ -95,7 +113,7 @@ def retake_band_traces(visits: pd.DataFrame, column: str, label: str, *, noise: 
         half = noise.band(measure, max(0.0, value))
         lower.append(max(0.0, value - half) * scale)
         upper.append((value + half) * scale)
-    dates = visits["visit_date"].tolist()
+    dates = _dates(visits)
     colour = _rgba(_SERIES_COLOURS.get(column), 0.15)
     return [
         go.Scatter(x=dates, y=lower, mode="lines", line={"width": 0}, showlegend=False,
@@ -211,6 +229,7 @@ def _mark_baseline(figure: go.Figure, visits: pd.DataFrame, baseline_visit_id: i
 def add_treatment_events(figure: go.Figure, events: Iterable[Any]) -> go.Figure:
     """Vertical dashed markers for treatment events (objects with event_date and description,
     or (date, description) pairs), labelled at the top of the plot."""
+    shapes, annotations = [], []
     for event in events:
         when, description = (
             (event.event_date, event.description) if hasattr(event, "event_date") else event
@@ -218,15 +237,21 @@ def add_treatment_events(figure: go.Figure, events: Iterable[Any]) -> go.Figure:
         if not isinstance(when, (date, datetime)):
             raise ValueError(f"treatment event date must be a date, got {when!r}")
         when = pd.Timestamp(when)
-        figure.add_shape(
-            type="line", xref="x", yref="paper", x0=when, x1=when, y0=0, y1=1,
-            line={"color": _EVENT_COLOUR, "dash": "dash", "width": 1}, name="treatment",
-        )
-        figure.add_annotation(
-            x=when, y=1, xref="x", yref="paper", text=str(description)[:40], showarrow=False,
-            textangle=-90, xanchor="right", yanchor="top", font={"size": 10, "color": _EVENT_COLOUR},
-            hovertext=str(description),
-        )
+        shapes.append({
+            "type": "line", "xref": "x", "yref": "paper", "x0": when, "x1": when, "y0": 0,
+            "y1": 1, "line": {"color": _EVENT_COLOUR, "dash": "dash", "width": 1},
+            "name": "treatment",
+        })
+        annotations.append({
+            "x": when, "y": 1, "xref": "x", "yref": "paper", "text": str(description)[:40],
+            "showarrow": False, "textangle": -90, "xanchor": "right", "yanchor": "top",
+            "font": {"size": 10, "color": _EVENT_COLOUR}, "hovertext": str(description),
+        })
+    if shapes:
+        # Set at once: add_shape/add_annotation re-validate every earlier one (20 treatment
+        # steps took half a second).
+        figure.update_layout(shapes=[*figure.layout.shapes, *shapes],
+                             annotations=[*figure.layout.annotations, *annotations])
     return figure
 
 
@@ -257,11 +282,13 @@ def series_traces(
     traces: list[go.Scatter] = []
     if visits.empty:
         return traces
-    dates = visits["visit_date"].tolist()
+    dates = _dates(visits)
     value = HOVER_VALUES[(measure, mode)]
     flags = _flags(visits)
     symbols = [FLAGGED_SYMBOL if flag else MEASURED_SYMBOL for flag in flags]
     flag_lines = [f"<br>{flag}" if flag else "" for flag in flags]
+    lines_only = long_series(visits)
+    flagged = [i for i, flag in enumerate(flags) if flag]
     banded = False
     for column, label in columns.items():
         colour = _SERIES_COLOURS.get(column)
@@ -275,27 +302,60 @@ def series_traces(
             smoothing=smoothing, scale=scale,
         )
         name = f"{label} (smoothed)" if smoothing else label
-        traces.append(
-            go.Scatter(
-                x=dates, y=shown, mode="lines+markers", name=name,
-                line={"color": colour}, meta=column, customdata=visits["visit_id"].tolist(),
-                marker={"symbol": symbols, "size": 9}, text=flag_lines,
-                connectgaps=False, hovertemplate=f"{name}: {value}%{{text}}<extra></extra>",
+        if lines_only:
+            # A line, no marker per visit; the flags are on hollow markers of their own below.
+            traces.append(go.Scatter(
+                x=dates, y=shown, mode="lines", name=name, line={"color": colour}, meta=column,
+                connectgaps=False, hovertemplate=f"{name}: {value}<extra></extra>",
+            ))
+        else:
+            traces.append(
+                go.Scatter(
+                    x=dates, y=shown, mode="lines+markers", name=name,
+                    line={"color": colour}, meta=column, customdata=visits["visit_id"].tolist(),
+                    marker={"symbol": symbols, "size": 9}, text=flag_lines,
+                    connectgaps=False, hovertemplate=f"{name}: {value}%{{text}}<extra></extra>",
+                )
             )
-        )
         if smoothing:
             raw = series_values(
                 visits, column, mode=mode, baseline_visit_id=baseline_visit_id, scale=scale
             )
-            traces.append(
-                go.Scatter(
-                    x=dates, y=raw, mode="markers", name=f"{label} (measured)",
-                    marker={"color": colour, "opacity": 0.35, "size": 7, "symbol": symbols},
-                    meta=f"{column}:raw", showlegend=False, text=flag_lines,
-                    hovertemplate=f"{label} (measured): {value}%{{text}}<extra></extra>",
+            if lines_only:
+                # The measured values as a faint line under the smoothed one.
+                traces.append(go.Scatter(
+                    x=dates, y=raw, mode="lines", name=f"{label} (measured)",
+                    line={"color": colour, "width": 1}, opacity=0.35, meta=f"{column}:raw",
+                    showlegend=False, connectgaps=False,
+                    hovertemplate=f"{label} (measured): {value}<extra></extra>",
+                ))
+            else:
+                traces.append(
+                    go.Scatter(
+                        x=dates, y=raw, mode="markers", name=f"{label} (measured)",
+                        marker={"color": colour, "opacity": 0.35, "size": 7, "symbol": symbols},
+                        meta=f"{column}:raw", showlegend=False, text=flag_lines,
+                        hovertemplate=f"{label} (measured): {value}%{{text}}<extra></extra>",
+                    )
                 )
-            )
+        if lines_only and flagged:
+            traces.append(_flagged_trace(dates, shown, flagged, flags, colour,
+                                         f"{column}:flagged", label))
     return traces
+
+
+def _flagged_trace(dates: Any, values: list[float | None], flagged: list[int],
+                   flags: list[str | None], colour: str | None, meta: str,
+                   label: str) -> go.Scatter:
+    """Hollow markers at the visits whose photo failed the quality check, with the reason on
+    a line of its own in the hover (a long series draws no other marker)."""
+    return go.Scatter(
+        x=[dates[i] for i in flagged], y=[values[i] for i in flagged], mode="markers",
+        name=f"{label}: photo failed the quality check", meta=meta, showlegend=False,
+        marker={"symbol": FLAGGED_SYMBOL, "size": 9, "color": colour},
+        text=[f"<br>{flags[i]}" for i in flagged],
+        hovertemplate=f"{label}: %{{text}}<extra></extra>",
+    )
 
 
 def trend_figure(
@@ -360,7 +420,7 @@ def grade_traces(visits: pd.DataFrame) -> list[go.Scatter]:
     graded = visits[visits["grade"].notna()] if not visits.empty else visits
     if graded.empty:
         return []
-    dates = graded["visit_date"].tolist()
+    dates = _dates(graded)
     grades = [float(g) for g in graded["grade"].tolist()]
     confidence = [
         None if none_if_missing(c) is None else float(c)
@@ -381,15 +441,19 @@ def grade_traces(visits: pd.DataFrame) -> list[go.Scatter]:
             hoverinfo="skip", meta="grade:upper",
         ),
         go.Scatter(
-            x=dates, y=grades, mode="lines+markers", name="Model grade",
-            line={"color": "#0072b2"}, meta="grade", customdata=confidence,
+            x=dates, y=grades, mode="lines" if long_series(graded) else "lines+markers",
+            name="Model grade", line={"color": "#0072b2"}, meta="grade", customdata=confidence,
             marker={"symbol": [FLAGGED_SYMBOL if f else MEASURED_SYMBOL for f in flags],
-                    "size": 9},
+                    "size": 9} if not long_series(graded) else None,
             text=[GRADE_LABELS.get(int(g), "") + (f"<br>{f}" if f else "")
                   for g, f in zip(grades, flags)],
             hovertemplate="Model grade: %{text} (%{customdata:.0%} confidence)<extra></extra>",
         ),
     ]
+    flagged = [i for i, flag in enumerate(flags) if flag]
+    if long_series(graded) and flagged:
+        traces.append(_flagged_trace(dates, grades, flagged, flags, "#0072b2", "grade:flagged",
+                                     "Model grade"))
     overridden = graded[graded["review_grade_override"].notna()]
     if not overridden.empty:
         overrides = [float(g) for g in overridden["review_grade_override"].tolist()]

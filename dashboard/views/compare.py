@@ -22,7 +22,6 @@ from dashboard.retake import retake_noise
 from db.repository import (
     get_analysis,
     get_photo,
-    patient_timeline,
 )
 
 OVERLAYS = ("lesion types", "boxes", "none")
@@ -50,10 +49,8 @@ actor = state.require_actor()
 patient = state.require_patient(actor)
 st.title(f"Compare visits of {patient.code}")
 
-with state.db_session() as session:
-    timeline = timeline_charts.timeline_frame(
-        patient_timeline(session=session, actor=actor, patient_id=patient.id)
-    )
+# Cached per account and data version (a rerun reads no row); photos are never cached.
+timeline = state.patient_timeline_of(patient.id, state.data_key(actor))[0]
 # Front, left, right, and a series of its own for the close-ups of each body site.
 analysed = timeline_charts.analysed_series(timeline)
 if not analysed:

@@ -185,7 +185,7 @@ if current_id is not None:
                             data=PatientUpdate(code=code.strip(), **fields),
                         )
                 except (PermissionDenied, ValueError) as error:
-                    st.error(str(error))
+                    st.error(display.plain(str(error)))  # may quote typed text
                 else:
                     state.flash(f"Patient {code.strip()} saved.")
                     st.rerun()
@@ -247,7 +247,7 @@ if editable:
                     )
                     new_id = new.id
             except (PermissionDenied, ValueError) as error:
-                st.error(str(error))
+                st.error(display.plain(str(error)))  # may quote typed text
             else:
                 st.session_state.pop("code_suggestion", None)
                 st.session_state[NEW_ROUND_KEY] = new_round + 1  # the next form starts empty

@@ -140,7 +140,7 @@ def create_form(actor) -> None:  # noqa: ANN001
                         )
                         study_id = study.id
                 except WRITE_ERRORS as error:
-                    st.error(str(error))
+                    st.error(display.plain(str(error)))  # may quote typed text
                 else:
                     st.session_state[STUDY_KEY] = study_id
                     state.flash(f"Study {name.strip()} created.")

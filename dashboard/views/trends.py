@@ -18,14 +18,17 @@ from dashboard.retake import retake_noise
 from dashboard.charts import timeline as timeline_charts
 from dashboard.charts import trends as trend_charts
 from db.errors import PermissionDenied
-from db.repository import add_treatment_event, list_treatment_events, patient_timeline
+from db.repository import add_treatment_event
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def visit_table(timeline: pd.DataFrame, series: tuple[str, str | None]) -> pd.DataFrame:
-    """The per-visit frame of one series, a view or a close-up's body site (cached on the
-    timeline's content, so never stale)."""
-    return timeline_charts.visit_frame(timeline, series)
+@st.cache_data(show_spinner=False, max_entries=64, ttl=state.CACHE_TTL_S)
+def trend_visits(patient_id: int, key: tuple,
+                 series: tuple[str, str | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-visit frame of one series (a view or a close-up's body site) and the page's
+    table of it, cached as `state.patient_timeline_of` (per account and data version): a
+    rerun builds neither."""
+    visits = timeline_charts.visit_frame(state.patient_timeline_of(patient_id, key)[0], series)
+    return visits, trend_charts.visit_table(visits)
 
 
 METRIC_LABELS = {"inflammatory": "Inflammatory", "non_inflammatory": "Non-inflammatory",
@@ -55,14 +58,8 @@ patient = state.require_patient(actor)
 st.title(f"Trends of {patient.code}")
 state.show_flash()
 
-with state.db_session() as session:
-    rows = patient_timeline(session=session, actor=actor, patient_id=patient.id)
-    events = [
-        (event.event_date, event.description)
-        for event in list_treatment_events(session=session, actor=actor, patient_id=patient.id)
-    ]
-
-timeline = timeline_charts.timeline_frame(rows)
+data_key = state.data_key(actor)
+timeline, events = state.patient_timeline_of(patient.id, data_key)
 # Front, left, right, and a series of its own for the close-ups of each body site.
 analysed_views = timeline_charts.analysed_series(timeline)
 
@@ -99,7 +96,7 @@ series = controls[0].radio(
          "of each body site is a series of its own.",
 )
 view = timeline_charts.series_label(series)
-visits = visit_table(timeline, series)
+visits, table = trend_visits(patient.id, data_key, series)
 visit_ids = visits["visit_id"].tolist()
 dates = dict(zip(visit_ids, visits["visit_date"]))
 baseline_id = controls[1].selectbox(
@@ -165,7 +162,6 @@ if noise is not None and mode == "value":
     st.caption(f"The shaded band around each count: {trend_charts.RETAKE_BAND}"
                + (" (measured on simulated retakes of the test photos)." if noise.simulated else "."))
 # Two narrow tables rather than one too wide for the page (cut on the right at 1280 px).
-table = trend_charts.visit_table(visits)
 display.show_table(table, {
     "Visit date": display.day(),
     **{label: display.count() for label in trend_charts.GROUP_COUNTS.values()},

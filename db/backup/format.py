@@ -63,7 +63,7 @@ def file_references(table: str, row: dict[str, Any]) -> list[StoredFile]:
     if table == "analysis":
         return [
             (row[name], MASK_EXTENSION)
-            for name in ("kind_mask_sha256", "probability_sha256")
+            for name in ("kind_mask_sha256", "probability_sha256", "colour_mask_sha256")
             if row.get(name)
         ]
     return []

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from db.models import Analysis, Photo
+from db.models import MASK_COLUMNS, Analysis, Photo
 from db.photos import PhotoStore
 from db.repository._common import write_transaction
 
@@ -31,15 +31,12 @@ def referenced_files(session: Session, files: Iterable[StoredFile]) -> set[Store
                 )
             ).all()
         )
-        for kind_sha, probability_sha in session.exec(
-            select(Analysis.kind_mask_sha256, Analysis.probability_sha256).where(
-                or_(
-                    col(Analysis.kind_mask_sha256).in_(chunk),
-                    col(Analysis.probability_sha256).in_(chunk),
-                )
+        for shas in session.exec(
+            select(*(getattr(Analysis, name) for name in MASK_COLUMNS)).where(
+                or_(*(col(getattr(Analysis, name)).in_(chunk) for name in MASK_COLUMNS))
             )
         ).all():
-            found.update((sha, MASK_EXTENSION) for sha in (kind_sha, probability_sha) if sha)
+            found.update((sha, MASK_EXTENSION) for sha in shas if sha)
     return found & wanted
 
 
@@ -70,10 +67,10 @@ def all_referenced_files(session: Session) -> dict[StoredFile, list[tuple[str, i
         select(Photo.id, Photo.file_sha256, Photo.file_extension)
     ).all():
         refs.setdefault((sha, ext), []).append(("photo", photo_id))
-    for analysis_id, kind_sha, probability_sha in session.exec(
-        select(Analysis.id, Analysis.kind_mask_sha256, Analysis.probability_sha256)
+    for analysis_id, *shas in session.exec(
+        select(Analysis.id, *(getattr(Analysis, name) for name in MASK_COLUMNS))
     ).all():
-        for sha in (kind_sha, probability_sha):
+        for sha in shas:
             if sha:
                 refs.setdefault((sha, MASK_EXTENSION), []).append(("analysis", analysis_id))
     return refs

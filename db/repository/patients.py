@@ -10,6 +10,7 @@ from core.types import Role
 from db.access import Principal, load_principal, visible_patients
 from db.errors import DuplicateError, PermissionDenied
 from db.models import (
+    MASK_COLUMNS,
     MAX_NAME_LENGTH,
     MAX_NOTE_LENGTH,
     Account,
@@ -214,7 +215,7 @@ def delete_patient(
             select(Photo.file_sha256, Photo.file_extension).where(col(Photo.id).in_(photo_ids))
         ).all()
         mask_rows = session.exec(
-            select(Analysis.kind_mask_sha256, Analysis.probability_sha256).where(
+            select(*(getattr(Analysis, name) for name in MASK_COLUMNS)).where(
                 col(Analysis.photo_id).in_(photo_ids)
             )
         ).all()

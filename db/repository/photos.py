@@ -20,6 +20,7 @@ from core import types as core_types
 from db.access import load_principal, visible_patients
 from db.errors import DuplicateError
 from db.models import (
+    MASK_COLUMNS,
     Account,
     Analysis,
     LesionRecord,
@@ -100,6 +101,11 @@ def _check_lesion_kinds(lesions: tuple[core_types.Lesion, ...]) -> None:
 def _finite(value: float) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None  # JSON has no NaN
+
+
+def _colour_mask_png(analysis: core_types.Analysis) -> bytes | None:
+    colour = getattr(analysis, "colour", None)
+    return _mask_png(colour.mask, analysis, "colour mask") if colour is not None else None
 
 
 def _colour_columns(colour: core_types.ColourMeasures | None) -> dict[str, object]:
@@ -230,11 +236,13 @@ def _insert_analysis(
     writer: _FileWriter,
     photo_id: int,
     analysis: core_types.Analysis,
-    masks: tuple[bytes | None, bytes | None],
+    masks: tuple[bytes | None, ...],
 ) -> Analysis:
     kind_sha = writer.put(masks[0], MASK_EXTENSION)
     probability_sha = writer.put(masks[1], MASK_EXTENSION)
     row = _analysis_row(analysis, photo_id, kind_sha, probability_sha)
+    if len(masks) > 2:
+        row.colour_mask_sha256 = writer.put(masks[2], MASK_EXTENSION)
     session.add(row)
     session.flush()
     session.add_all(lesion_rows(analysis.lesions, row.id))
@@ -289,13 +297,14 @@ def store_photo(
     if lighting is not None and len(lighting) > 100:
         raise ValueError(f"lighting note {lighting[:20]!r}... is longer than 100 characters")
     extension = normalise_extension(photo.stored_extension)
-    masks: tuple[bytes | None, bytes | None] = (None, None)
+    masks: tuple[bytes | None, ...] = (None, None)
     if analysis is not None:
         _check_analysis(analysis, photo.width, photo.height)
         # PNG encoding before the write lock: other writers need not wait for it.
         masks = (
             _mask_png(analysis.kind_mask, analysis, "kind_mask"),
             _mask_png(analysis.probability_map, analysis, "probability_map"),
+            _colour_mask_png(analysis),
         )
     captured_at = photo.captured_at
     if captured_at is not None and captured_at.tzinfo is not None:
@@ -353,6 +362,7 @@ def add_analysis(
     masks = (
         _mask_png(analysis.kind_mask, analysis, "kind_mask"),
         _mask_png(analysis.probability_map, analysis, "probability_map"),
+        _colour_mask_png(analysis),
     )
     writer = _FileWriter(photo_store)
     try:
@@ -381,7 +391,7 @@ def delete_photo(
         photo = writable_photo(session, principal, photo_id, "delete photos")
         files: set[StoredFile] = {(photo.file_sha256, photo.file_extension)}
         for row in session.exec(
-            select(Analysis.kind_mask_sha256, Analysis.probability_sha256).where(
+            select(*(getattr(Analysis, name) for name in MASK_COLUMNS)).where(
                 Analysis.photo_id == photo_id
             )
         ).all():
@@ -539,3 +549,11 @@ def load_masks(
         else None
     )
     return kind, probability
+
+
+def load_colour_mask(*, photo_store: PhotoStore, analysis: Analysis) -> np.ndarray | None:
+    """The analysis' colour layers (uint8 bits at photo size: 1 red area, 2 dark mark, 4 measured
+    skin; core.colour_measures), when they were measured and stored."""
+    if not analysis.colour_mask_sha256:
+        return None
+    return decode_mask(photo_store.read(analysis.colour_mask_sha256, MASK_EXTENSION))

@@ -257,3 +257,20 @@ def test_every_assessable_analysis_carries_colour_measures_with_and_without_a_ca
     assert delta_e_2000(lab(referenced.colour), lab(plain.colour)) < 2.0
     unreferenced = analyzer.analyze(with_cast(face, (1.15, 1.0, 0.85)))
     assert delta_e_2000(lab(unreferenced.colour), lab(plain.colour)) > 3.0
+
+
+def test_layer_outlines_trace_each_marked_region():
+    from core.colour_measures import layer_outlines
+
+    mask = np.zeros((60, 80), np.uint8)
+    mask[10:20, 10:30] = RED_BIT
+    mask[40:50, 50:60] = DARK_BIT | RED_BIT
+    mask[1, 1] = DARK_BIT  # a single pixel: too small to draw
+    red = layer_outlines(mask, RED_BIT)
+    dark = layer_outlines(mask, DARK_BIT)
+    assert len(red) == 2 and len(dark) == 1
+    x, y = dark[0][:, 0], dark[0][:, 1]
+    assert (x.min(), x.max(), y.min(), y.max()) == (50, 59, 40, 49)
+    assert np.array_equal(dark[0][0], dark[0][-1])  # closed
+    with pytest.raises(ValueError, match="not a colour layer"):
+        layer_outlines(mask, 8)

@@ -192,3 +192,17 @@ def test_a_found_face_whose_landmarks_place_no_mask_withholds_the_photo() -> Non
     shown = deidentify(face.image, face.landmarks, [broken])
     assert shown.withheld and (shown.image == WITHHELD_GREY).all()
     assert NOT_SEARCHED_NOTE != shown.note == WITHHELD_NOTE
+
+
+def test_the_analysis_face_seen_again_at_a_turn_does_not_withhold_the_photo() -> None:
+    """A candidate centred in the analysis' own face box is that face found again (its turned
+    copy's landmarks may place no band): the analysis' landmarks mask it; elsewhere, the same
+    candidate withholds the photo."""
+    face = synthetic_face()
+    again = _Face(box=(60.0, 60.0, 120.0, 120.0), landmarks=((90.0, 90.0),) * 5)
+    unsure_again = _Face(box=(70.0, 70.0, 110.0, 110.0), landmarks=again.landmarks, certain=False)
+    own_box = (40.0, 40.0, 160.0, 160.0)
+    shown = deidentify(face.image, face.landmarks, [again, unsure_again], own_box)
+    assert shown.masked and shown.note == MASKED_NOTE
+    assert np.array_equal(shown.image, mask_eyes_and_mouth(face.image, face.landmarks))
+    assert deidentify(face.image, face.landmarks, [again], (0.0, 0.0, 30.0, 30.0)).withheld

@@ -583,3 +583,39 @@ def test_the_reduced_decode_keeps_the_results_of_acne04_photos_at_12_mp() -> Non
     assert summary["lesions_unmatched"] == 0 and summary["lesions"] >= 20, summary
     assert summary["lesions_within_1px"] >= 0.75 * summary["lesions"], summary
     assert summary["face_box_shift_max_px"] < 10, summary
+
+
+@pytest.mark.slow  # builds the tiny test model and analyses two 11 MP photos
+def test_the_analysis_of_a_large_jpeg_decodes_it_in_full_only_for_a_small_face(tmp_path: Path) -> None:
+    """Sizes, masks and boxes are the full photo's either way; a face big enough for the
+    reduced decode is analysed without decoding the photo in full (the CLI never does), a small
+    one makes the analysis decode it (core.pipeline.finest_reduction)."""
+    from skimage import data
+
+    from core.pipeline import load_analyzer
+    from tests.model_factory import build_tiny_weights
+
+    analyzer = load_analyzer(build_tiny_weights(tmp_path / "weights"))
+
+    def photo_of(face: np.ndarray, side: int) -> bytes:
+        canvas = np.full((3400, 3400, 3), 190, np.uint8)
+        canvas[200:200 + side, 300:300 + side] = cv2.resize(face, (side, side),
+                                                            interpolation=cv2.INTER_CUBIC)
+        return pf.encode(canvas, "JPEG", quality=92)
+
+    close = decode_photo(photo_of(data.astronaut()[0:240, 104:344], 2700))  # face ~1000 px
+    far = decode_photo(photo_of(data.astronaut(), 1400))  # face ~230 px
+    for photo, decoded_in_full in ((close, False), (far, True)):
+        analysis = analyzer.analyze(photo)
+        assert photo.reduction == 2 and analysis.face.found
+        assert (analysis.width, analysis.height) == (3400, 3400)
+        assert analysis.kind_mask.shape == analysis.probability_map.shape == (3400, 3400)
+        assert all(0 <= l.bbox[0] < l.bbox[2] <= 3400 for l in analysis.lesions)
+        assert (photo.__dict__["_image"] is not None) is decoded_in_full
+        full = analyzer.analyze(decode_photo(photo_of(
+            data.astronaut()[0:240, 104:344] if photo is close else data.astronaut(),
+            2700 if photo is close else 1400), reduced_decode=False))
+        # The detector sees the reduced decode's pixels: its box moves by a small fraction of
+        # the face (on ACNE04 at 12 MP as much as an imperceptible re-encoding moves it).
+        face_width = full.face.box[2] - full.face.box[0]
+        assert max(abs(a - b) for a, b in zip(analysis.face.box, full.face.box)) < 0.02 * face_width

@@ -193,8 +193,8 @@ def test_compare_shows_both_aligned_photos_zoomed_together(dash):
         "papule": f"{GROUP_LABELS['papule']}: 3 before, 2 after",
     }
     titles = [a["text"] for a in viewer["layout"]["annotations"]]
-    assert titles == ["01 Jan 2024: grade moderate (80% confidence)",
-                      "01 Feb 2024: grade mild (80% confidence)"]
+    assert titles == ["Earlier, 01 Jan 2024: grade moderate (80% confidence)",
+                      "Later, 01 Feb 2024: grade mild (80% confidence)"]
     # The comedone at (40, 200) photo px lies at twice that in the face frame: its ring there.
     ring = traces(viewer)["comedone"]
     xs = [x for x in ring["x"] if x is not None]

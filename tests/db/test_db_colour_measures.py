@@ -13,6 +13,7 @@ from tests.db.db_factories import make_analysis, make_patient, make_photo, make_
 from core import types as core_types
 from db import repository as repo
 from db.models import COLOUR_COLUMNS, Account
+from db.repository.files import all_referenced_files
 from db.photos import PhotoStore
 
 COLOUR = core_types.ColourMeasures(
@@ -68,3 +69,22 @@ def test_a_lesion_correction_keeps_the_colour_measures(session: Session, store: 
                                      analysis_id=row.id, corrected=corrected)
     assert {name: getattr(correction, name) for name in COLOUR_COLUMNS} == {
         name: getattr(row, name) for name in COLOUR_COLUMNS}
+
+
+def test_the_colour_layers_are_stored_read_back_and_deleted_with_the_photo(
+        session: Session, store: PhotoStore, clinician: Account) -> None:
+    layers = np.zeros((32, 48), np.uint8)
+    layers[2:8, 3:9] = 1 | 4  # red area on measured skin
+    layers[20:24, 30:36] = 2 | 4  # a dark mark
+    _, row = _store(session, store, clinician, 45, replace(COLOUR, mask=layers))
+    assert row.colour_mask_sha256 is not None
+    assert np.array_equal(repo.load_colour_mask(photo_store=store, analysis=row), layers)
+    assert (row.colour_mask_sha256, ".png") in all_referenced_files(session)
+    repo.delete_photo(session=session, actor=clinician, photo_store=store, photo_id=row.photo_id)
+    assert not store.exists(row.colour_mask_sha256, ".png")
+
+
+def test_an_analysis_without_colour_has_no_layers(session: Session, store: PhotoStore,
+                                                  clinician: Account) -> None:
+    _, row = _store(session, store, clinician, 46, None)
+    assert repo.load_colour_mask(photo_store=store, analysis=row) is None

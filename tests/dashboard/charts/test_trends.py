@@ -205,3 +205,46 @@ def test_retake_band_and_hollow_points(visits):
                 if str(t.meta).endswith(":band")]
     overview = trend_charts.overview_figure(flagged, noise=noise)
     assert sum(bool(t.showlegend) for t in overview.data if str(t.meta).endswith(":band")) == 1
+
+
+def _long_visits(n: int) -> pd.DataFrame:
+    """`n` visits two days apart, the 8th from the photo that failed the quality check."""
+    days = pd.date_range("2020-01-01", periods=n, freq="2D")
+    return pd.DataFrame({
+        "visit_id": range(1, n + 1), "visit_date": days,
+        "inflammatory": [20 - i % 7 for i in range(n)], "non_inflammatory": [5] * n,
+        "nodule": [0] * n, "total": [25 - i % 7 for i in range(n)],
+        "lesion_area_fraction": [0.01] * n, "grade": [1.0] * n, "grade_confidence": [0.8] * n,
+        "review_grade_override": [None] * n,
+        "quality_flag": [("Stored although it failed the quality check: x" if i == 7 else None)
+                         for i in range(n)],
+    })
+
+
+def test_a_long_series_is_a_line_with_the_flagged_visit_marked(visits):
+    """Issue 28 item 4: at 1,000 visits a marker per visit cost the browser seconds. A long
+    series is a line; the flagged visit keeps its hollow marker and its reason; the events are
+    all there; the dates go as days ("2020-01-01"), not full timestamps."""
+    long = _long_visits(trend_charts.MARKER_LIMIT + 50)
+    events = [(date(2020, 1, 1 + i), f"step {i}") for i in range(20)]
+    for figure in (trend_charts.groups_figure(long, events=events, smoothing=True),
+                   trend_charts.overview_figure(long, events=events)):
+        by_meta = {t.meta: t for t in figure.data}
+        inflammatory = by_meta["inflammatory"]
+        assert inflammatory.mode == "lines"
+        raw = by_meta.get("inflammatory:raw", inflammatory)  # the measured values
+        assert raw.mode == "lines" and list(raw.y)[:3] == [20, 19, 18]
+        assert str(inflammatory.x[0]) == "2020-01-01"
+        hollow = by_meta["inflammatory:flagged"]
+        assert hollow.marker.symbol == "circle-open"
+        assert [str(x) for x in hollow.x] == [str(long["visit_date"][7].date())]
+        assert "failed the quality check" in hollow.text[0]
+        assert sum(1 for t in figure.data if t.mode and "markers" in t.mode) <= 4
+        assert [a.text for a in figure.layout.annotations][-20:] == [f"step {i}" for i in range(20)]
+        assert len([s for s in figure.layout.shapes if s.name == "treatment"]) == 20
+    grade = trend_charts.grade_figure(long)
+    assert next(t for t in grade.data if t.meta == "grade").mode == "lines"
+    assert "grade:flagged" in {t.meta for t in grade.data}
+    # A short series keeps a marker per visit.
+    short = trend_charts.groups_figure(visits)
+    assert next(t for t in short.data if t.meta == "inflammatory").mode == "lines+markers"
