@@ -252,7 +252,9 @@ def pages_rows(r: dict) -> list[Row]:
                             f"< {_s(target)}" if target else "", median < target if target else None))
             cold = timing.get("cold_s")
             if cold is not None:
-                rows.append(Row(f"{page} page ({how}), first open", _s(cold),
+                cold_cpu = timing.get("cold_cpu_s")
+                rows.append(Row(f"{page} page ({how}), first open"
+                                + (f" (CPU {_s(cold_cpu)})" if cold_cpu is not None else ""), _s(cold),
                                 f"< {_s(first_target)}" if first_target else "",
                                 cold < first_target if first_target else None))
     return rows

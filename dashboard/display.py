@@ -25,9 +25,11 @@ DATE_FORMAT = "D MMM YYYY"  # 10 Jan 2024
 WHEN_FORMAT = "D MMM YYYY, HH:mm"  # 10 Jan 2024, 14:05
 
 
-def text(label: str | None = None, help: str | None = None) -> Any:  # noqa: A002 - st's name
-    """Words as they are."""
-    return st.column_config.TextColumn(label, help=help)
+def text(label: str | None = None, help: str | None = None,  # noqa: A002 - st's name
+         width: str | None = None) -> Any:
+    """Words as they are; `width` ("small", "medium", "large") keeps a long text column from
+    widening the table past the page (the cell shows the rest when opened)."""
+    return st.column_config.TextColumn(label, help=help, width=width)
 
 
 def count(label: str | None = None, help: str | None = None) -> Any:  # noqa: A002

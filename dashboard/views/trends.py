@@ -170,7 +170,7 @@ display.show_table(table, {
     "Clinician grade": display.text(help="A clinician's override of the model grade."),
     "IGA": display.text(help=timeline_charts.IGA_SCALE),
     "Quality check": display.text(help="A photo stored although it failed the quality check "
-                                       "is drawn hollow on the charts."),
+                                       "is drawn hollow on the charts.", width="medium"),
 })
 with st.expander("Lesions by type, grade confidence and corrections, per visit"):
     display.show_table(table, {

@@ -403,11 +403,12 @@ def study_measurements(*, session: Session, actor: Account, study_id: int,
                          leave_out_failed_quality=leave_out_failed_quality).measurements
 
 
-def _in_view(row: Row, study: Study) -> bool:
-    if row.view != study.measured_view:
+def _in_view(row: Row, view: str, site: str | None) -> bool:
+    """Whether the row's photo is of the study's view (`Study.measured_view`, a close-up of
+    `measured_body_site`); the two are passed as plain values (read once, not per row)."""
+    if row.view != view:
         return False
-    return study.measured_view != CLOSE_UP_VIEW or study.measured_body_site is None \
-        or row.body_site == study.measured_body_site
+    return view != CLOSE_UP_VIEW or site is None or row.body_site == site
 
 
 def study_results(*, session: Session, actor: Account, study_id: int,
@@ -451,12 +452,13 @@ def study_results(*, session: Session, actor: Account, study_id: int,
     best: dict[int, Row] = {}  # visit_id -> the row that measures the visit
     other_views: dict[int, set[str]] = defaultdict(set)
     left_out: dict[int, set[int]] = defaultdict(set)
+    measured_view, measured_site = study.measured_view, study.measured_body_site
     for row in rows:
         if row.visit_id not in visit_dates:
             visit_dates[row.visit_id] = parsed_date(row.visit_date)
         if row.analysis_id is None:  # no photo, or a photo without analysis
             continue
-        if not _in_view(row, study):
+        if not _in_view(row, measured_view, measured_site):
             other_views[row.patient_id].add(row.view)
             continue
         if leave_out_failed_quality and not row.quality_passed:

@@ -68,3 +68,27 @@ def test_the_trends_cache_never_outlives_a_change(dash):
     at.run()
     assert not plotly_specs(at)
     assert NO_ACCESS in dash.texts(at.error)
+
+
+def test_the_visit_picker_is_cached_and_never_stale(dash):
+    """The Visit page's list of visits (1,000 row objects a rerun at trial size) is read once
+    per account and data version: a rerun reads no visit list; a visit added since is there on
+    the next run."""
+    from db.engine import get_engine
+
+    dash.make_account("root", role="admin")
+    doctor = dash.make_account("doc", role="clinician")
+    seeded = _history(dash, doctor)
+    at = open_as(dash, doctor, "visit", patient_id=seeded.patient_id)
+    assert not at.exception
+    at.run()  # opening the visit was audited: the data version moved once
+    with StatementCounter(get_engine(dash.env.url)) as counter:
+        at.run()
+    assert not at.exception
+    listed = [s for s in counter.statements
+              if "FROM visit JOIN patient" in s and "ORDER BY visit.visit_date, visit.id" in s]
+    assert not listed, listed
+    assert len(at.selectbox(key="visit_picker").options) == 2
+    add_measured_visits(dash, doctor, seeded, [(date(2024, 3, 10), papules(3))])
+    at.run()
+    assert len(at.selectbox(key="visit_picker").options) == 3
