@@ -23,6 +23,7 @@ from core.overlay import face_crop_box, heat_rgba, shrink_max
 from core.types import GRADE_LABELS, Lesion
 from dashboard import state
 from dashboard.charts import viewer as viewer_charts
+from dashboard.charts.colour_layers import colour_outlines
 from db.repository import list_lesions
 from usecases.photos import (
     StoredPhoto,
@@ -36,7 +37,9 @@ CACHE_ENTRIES = 8  # two compare sides and their heat layers, and a few photos l
 HEAT_SIDE = 2048  # the heat layer's longer side at most (a 12 MP photo's in blocks of 2 x 2)
 HOW_TO = ("Scroll to zoom in, down to the photo's own pixels; drag to move; double-click to go "
           "back. Click a type in the legend to hide or show its rings. The heat map colours the "
-          "skin by how likely the lesion model found a lesion there.")
+          "skin by how likely the lesion model found a lesion there. \"Redness\" and \"Dark "
+          "marks\" in the legend outline the skin that is redder or darker and browner than the "
+          "patient's own clear skin in the same photo.")
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,12 @@ def _heat_uri(key: tuple, _probability: np.ndarray, alignment: tuple[float, ...]
     return viewer_charts.png_data_uri(heat_rgba(small)), step
 
 
+@st.cache_data(show_spinner=False, max_entries=CACHE_ENTRIES, ttl=CACHE_TTL_S)
+def _colour_outlines(key: tuple, _mask: np.ndarray) -> dict:
+    """The colour layers' outlines (photo pixels) of a stored colour mask."""
+    return colour_outlines(_mask)
+
+
 def _picture(side: ViewerSide, *, alignment: tuple[float, ...] | None = None,
              size: int = 0) -> viewer_charts.ViewerImage:
     """The viewer's picture of one side: the photo (first shown cropped to its face) or its
@@ -127,14 +136,22 @@ def _picture(side: ViewerSide, *, alignment: tuple[float, ...] | None = None,
     if side.measured and side.stored.probability is not None:
         heat_source, step = _heat_uri(("heat", analysis.id, analysis.probability_sha256),
                                       side.stored.probability, alignment, size)
+    # The "Redness" and "Dark marks" layers, when the analysis measured them.
+    colour: dict = {}
+    if side.measured and side.stored.colour_mask is not None:
+        colour = {"colour_outlines": _colour_outlines(("colour", analysis.id, analysis.colour_mask_sha256),
+                                                      side.stored.colour_mask),
+                  "colour_fractions": {"redness": analysis.red_area_fraction,
+                                       "dark_marks": analysis.dark_area_fraction}}
     if alignment is not None:
         return viewer_charts.ViewerImage(
             source=source, width=size, height=size, view=(0, 0, size, size), lesions=side.lesions,
-            to_image=alignment_at_size(alignment, size), heat_source=heat_source, heat_step=step)
+            to_image=alignment_at_size(alignment, size), heat_source=heat_source, heat_step=step,
+            **colour)
     face_box = analysis.face_box if analysis is not None else None
     return viewer_charts.ViewerImage(
         source=source, width=width, height=height, view=face_crop_box(face_box, width, height),
-        lesions=side.lesions, heat_source=heat_source, heat_step=step)
+        lesions=side.lesions, heat_source=heat_source, heat_step=step, **colour)
 
 
 def research_note(*sides: ViewerSide) -> None:

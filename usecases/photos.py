@@ -27,6 +27,7 @@ from db.models import Analysis as AnalysisRow
 from db.repository import (
     add_analysis,
     get_photo,
+    load_colour_mask,
     load_masks,
     load_photo_bytes,
     must_mask_photo,
@@ -59,6 +60,9 @@ class StoredPhoto:
     photo: DecodedPhoto
     kind_mask: np.ndarray | None = None
     probability: np.ndarray | None = None
+    # The colour layers (bits 1 red area, 2 dark mark, 4 measured skin; core.colour_measures),
+    # when the analysis measured them.
+    colour_mask: np.ndarray | None = None
     # None: the photo as taken. Otherwise it is de-identified for research (eyes and mouth
     # masked, or the whole photo withheld) and this sentence says so, for the page to show.
     research_note: str | None = None
@@ -91,17 +95,22 @@ def load_stored_photo(clinic: Clinic, photo: Photo, analysis: AnalysisRow | None
     StoredPhotoError when the photo file cannot be read; a missing or mis-sized mask is left
     out (the integrity check reports missing files)."""
     decoded = decode_stored(clinic, photo)
-    kind_mask = probability = None
+    kind_mask = probability = colour_mask = None
     if analysis is not None:
         try:
             kind_mask, probability = load_masks(photo_store=clinic.photo_store, analysis=analysis)
         except OSError:
             kind_mask = probability = None
+        try:
+            colour_mask = load_colour_mask(photo_store=clinic.photo_store, analysis=analysis)
+        except OSError:
+            colour_mask = None
     size = decoded.image.shape[:2]
     return StoredPhoto(
         photo=decoded,
         kind_mask=kind_mask if kind_mask is not None and kind_mask.shape == size else None,
         probability=probability if probability is not None and probability.shape == size else None,
+        colour_mask=colour_mask if colour_mask is not None and colour_mask.shape == size else None,
     )
 
 
@@ -156,7 +165,7 @@ def deidentify_stored(photo: Photo, stored: StoredPhoto, analysis: AnalysisRow |
         filename=f"photo_{photo.id}.png",
     )
     return StoredPhoto(photo=shown, kind_mask=stored.kind_mask, probability=stored.probability,
-                       research_note=result.note)
+                       colour_mask=stored.colour_mask, research_note=result.note)
 
 
 def load_photo_for(clinic: Clinic, actor: Account, photo: Photo,

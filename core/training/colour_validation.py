@@ -309,9 +309,16 @@ def retake_noise(analyzer, samples, log, retakes: int = 5, seed: int = 0,  # noq
         if len(g) < 2:
             continue
         icc, sem = icc_oneway(g)
+        sds = np.array([x.std(ddof=1) for x in g])
+        worst = int(np.argmax(sds))
+        _, sem_rest = icc_oneway([x for i, x in enumerate(g) if i != worst])
         table[name] = {"sem_pp": round(sem, 3), "icc": None if icc is None else round(icc, 3),
                        "mdc95_pp": round(1.96 * np.sqrt(2.0) * sem, 3),
-                       "mean_level_pp": round(float(np.mean([x.mean() for x in g])), 3)}
+                       "mean_level_pp": round(float(np.mean([x.mean() for x in g])), 3),
+                       "median_photo_sd_pp": round(float(np.median(sds)), 3),
+                       "worst_photo_sd_pp": round(float(sds[worst]), 3),
+                       "sem_without_worst_photo_pp": round(sem_rest, 3),
+                       "mdc95_without_worst_photo_pp": round(1.96 * np.sqrt(2.0) * sem_rest, 3)}
     return table
 
 
@@ -347,6 +354,21 @@ def markdown(result: dict) -> str:
               f"medians {c['patch_delta_e2000_median']} (p90 {c['patch_delta_e2000_p90']}); the clear skin's colour "
               f"against the unshifted photo: {c['clear_skin_delta_e2000_with_card_median']} with the card, "
               f"{c['clear_skin_delta_e2000_without_card_median']} without.", ""]
+    for key, what in (("retakes", "framing, exposure, white balance and JPEG"), ("retakes_light", "exposure and "
+                      "white balance alone"), ("retakes_framing", "framing alone")):
+        r = result.get(key)
+        if not r:
+            continue
+        lines += [f"Retake noise ({r['photos']} photos x {r['retakes']} simulated retakes, {what}; percentage points "
+                  "of the measured skin):", "",
+                  "| measure | SEM | MDC95 | ICC | median per-photo SD | worst photo's SD | SEM without it | MDC95 without it |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, label in (("red", "red area"), ("dark", "dark-mark area")):
+            m = r[name]
+            lines.append(f"| {label} | {m['sem_pp']} | {m['mdc95_pp']} | {m['icc']} | {m.get('median_photo_sd_pp')} | "
+                         f"{m.get('worst_photo_sd_pp')} | {m.get('sem_without_worst_photo_pp')} | "
+                         f"{m.get('mdc95_without_worst_photo_pp')} |")
+        lines.append("")
     return "\n".join(lines)
 
 

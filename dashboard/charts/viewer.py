@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -34,6 +35,7 @@ from core.overlay import (
     ring_pad,
 )
 from core.types import Box, Lesion
+from dashboard.charts.colour_layers import colour_layer_traces, layer_name, pair_layer_name
 from dashboard.charts.timeline import TYPE_LABELS
 
 JPEG_QUALITY = 85  # a 12 MP face photo is about 1.5-4 MB at this quality: fine on a clinic network
@@ -71,6 +73,10 @@ class ViewerImage:
     to_image: tuple[float, ...] | None = None
     heat_source: str | None = None
     heat_step: int = 1
+    # The "Redness" and "Dark marks" layers (dashboard.charts.colour_layers): outlines in photo
+    # pixels by layer, and each layer's share of the measured skin (None: not known).
+    colour_outlines: Mapping[str, tuple[np.ndarray, ...]] = field(default_factory=dict)
+    colour_fractions: Mapping[str, float | None] = field(default_factory=dict)
 
 
 def jpeg_data_uri(image: np.ndarray, quality: int = JPEG_QUALITY) -> str:
@@ -258,6 +264,9 @@ def photo_figure(image: ViewerImage, *, height: int | None = None, revision: str
     figure = go.Figure(_photo_traces(image))
     for group, lesions in group_lesions(image.lesions).items():
         figure.add_traces(ring_traces(image, group, lesions, name=f"{GROUP_LABELS[group]}: {len(lesions)}"))
+    figure.add_traces(colour_layer_traces(
+        image.colour_outlines, {k: layer_name(k, image.colour_fractions.get(k)) for k in image.colour_outlines},
+        image.to_image))
     if image.heat_source is not None:
         figure.add_trace(heat_scale_trace())
     x_range, y_range = _axis_ranges(image.view)
@@ -266,7 +275,7 @@ def photo_figure(image: ViewerImage, *, height: int | None = None, revision: str
                         scaleanchor="x", scaleratio=1)
     menus = _switches(figure, [(image.view, _whole(image))])
     top = SWITCH_BAND if menus else 4
-    bottom = 24 * (1 + len(group_lesions(image.lesions)) // 3)
+    bottom = 24 * (1 + (len(group_lesions(image.lesions)) + len(image.colour_outlines)) // 3)
     bottom += SCALE_BAND if image.heat_source is not None else 0
     figure.update_layout(
         height=(height or fitting_height(image.view)) + top + bottom,
@@ -301,6 +310,14 @@ def pair_figure(before: ViewerImage, after: ViewerImage, *, titles: tuple[str, s
             if group in side:
                 for trace in ring_traces(image, group, side[group], name=name,
                                          show_legend=column == legend_on):
+                    figure.add_trace(trace, row=1, col=column)
+    for key in dict.fromkeys([*before.colour_outlines, *after.colour_outlines]):
+        name = pair_layer_name(key, before.colour_fractions.get(key), after.colour_fractions.get(key))
+        legend_on = 1 if key in before.colour_outlines else 2
+        for column, image in ((1, before), (2, after)):
+            if key in image.colour_outlines:
+                for trace in colour_layer_traces({key: image.colour_outlines[key]}, {key: name},
+                                                 image.to_image, show_legend=column == legend_on):
                     figure.add_trace(trace, row=1, col=column)
     heat = before.heat_source is not None or after.heat_source is not None
     if heat:

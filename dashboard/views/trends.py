@@ -169,8 +169,10 @@ display.show_table(table, {
     "Model grade": display.text(help=timeline_charts.HAYASHI_SCALE),
     "Clinician grade": display.text(help="A clinician's override of the model grade."),
     "IGA": display.text(help=timeline_charts.IGA_SCALE),
-    "Quality check": display.text(help="A photo stored although it failed the quality check "
-                                       "is drawn hollow on the charts.", width="medium"),
+    # Narrow, so the table fits a 1280 px screen; the reasons are in the hover and the warning.
+    "Quality check": display.text("Quality", width="small",
+                                  help="Passed or failed: a photo stored although it failed the "
+                                       "quality check is drawn hollow on the charts."),
 })
 with st.expander("Lesions by type, grade confidence and corrections, per visit"):
     display.show_table(table, {

@@ -135,6 +135,30 @@ def _seed(database_url: str, data_dir: Path) -> None:
                                  visit_id=visit.id, photo=photo, analysis=analysis)
             analysis_ids.append(latest_analysis(session=session, actor=admin,
                                                 photo_id=stored.id).id)
+    # The new texts of issues 25 and 26 on screen too: a visit whose photo was stored although it
+    # failed the quality check (flagged everywhere), and an unusual close-up of the left cheek
+    # (no face: its own series, "graded from a close-up", the typicality warning).
+    from core.types import FaceResult, QualityResult
+
+    flagged_photo = face_photo(brightness=7)
+    flagged = dataclasses.replace(
+        make_analysis(flagged_photo, papules(20) + comedones(12, row=150)),
+        quality=QualityResult(passed=False, reasons=(
+            "The face is cut off (39% of it is outside the photo): step back so the whole face "
+            "is in the frame.",)))
+    closeup_photo = face_photo(brightness=9)
+    closeup = dataclasses.replace(
+        make_analysis(closeup_photo, papules(6), alignment=None),
+        face=FaceResult(found=False), region_counts={}, gags_estimate=None,
+        typicality=0.01, unusual=True)
+    for when, photo, analysis, view, site in (
+            (date(2024, 4, 11), flagged_photo, flagged, "front", None),
+            (date(2024, 4, 11), closeup_photo, closeup, "close-up", "left_cheek")):
+        with new_session(engine) as session:
+            visit = create_visit(session=session, actor=admin, patient_id=patient_id,
+                                 visit_date=when)
+            store_photo(session=session, actor=admin, photo_store=store, visit_id=visit.id,
+                        photo=photo, analysis=analysis, view=view, body_site=site)
     with new_session(engine) as session:
         add_review(session=session, actor=admin, analysis_id=analysis_ids[0], iga=4)
     with new_session(engine) as session:
