@@ -30,7 +30,9 @@ NO_VISITS_LINE = (
 # reads like IGA's numbers).
 SCALES_LINE = ("Grade: the model's severity on the ACNE04 (Hayashi) scale, from lesion counts: "
                "mild, moderate, severe or very severe; \"(clinician)\" where a clinician changed "
-               "it. IGA: the clinician's global look, 0 clear to 4 severe.")
+               "it. IGA: the clinician's global look, 0 clear to 4 severe. Red % and Dark %: skin "
+               "redder, or darker and browner, than the patient's own clear skin in the same "
+               "photo, in % of the skin measured (not validated against a clinician's grading).")
 QUALITY_NOTE = "Stored although it failed the quality check"
 PHOTO_WIDTH_MM = 72  # two photos, chart and a few visits fit on the first page
 MAX_IMAGE_PX = 640  # photos are scaled down to this before embedding, to keep the file small
@@ -64,6 +66,9 @@ class ReportVisit:
     corrected: bool = False  # the lesions were corrected by a clinician
     # Why the photo failed the quality check when it was stored anyway (None: it passed).
     quality_problem: str | None = None
+    # Red area and dark marks in % of the measured skin (core.colour_measures; None: not measured).
+    red_percent: float | None = None
+    dark_percent: float | None = None
 
 
 @dataclass(frozen=True)
@@ -356,13 +361,13 @@ def change_sentence(label: str, counts: list[int | None]) -> str | None:
 
 def _visit_table(pdf: FPDF, visits: tuple[ReportVisit, ...]) -> None:
     headings = ("Date", "Lesions", "Inflammatory", "Nodules/cysts", "Non-inflam.", "Area %",
-                "Grade", "IGA", "Corrected", "Quality")
+                "Red %", "Dark %", "Grade", "IGA", "Corrected", "Quality")
     flagged = [visit for visit in visits if visit.quality_problem]
     pdf.set_font("helvetica", "", 8)
     pdf.set_fill_color(255, 255, 255)
     pdf.set_draw_color(120, 120, 120)
     with pdf.table(
-        col_widths=(19, 14, 21, 23, 19, 13, 31, 9, 17, 14),
+        col_widths=(19, 12, 19, 20, 17, 11, 11, 11, 20, 9, 17, 14),
         text_align="CENTER",
         line_height=5.5,
         headings_style=FontFace(emphasis="BOLD", fill_color=(230, 230, 230)),
@@ -379,6 +384,8 @@ def _visit_table(pdf: FPDF, visits: tuple[ReportVisit, ...]) -> None:
                 visit.nodule,
                 visit.non_inflammatory,
                 visit.area_percent,
+                visit.red_percent,
+                visit.dark_percent,
                 visit.grade,
                 visit.iga,
                 "by clinician" if visit.corrected else "-",

@@ -4,13 +4,15 @@ clear skin, one legend entry each, off until clicked (a click shows or hides the
 browser, as for a lesion type)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 from core.alignment import transform_points
-from core.colour_measures import DARK_BIT, RED_BIT, layer_outlines
+from core.colour_measures import DARK_BIT, RED_BIT, RETAKE_MDC95_PP, layer_outlines
 
 # key -> (legend words, line colour). Redness in red, dark marks in a dark blue that shows on
 # brown skin; both on a thin white edge so a line stays visible on any skin.
@@ -65,3 +67,36 @@ def colour_layer_traces(outlines: dict[str, Sequence[np.ndarray]], names: dict[s
                        meta=f"colour:{key}"),
         ]
     return traces
+
+
+# Compare's rows: (column of the analysis row, words, key of RETAKE_MDC95_PP).
+CHANGE_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("red_area_fraction", "Red area", "red"),
+    ("dark_area_fraction", "Dark marks", "dark"),
+)
+CHANGE_NOTE = ("Shares of the skin measured, against the patient's own clear skin in each photo. "
+               "A change counts as real only beyond what a retaken photo makes: "
+               + " and ".join(f"{RETAKE_MDC95_PP[key]:g} percentage points for {words.lower()}"
+                              for _, words, key in CHANGE_ROWS)
+               + " (simulated retakes of test photos). Not validated against a clinician's grading.")
+
+
+def colour_change_table(before: Any, after: Any) -> pd.DataFrame | None:
+    """Red area and dark marks of two analyses (rows or mappings) side by side, in % of the
+    measured skin, with the change in percentage points and whether it is beyond retake noise;
+    None when either photo was not measured."""
+    def read(source: Any, name: str) -> float | None:
+        value = source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
+        return None if value is None or value != value else float(value)
+
+    rows = []
+    for name, words, key in CHANGE_ROWS:
+        first, second = read(before, name), read(after, name)
+        if first is None or second is None:
+            return None
+        change = 100.0 * (second - first)
+        rows.append({"measure": words, "before (%)": round(100.0 * first, 1),
+                     "after (%)": round(100.0 * second, 1),
+                     "change (percentage points)": round(change, 1),
+                     "beyond retake noise": abs(change) > RETAKE_MDC95_PP[key]})
+    return pd.DataFrame(rows)

@@ -38,9 +38,12 @@ TIMELINE_COLUMNS: tuple[str, ...] = (
     "corrects_id",  # set when the numbers are a clinician's correction of the model's
     "quality_reasons",  # why the photo failed the quality check (stored anyway)
     "body_site",  # a close-up's body site (None for face views)
+    "red_area_fraction",  # redness and dark marks, shares of the measured skin (issue 29)
+    "dark_area_fraction",
 )
 # Columns a row may leave out (None then): rows made before corrections existed.
-OPTIONAL_COLUMNS: frozenset[str] = frozenset({"corrects_id", "quality_reasons", "body_site"})
+OPTIONAL_COLUMNS: frozenset[str] = frozenset({"corrects_id", "quality_reasons", "body_site",
+                                              "red_area_fraction", "dark_area_fraction"})
 CLOSE_UP = "close-up"
 
 KIND_LABELS: dict[str, str] = {

@@ -415,6 +415,18 @@ def area_figure(visits: pd.DataFrame, **options: Any) -> go.Figure:
     )
 
 
+def colour_figure(visits: pd.DataFrame, **options: Any) -> go.Figure:
+    """Red area and dark-mark area as a percent of the measured skin (core.colour_measures;
+    percentage points for absolute change); visits whose photo was not measured are gaps."""
+    mode = options.get("mode", "value")
+    unit = "percentage points" if mode == "absolute" else "% of the skin"
+    return trend_figure(
+        visits, {"red_area_fraction": "Red area", "dark_area_fraction": "Dark marks"},
+        title="Redness and dark marks", unit=unit, measure="area", scale=100.0,
+        **{k: v for k, v in options.items() if k != "noise"},
+    )
+
+
 def grade_traces(visits: pd.DataFrame) -> list[go.Scatter]:
     """Model grade with its uncertainty band, and clinician overrides, hovers in words."""
     graded = visits[visits["grade"].notna()] if not visits.empty else visits

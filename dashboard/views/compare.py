@@ -16,6 +16,7 @@ from core.overlay import blend, draw_boxes, legend_items, overlay_kinds
 from core.trends import RETAKE_COUNT_NOUNS, count_noise_threshold, retake_change_sentence
 from core.words import version_label
 from dashboard import photo_viewer, state
+from dashboard.charts import colour_layers
 from dashboard.charts import compare as compare_charts
 from dashboard.charts import timeline as timeline_charts
 from dashboard.retake import retake_noise
@@ -148,6 +149,11 @@ if noise is not None:
     if noise.simulated:
         st.caption("How much a retaken photo changes was measured on simulated retakes of test "
                    "photos, not on real retakes yet.")
+colour_table = colour_layers.colour_change_table(analysis_a, analysis_b)
+if colour_table is not None:
+    st.subheader("Redness and dark marks")
+    st.dataframe(colour_table, hide_index=True, width="stretch")
+    st.caption(colour_layers.CHANGE_NOTE)
 if analysis_a.model_version != analysis_b.model_version:
     st.warning(f"Different models ({version_label(analysis_a.model_version)} / "
                f"{version_label(analysis_b.model_version)}): part of the change may come from the model.")

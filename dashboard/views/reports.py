@@ -26,6 +26,12 @@ from usecases.reports import report_picture
 REPORT_KEY = "report_pdf"
 
 
+
+def _percent(fraction: object) -> float | None:
+    """A share as a percent with one decimal; None when not measured."""
+    value = timeline_charts.none_if_missing(fraction)
+    return None if value is None else round(100.0 * float(value), 1)
+
 def audit_export(actor_id: int, patient_id: int, visits: int) -> None:
     """Called when the PDF is downloaded (no names or photo bytes in the audit detail)."""
     with state.db_session() as session:
@@ -49,6 +55,8 @@ def report_visits(visits: pd.DataFrame) -> tuple[ReportVisit, ...]:
                 nodule=int(row.nodule),
                 non_inflammatory=int(row.non_inflammatory),
                 area_percent=round(100.0 * float(row.lesion_area_fraction), 2),
+                red_percent=_percent(getattr(row, "red_area_fraction", None)),
+                dark_percent=_percent(getattr(row, "dark_area_fraction", None)),
                 grade=GRADE_LABELS[grade] + (" (clinician)" if override is not None else ""),
                 iga=None if timeline_charts.none_if_missing(row.iga) is None else int(row.iga),
                 corrected=timeline_charts.none_if_missing(row.corrects_id) is not None,

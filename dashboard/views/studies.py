@@ -7,7 +7,8 @@ and see subjects by their subject label ("S-0001"), never by a patient's code or
 
 Speed: the measurements and their summaries are computed once per study, account and data
 version (`get_data_version` changes with every committed change) and cached; only the open tab
-is drawn, and the CSV is made when it is downloaded.
+is drawn, the measurements table only once the Measurements tab is opened (`study_table`), and
+the CSV when it is downloaded.
 """
 from __future__ import annotations
 
@@ -56,7 +57,6 @@ class StudyData(TypedDict):
     # (patient id, arm id, chosen baseline visit id or None, enrolled at)
     enrolments: tuple[tuple[int, int, int | None, datetime], ...]
     baselines: dict[int, date]  # patient id -> date of the baseline visit, once measured
-    table: pd.DataFrame  # every measurement, as in the CSV
     summaries: tuple[ArmWeekSummary, ...]
     view: str  # the study's view in words ("front", "close-up of the chin")
     # patient id -> (subject as this account sees it, measured visits, other views in words)
@@ -90,18 +90,10 @@ def study_data(study_id: int, actor_id: int, role: str, team: str | None,
     measurements = results.measurements
     noise = retake_noise() if retake_version is not None else None
     trial = study_charts.trial_rows(measurements, noise)
-    table = study_charts.measurement_frame(measurements, trial, noise)
-    if not table.empty:
-        table["view"] = [view_label(v, b) for v, b in zip(table["view"], table["body_site"])]
-        table = table.drop(columns="body_site")
-    if Role(role).hides_identity and not table.empty:
-        # The subject label is their key; the clinic's patient id stays in the clinic.
-        table = table.drop(columns="patient_id").rename(columns={"patient_code": "subject"})
     return StudyData(
         arms=arms,
         enrolments=enrolments,
         baselines={m.patient_id: m.visit_date for m in measurements if m.is_baseline},
-        table=table,
         summaries=tuple(arm_summary(trial)),
         view=view_label(results.measured_view, results.measured_body_site),
         subjects={s.patient_id: (s.patient_code, s.measured_visits,
@@ -111,6 +103,31 @@ def study_data(study_id: int, actor_id: int, role: str, team: str | None,
         left_out=sum(s.left_out_visits for s in results.subjects),
         retake_simulated=None if noise is None else bool(noise.simulated),
     )
+
+
+@st.cache_data(show_spinner="Preparing the measurements ...", max_entries=4, ttl=CACHE_TTL_S)
+def study_table(study_id: int, actor_id: int, role: str, team: str | None,
+                version: tuple[int, int], database: str, leave_out_failed: bool = False,
+                retake_version: str | None = None) -> pd.DataFrame | None:
+    """Every measurement of the study as in the CSV, keyed as `study_data`. Made only when the
+    Measurements tab is opened: at 50,000 visits the frame cost the first open of the page half
+    a second, and every rerun of the Results tab unpickled it from the cache."""
+    with state.db_session() as session:
+        actor = get_account(session=session, account_id=actor_id)
+        if actor is None or get_study(session=session, actor=actor, study_id=study_id) is None:
+            return None
+        measurements = study_results(session=session, actor=actor, study_id=study_id,
+                                     leave_out_failed_quality=leave_out_failed).measurements
+    noise = retake_noise() if retake_version is not None else None
+    table = study_charts.measurement_frame(measurements, study_charts.trial_rows(measurements, noise),
+                                           noise)
+    if not table.empty:
+        table["view"] = [view_label(v, b) for v, b in zip(table["view"], table["body_site"])]
+        table = table.drop(columns="body_site")
+    if Role(role).hides_identity and not table.empty:
+        # The subject label is their key; the clinic's patient id stays in the clinic.
+        table = table.drop(columns="patient_id").rename(columns={"patient_code": "subject"})
+    return table
 
 
 def audit_export(actor_id: int, study_id: int, rows: int) -> None:
@@ -381,9 +398,10 @@ leave_out = st.toggle(
     help="Photos stored although they failed the quality check (for example a face cut off) "
          "can give numbers far off the others.")
 noise = retake_noise()
-data = study_data(study_id, actor.id, actor.role, actor.team, version,
-                  state.get_settings().resolved_database_url, leave_out,
-                  None if noise is None else f"{noise.version}:{noise.source}:{noise.simulated}")
+data_key = (study_id, actor.id, actor.role, actor.team, version,
+            state.get_settings().resolved_database_url, leave_out,
+            None if noise is None else f"{noise.version}:{noise.source}:{noise.simulated}")
+data = study_data(*data_key)
 if data is None:
     st.error("No such study or no access.")
     st.stop()
@@ -405,8 +423,8 @@ if tabs[0].open:
         state.show_notice()
 if tabs[1].open:
     with tabs[1]:
-        table = data["table"]
-        if table.empty:
+        table = study_table(*data_key)
+        if table is None or table.empty:
             st.info("No measurement yet.")
         else:
             display.show_table(study_charts.measurement_screen(table), MEASUREMENT_COLUMNS)

@@ -120,8 +120,8 @@ for name in ("inflammatory", "non_inflammatory", "total"):
 noise = retake_noise()
 options = {"mode": mode, "baseline_visit_id": baseline_id, "smoothing": smoothing, "events": events,
            "noise": noise}
-TABS = ("Overview", "Inflammatory / non-inflammatory", "By lesion type", "Lesion area", "Grade",
-        "Clinician IGA")
+TABS = ("Overview", "Inflammatory / non-inflammatory", "By lesion type", "Lesion area",
+        "Redness and dark marks", "Grade", "Clinician IGA")
 # Only the open tab's chart is built and sent: six charts at once cost the browser seconds.
 # Every chart shares the patient's date axis (trend_charts.date_range).
 tabs = dict(zip(TABS, st.tabs(TABS, key="trend_tab", on_change="rerun")))
@@ -139,6 +139,13 @@ if tabs["By lesion type"].open:
 if tabs["Lesion area"].open:
     with tabs["Lesion area"]:
         st.plotly_chart(trend_charts.area_figure(visits, **options), key="chart_area")
+if tabs["Redness and dark marks"].open:
+    with tabs["Redness and dark marks"]:
+        st.plotly_chart(trend_charts.colour_figure(visits, **options), key="chart_colour")
+        st.caption("Skin redder than the patient's own clear skin in the same photo (red area), "
+                   "and darker and browner than the skin around it (dark marks), as a share of "
+                   "the skin measured. Measured against the patient's own skin, so the camera's "
+                   "colour cast largely cancels; not validated against a clinician's grading.")
 if tabs["Grade"].open:
     with tabs["Grade"]:
         st.plotly_chart(trend_charts.grade_figure(visits, events=events), key="chart_grade")
@@ -169,17 +176,18 @@ display.show_table(table, {
     "Model grade": display.text(help=timeline_charts.HAYASHI_SCALE),
     "Clinician grade": display.text(help="A clinician's override of the model grade."),
     "IGA": display.text(help=timeline_charts.IGA_SCALE),
-    # Narrow, so the table fits a 1280 px screen; the reasons are in the hover and the warning.
-    "Quality check": display.text("Quality", width="small",
-                                  help="Passed or failed: a photo stored although it failed the "
-                                       "quality check is drawn hollow on the charts."),
 })
-with st.expander("Lesions by type, grade confidence and corrections, per visit"):
+with st.expander("Lesions by type, grade confidence, corrections and quality, per visit"):
     display.show_table(table, {
         "Visit date": display.day(),
         **{label: display.count() for label in trend_charts.TYPE_COUNTS.values()},
         "Confidence": display.percent(help="The model's confidence in its grade."),
         "Corrected": display.text(help="Lesions corrected by a clinician."),
+        # Narrow, so the table fits a 1280 px screen; the reasons are in the hover and the
+        # warning above.
+        "Quality check": display.text("Quality", width="small",
+                                      help="Passed or failed: a photo stored although it failed "
+                                           "the quality check is drawn hollow on the charts."),
     })
 versions = list(dict.fromkeys(visits["model_version"].dropna()))
 st.caption("Analysed by the " + "; ".join(version_label(v) for v in versions) + ".")

@@ -60,6 +60,11 @@ class TimelineRow:
     unusual: bool | None = None
     # Why the photo failed the quality check (stored anyway); [] or None when it passed.
     quality_reasons: list[str] | None = None
+    # Redness and dark marks (shares of the measured skin; None: not measured) and whether a
+    # colour card referenced them (core.types.ColourMeasures).
+    red_area_fraction: float | None = None
+    dark_area_fraction: float | None = None
+    colour_reference: str | None = None
 
 
 # Labelled so that callers read rows by name (row.analysis_id), in TimelineRow's order.
@@ -89,6 +94,9 @@ MEASURE_COLUMNS = (
     col(Analysis.typicality).label("typicality"),
     col(Analysis.unusual).label("unusual"),
     col(Analysis.quality_reasons).label("quality_reasons"),
+    col(Analysis.red_area_fraction).label("red_area_fraction"),
+    col(Analysis.dark_area_fraction).label("dark_area_fraction"),
+    col(Analysis.colour_reference).label("colour_reference"),
 )
 
 

@@ -365,6 +365,11 @@ class StudyMeasurement:
     body_site: str | None = None  # a close-up's site
     # Why the photo failed the quality check when it was stored anyway (() when it passed).
     quality_reasons: tuple[str, ...] = ()
+    # Redness and dark marks, shares of the measured skin (None: not measured), and whether a
+    # colour card referenced them ("colour-referenced" / "self-referenced").
+    red_area_fraction: float | None = None
+    dark_area_fraction: float | None = None
+    colour_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -496,6 +501,9 @@ def study_results(*, session: Session, actor: Account, study_id: int,
                     clinician_corrected=row.corrects_id is not None,
                     body_site=row.body_site,
                     quality_reasons=tuple(parsed_reasons(row.quality_reasons) or ()),
+                    red_area_fraction=row.red_area_fraction,
+                    dark_area_fraction=row.dark_area_fraction,
+                    colour_reference=row.colour_reference,
                 )
             )
     result.sort(key=lambda r: (r.arm, r.patient_code, r.visit_date, r.visit_id))

@@ -237,3 +237,14 @@ def test_every_page_rendered_has_nothing_past_its_margins(tmp_path):
         target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "13_report_pdf.png"
         subprocess.run(["pdftoppm", "-r", "110", "-png", "-f", "1", "-l", "1", "-singlefile",
                         str(pdf_path), str(target.with_suffix(""))], check=True, timeout=60)
+
+
+def test_the_visit_table_shows_red_area_and_dark_marks():
+    """Issue 29: the PDF's visit table has the red area and dark marks, a dash where not measured."""
+    from dataclasses import replace
+
+    visits = (VISITS[0], replace(VISITS[-1], red_percent=3.1, dark_percent=1.2))
+    pdf = build_patient_report(_report(visits=visits), compress=False)
+    assert b"(Red %)" in pdf and b"(Dark" in pdf
+    assert b"(3.1)" in pdf and b"(1.2)" in pdf
+    assert b"darker and browner" in pdf

@@ -320,3 +320,25 @@ def test_studies_count_subjects_changed_beyond_a_retake(dash, trial):
     week4 = table[table["week"] == 4].set_index("patient_code")
     assert week4["inflammatory_beyond_retake_noise"].to_dict() == {
         "P1": True, "P2": False, "P3": True}
+
+
+def test_the_measurements_table_is_made_only_when_its_tab_opens(dash, trial, monkeypatch):
+    """Issue 28 item 4: at 50,000 visits the measurements frame cost the first open of the
+    Results tab half a second; it is made when the Measurements tab opens, once (cached)."""
+    from dashboard.charts import studies as study_charts
+
+    calls = []
+    original = study_charts.measurement_frame
+    monkeypatch.setattr(study_charts, "measurement_frame",
+                        lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
+    at = open_as(dash, trial["doctor"], "studies")
+    assert not at.exception
+    assert spec_titled(at, "in inflammatory lesions")
+    assert calls == []
+    at.session_state["study_tab"] = "Measurements"
+    at.run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 6
+    assert calls == [1]
+    at.run()
+    assert calls == [1]  # cached per account and data version

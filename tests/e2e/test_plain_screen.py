@@ -300,7 +300,7 @@ def test_metrics_are_never_cut_and_the_trends_table_fits(tab, seeded_app: Seeded
                 problems += [f"Trends table at {width} px: {wide}"
                              for wide in page.evaluate(WIDE_TABLES)]
         if title == "Trends":  # the second table, folded: open it and measure it too
-            page.get_by_text("Lesions by type, grade confidence and corrections, per visit").click()
+            page.get_by_text("Lesions by type, grade confidence, corrections and quality, per visit").click()
             page.wait_for_timeout(1000)
             for width in WIDTHS:
                 at_width(page, width)
