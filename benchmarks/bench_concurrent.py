@@ -25,10 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+
+from benchmarks.bench_pages import streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -84,42 +84,17 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-@contextmanager
-def app_server(env: dict[str, str], log: Path):  # noqa: ANN201 - yields (url, pid)
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-             "--server.headless", "true", "--server.address", "127.0.0.1",
-             "--server.port", str(port), "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {log.read_text(errors='replace')[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start within 180 s")
-            time.sleep(0.5)
-        yield url, process.pid
-    finally:
-        process.terminate()
+def _streamlit_pid() -> int:
+    """The pid of this process's `streamlit run` child (for its peak memory)."""
+    for entry in Path("/proc").glob("[0-9]*"):
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and b"streamlit" in command:
+            return int(entry.name)
+    return 0
 
 
 async def _idle(page) -> None:  # noqa: ANN001 - playwright Page
@@ -207,11 +182,11 @@ def browser_part(folder: Path, users: int, size: tuple[int, int], weights: Path)
     people = seed_clinicians(url, users)
     photo = folder / "photo.jpg"
     photo.write_bytes(photo_jpeg(size))
-    env = {**os.environ, "ACNE_DATA_DIR": str(data_dir), "DATABASE_URL": url,
-           "ACNE_WEIGHTS_DIR": str(weights), "HF_HUB_OFFLINE": "1",
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    # The pages benchmark's server, as in production; it reads the models from ../weights.
+    (folder / "weights").symlink_to(weights.resolve(), target_is_directory=True)
     results: list[dict] = [{} for _ in people]
-    with app_server(env, folder / "streamlit.log") as (app_url, pid):
+    with streamlit_server(data_dir, url) as app_url:
+        pid = _streamlit_pid()
         asyncio.run(_all_users(app_url, people, photo, results))
         peak = _peak_rss_mb(pid)
     stored = _visits_stored(url)
