@@ -44,7 +44,8 @@ def test_waiting_callers_are_served_in_arrival_order_and_told_their_place() -> N
     first.start()
     while queue.ahead_of_new() < 1:
         time.sleep(0.01)
-    second = threading.Thread(target=lambda: queue.run(lambda: order.append("b"),
+    # b runs long enough for c, polling, to see its place move from 2 to 1.
+    second = threading.Thread(target=lambda: queue.run(lambda: (order.append("b"), time.sleep(1.0)),
                                                        on_wait=places["b"].append))
     second.start()
     while queue.ahead_of_new() < 2:
