@@ -182,7 +182,8 @@ def trace_visible(traces: list[dict], meta: str) -> bool | str:
 def ringed_count(traces: list[dict]) -> int:
     """The lesions ringed on the viewer's photo, from the legend's 'Papules: 3' entries."""
     names = [t["name"] for t in traces
-             if t["showlegend"] and t["meta"] not in ("photo", "heat", "heat_scale")]
+             if t["showlegend"] and t["meta"] not in ("photo", "heat", "heat_scale")
+             and not str(t["meta"]).startswith("colour:")]  # redness and dark-mark layers
     return sum(int(name.rsplit(": ", 1)[1]) for name in names)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_ARGS, STEP_TIMEOUT_MS, migrated_env, running_app
+from tests.e2e.conftest import STEP_TIMEOUT_MS, migrated_env, running_app
 from tests.e2e.test_browser_flow import (
     ANALYSIS_TIMEOUT_MS,
     MODEL_LOAD_TIMEOUT_MS,
@@ -61,10 +61,8 @@ def _sign_in(page, url: str) -> None:  # noqa: ANN001 - playwright Page
 
 @pytest.mark.timeout(1800)
 def test_a_photo_stored_through_one_instance_is_shown_corrected_and_reported_through_another(
-    chromium: Path, tmp_path: Path, databases, s3_env: str, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+    browser, tmp_path: Path, databases, s3_env: str, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     from tests.e2e.conftest import _write_photos
     from tests.model_factory import build_tiny_weights
 
@@ -79,16 +77,15 @@ def test_a_photo_stored_through_one_instance_is_shown_corrected_and_reported_thr
     _seed(database_url)
 
     with running_app(envs[0], tmp_path / "first.log") as first_url, \
-            running_app(envs[1], tmp_path / "second.log") as second_url, \
-            sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), headless=True,
-                                             args=CHROMIUM_ARGS)
+            running_app(envs[1], tmp_path / "second.log") as second_url:
+        contexts = []
         try:
             pages = []
             for _ in range(2):  # two browsers' worth: no cookie shared between the instances
                 context = browser.new_context(viewport={"width": 1400, "height": 1000},
                                               accept_downloads=True)
                 context.set_default_timeout(STEP_TIMEOUT_MS)
+                contexts.append(context)
                 pages.append(context.new_page())
             first, second = pages
 
@@ -130,5 +127,6 @@ def test_a_photo_stored_through_one_instance_is_shown_corrected_and_reported_thr
             pdf = Path(download.value.path()).read_bytes()
             assert pdf.startswith(b"%PDF") and len(pdf) > 10_000, "the report holds the photo"
         finally:
-            browser.close()
+            for context in contexts:
+                context.close()
     databases.drop(database_url)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM_ARGS, STEP_TIMEOUT_MS, migrated_env, running_app
+from tests.e2e.conftest import STEP_TIMEOUT_MS, migrated_env, running_app
 from tests.e2e.test_browser_flow import choose, fill, open_page, tick, wait_for_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -67,10 +67,8 @@ def _patients(database_url: str) -> dict[str, str]:
 
 @pytest.mark.timeout(1200)
 def test_two_instances_on_one_sqlite_file_both_write_and_see_each_other(
-    chromium: Path, tmp_path: Path,
+    browser, tmp_path: Path,  # noqa: ANN001 - the session's Chromium (tests/e2e/conftest.py)
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     from tests.model_factory import build_tiny_weights
 
     weights = build_tiny_weights(tmp_path / "weights")
@@ -80,11 +78,11 @@ def test_two_instances_on_one_sqlite_file_both_write_and_see_each_other(
     _seed(database_url)
 
     with running_app(env, tmp_path / "first.log") as first_url, \
-            running_app(env, tmp_path / "second.log") as second_url, sync_playwright() as play:
-        browser = play.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        pages = {}
+            running_app(env, tmp_path / "second.log") as second_url:
+        pages, contexts = {}, []
         for name, url in (("first", first_url), ("second", second_url)):
             context = browser.new_context(viewport={"width": 1400, "height": 1000})  # its own browser
+            contexts.append(context)
             context.set_default_timeout(STEP_TIMEOUT_MS)
             pages[name] = context.new_page()
             _sign_in(pages[name], url, f"dr-{name}")
@@ -106,7 +104,8 @@ def test_two_instances_on_one_sqlite_file_both_write_and_see_each_other(
             open_page(page, "Patients")
             choose(page, "Current patient", other)
             page.get_by_role("heading", name=f"Patient {other}", exact=True).wait_for()
-        browser.close()
+        for context in contexts:
+            context.close()
 
     assert _patients(database_url) == {"P-SQL-A": "dr-first", "P-SQL-B": "dr-second"}
     for log in ("first.log", "second.log"):
