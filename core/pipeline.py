@@ -29,7 +29,7 @@ from core.grading import SOFT_PEAK_FLOOR, CountGrader, GradeEvidence
 from core.hf_grader import HFGrader
 from core.imaging import full_size_pixels
 from core.lesions import kind_mask_from_labels, lesions_from_maps, peak_heights
-from core.manifest import ModelEntry, read_manifest, verified_bytes, verified_onnx, verified_path
+from core.manifest import ModelEntry, read_manifest, verified_bytes, verified_path
 from core.quality import assess_quality
 from core.regions import (
     count_by_region,
@@ -340,7 +340,10 @@ def load_typicality(entry: ModelEntry | None, threads: int | None = None) -> Typ
         return None
     if entry.onnx_path is None:
         raise WeightsError(f"the typicality model {entry.path} lists no encoder graph (onnx)")
-    return TypicalityModel(verified_onnx(entry), verified_path(entry), threads)
+    # Built from the bytes that were checked, as the segmenter and face networks are (issue 24).
+    return TypicalityModel(entry.onnx_path, entry.path, threads,
+                           onnx_bytes=verified_bytes(entry.onnx_path, entry.onnx_sha256),
+                           parameters_bytes=verified_bytes(entry.path, entry.sha256))
 
 
 def installed_models(weights_dir: Path | str) -> list[dict]:

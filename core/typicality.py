@@ -105,9 +105,14 @@ class TypicalityParameters:
         np.savez(path, **{name: np.asarray(getattr(self, name)) for name in PARAMETERS})
 
     @classmethod
-    def load(cls, path: Path) -> "TypicalityParameters":
+    def load(cls, path: Path, data_bytes: bytes | None = None) -> "TypicalityParameters":
+        """The parameters of `path`, or of `data_bytes` (the file's bytes, already checked
+        against the manifest: the bytes checked are the bytes used); `path` names it in errors."""
+        import io
+
+        source = io.BytesIO(data_bytes) if data_bytes is not None else path
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with np.load(source, allow_pickle=False) as data:
                 missing = [name for name in PARAMETERS if name not in data.files]
                 if missing:
                     raise WeightsError(f"typicality file {path} lacks {', '.join(missing)}")
@@ -155,11 +160,14 @@ class TypicalityResult:
 class TypicalityModel:
     """The feature graph and the fitted parameters."""
 
-    def __init__(self, onnx_path: Path | str, parameters_path: Path | str, threads: int | None = None) -> None:
+    def __init__(self, onnx_path: Path | str, parameters_path: Path | str, threads: int | None = None,
+                 *, onnx_bytes: bytes | None = None, parameters_bytes: bytes | None = None) -> None:
+        """The model of the two files; with `onnx_bytes` / `parameters_bytes` (their checked
+        bytes) it is built from those, never from a second read of the files."""
         from core.onnx_engine import cpu_session, session_options
 
-        self.parameters = TypicalityParameters.load(Path(parameters_path))
-        self.session = cpu_session(Path(onnx_path), session_options(threads))
+        self.parameters = TypicalityParameters.load(Path(parameters_path), parameters_bytes)
+        self.session = cpu_session(Path(onnx_path), session_options(threads), model=onnx_bytes)
         self._input = self.session.get_inputs()[0].name
 
     def features(self, image: np.ndarray) -> np.ndarray:

@@ -80,3 +80,30 @@ def test_a_face_is_skin_so_typicality_only_warns():
     assert unusual.unusual and not _result().unusual
     # A grey photo shows no redness, face or not.
     assert assessment(face, 5000, _result(skin=0.0)) == (False, (NOT_SKIN,))
+
+
+def test_the_skin_check_is_built_from_the_bytes_that_were_checked(tmp_path, monkeypatch):
+    """Issue 24's pattern (check and use the same bytes) for the skin check: its graph and its
+    parameters swapped right after their check change nothing."""
+    import shutil
+
+    from core import manifest, pipeline
+    from core.manifest import DEFAULT_WEIGHTS_DIR, read_manifest
+
+    if not (DEFAULT_WEIGHTS_DIR / "typicality.onnx").is_file():
+        pytest.skip("no shipped skin check")
+    weights = tmp_path / "weights"
+    shutil.copytree(DEFAULT_WEIGHTS_DIR, weights, ignore=shutil.ignore_patterns("__pycache__"))
+    entry = read_manifest(weights)["typicality"]
+    real = manifest.verified_bytes
+
+    def check_then_swap(path, sha256):  # noqa: ANN001, ANN202
+        data = real(path, sha256)
+        if path.name.startswith("typicality."):
+            path.write_bytes(b"swapped after the check")
+        return data
+
+    monkeypatch.setattr(pipeline, "verified_bytes", check_then_swap)
+    model = pipeline.load_typicality(entry, threads=1)
+    assert (weights / "typicality.onnx").read_bytes() == b"swapped after the check"
+    assert model.score(np.full((64, 64, 3), 128, np.uint8)).typicality >= 0.0
