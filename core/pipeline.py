@@ -87,7 +87,8 @@ def finest_reduction(face: FaceResult, shape: tuple[int, int], config: Segmenter
         face_w = face.box[2] - face.box[0]
         shrink += [face_w / config.face_width_px, face_w / SHARPNESS_FACE_WIDTH]
     else:
-        shrink += [max(h, w) / config.train_image_side, w / SHARPNESS_FACE_WIDTH]
+        side = config.train_image_side if face.found else config.for_closeup().train_image_side
+        shrink += [max(h, w) / side, w / SHARPNESS_FACE_WIDTH]
         if face.found and face.box is not None:  # a rough face: its box is the sharpness crop
             shrink.append((face.box[2] - face.box[0]) / SHARPNESS_FACE_WIDTH)
     allowed = min(shrink) / REDUCTION_MARGIN
@@ -129,9 +130,11 @@ class Analyzer:
     def segment(self, image: np.ndarray, face: FaceResult) -> tuple[WorkingFrame, np.ndarray, LesionMaps]:
         """The scale-normalised working image around the face and the segmenter's maps of it
         (a rough face is not used: the photo is scaled as one without a face)."""
-        if not face.measurable:
-            face = FaceResult(found=False)
         cfg = self.config
+        if not face.measurable:
+            # No face at all: a close-up, calibrated on close-ups. A rough face (a half face, a
+            # face filling the frame) keeps the whole-face settings, which measured better on it.
+            face, cfg = FaceResult(found=False), cfg if face.found else cfg.for_closeup()
         frame = working_frame(image.shape[:2], face, cfg.face_width_px, cfg.face_context,
                               cfg.train_image_side)
         work = frame.crop(image)
@@ -146,6 +149,7 @@ class Analyzer:
         # A large JPEG comes decoded at 1/2 to 1/8 scale, its pixels repeated to the photo's size
         # (photo coordinates, the detail the models use); core.imaging.full_size_pixels.
         image = full_size_pixels(photo) if isinstance(photo, DecodedPhoto) else photo
+        reduced = photo.reduced if isinstance(photo, DecodedPhoto) else None
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 image, got shape {image.shape} {image.dtype}")
         h, w = image.shape[:2]
@@ -153,17 +157,22 @@ class Analyzer:
         if isinstance(photo, DecodedPhoto) and photo.reduction > finest_reduction(face, (h, w), self.config):
             # A face too small for the reduced decode: the full photo, and the face found again
             # in it (a small face's box would move with the reduced pixels), as before.
-            image = photo.image
+            image, reduced = photo.image, None
             face = self.face_detector.detect(image)
-        typical = self.typicality.score(image) if self.typicality is not None else None
+        # The skin check squeezes the whole photo to 224 px: from the reduced decode it sees the
+        # same pixels as from their block copy, at a quarter of the cost or less.
+        squeezable = reduced if reduced is not None else image
+        typical = self.typicality.score(squeezable) if self.typicality is not None else None
         quality = assess_quality(image, face)
         # A face found only roughly makes the photo assessable; it is not used to scale, align
         # or mask the photo (core.face.RETRY_MARGIN).
         measured = face if face.measurable else FaceResult(found=False)
         alignment = estimate_alignment(measured.landmarks) if measured.found and measured.landmarks else None
 
-        frame, work, maps = self.segment(image, measured)
-        work_lesions, labels = lesions_from_maps(maps, self.config)
+        frame, work, maps = self.segment(image, face)  # a rough face is scaled as no face there
+        # A close-up is counted as calibrated on close-ups (its own side and peak threshold).
+        count_config = self.config if face.found else self.config.for_closeup()
+        work_lesions, labels = lesions_from_maps(maps, count_config)
         # Skin and regions at working resolution: the same geometry, far fewer pixels.
         work_to_photo = (1 / frame.scale, 0.0, float(frame.x0), 0.0, 1 / frame.scale, float(frame.y0))
         work_alignment = compose_alignments(work_to_photo, alignment) if alignment else None

@@ -8,7 +8,7 @@ median face width of the training photos, and callers resize each photo so its f
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -54,11 +54,26 @@ class SegmenterConfig:
     # Colour constancy applied to the working image before segmentation (core.colour).
     colour_constancy: str = "none"
     kinds: tuple[str, ...] = field(default=LESION_KINDS)
+    # A photo scaled without a face (a close-up) has no face width to scale by: its long side and
+    # peak threshold are chosen on the valid close-ups of every data set
+    # (core.training.calibrate_closeups). None: the same as a training photo's.
+    closeup_image_side: int | None = None
+    closeup_peak_threshold: float | None = None
 
     def __post_init__(self) -> None:
         if self.colour_constancy not in COLOUR_CONSTANCY:
             raise ValueError(f"colour_constancy {self.colour_constancy!r} must be one of "
                              f"{', '.join(COLOUR_CONSTANCY)}")
+        if self.closeup_image_side is not None and not 64 <= self.closeup_image_side <= 2048:
+            raise ValueError(f"closeup_image_side {self.closeup_image_side} must lie in 64-2048")
+        if self.closeup_peak_threshold is not None and not 0.0 < self.closeup_peak_threshold < 1.0:
+            raise ValueError(f"closeup_peak_threshold {self.closeup_peak_threshold} must lie in (0, 1)")
+
+    def for_closeup(self) -> "SegmenterConfig":
+        """The config a photo without a usable face is segmented and counted with."""
+        return replace(self,
+                       train_image_side=self.closeup_image_side or self.train_image_side,
+                       peak_threshold=self.closeup_peak_threshold or self.peak_threshold)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

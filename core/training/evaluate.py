@@ -16,7 +16,8 @@ assessable decision included (`core.assessment`). A photo the product refuses is
 finding nothing (no lesion, count 0, no grade): the headline metrics are over ALL photos so;
 `over_assessed` repeats them over the photos the product assessed, and `assessed` gives the
 share assessed, by true grade, the close-ups among them and the refusal reasons.
-`count_error_by_view` splits the count error into whole faces and close-ups without a face, and
+`count_error_by_view` splits the count error into faces (from the front, turned to one side) and
+close-ups without a face, and
 `typicality` shows how the count error grows as the photo's typicality falls (Spearman rank
 correlation and a table by typicality band; only with a typicality model in the weights).
 `--baseline OTHER_WEIGHTS` also scores another weights folder on the same photos and
@@ -86,6 +87,7 @@ class PhotoScore:
     kind_pairs: tuple[int, ...]  # matched lesions, labelled x predicted type (metrics.kind_pairs)
     pred_kinds: tuple[int, ...]  # predicted lesions per type
     true_kinds: tuple[int, ...]  # labelled lesions per type
+    side: int = 0  # 1 when a face was found turned to one side (core.face.view_from_yaw)
 
 
 # The headline metrics that get a bootstrap interval (and a paired difference to a baseline).
@@ -127,7 +129,8 @@ def score_photo(analyzer, sample, perturbation: Perturbation | None = None) -> P
         typicality=float("nan") if analysis.typicality is None else analysis.typicality,
         kind_pairs=kind_pairs([(truth[t].kind, reported[p].kind) for p, t in typed]),
         pred_kinds=kind_tally([l.kind for i, l in enumerate(reported) if i not in matched_untyped]),
-        true_kinds=kind_tally([l.kind for l in truth if l.kind is not None]))
+        true_kinds=kind_tally([l.kind for l in truth if l.kind is not None]),
+        side=int(analysis.face.found and analysis.face.view in ("left", "right")))
 
 
 def _columns(photos: list[PhotoScore]) -> dict[str, np.ndarray]:
@@ -218,11 +221,13 @@ def assessed_summary(photos: list[PhotoScore]) -> dict:
 
 
 def count_error_by_view(photos: list[PhotoScore]) -> dict[str, dict[str, float]]:
-    """Count MAE and bias of the assessed photos, whole faces apart from close-ups."""
+    """Count MAE and bias of the assessed photos by view: every photo with a face ("face"), split
+    into faces seen from the front and turned to one side, and close-ups without a face."""
+    views = {"face": lambda p: not p.closeup, "front": lambda p: not p.closeup and not p.side,
+             "side": lambda p: not p.closeup and p.side, "closeup": lambda p: p.closeup}
     out = {}
-    for view, flag in (("face", 0), ("closeup", 1)):
-        errors = np.array([p.pred_count - p.true_count for p in photos if p.assessable and p.closeup == flag],
-                          float)
+    for view, member in views.items():
+        errors = np.array([p.pred_count - p.true_count for p in photos if p.assessable and member(p)], float)
         if errors.size:
             out[view] = {"n_photos": int(errors.size), "count_mae": float(np.abs(errors).mean()),
                          "count_bias": float(errors.mean())}

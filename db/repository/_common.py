@@ -130,15 +130,22 @@ def writable_photo(session: Session, principal: Principal, photo_id: int, what: 
     return photo
 
 
+# The audit actions that change data. Views, exports and sign-ins are audited too, but change
+# nothing a page shows, so they must not empty every page's cache in a busy trial.
+CHANGE_ACTIONS: tuple[str, ...] = ("create", "update", "delete")
+
+
 def get_data_version(*, session: Session) -> tuple[int, int]:
-    """A value that changes whenever a change is committed: (highest audit id, audit rows among
-    the last VERSION_WINDOW ids). Every repository write adds its audit row in the same
-    transaction, so pages key cached results on this. One indexed query, whatever the size."""
-    latest = select(func.coalesce(func.max(AuditEvent.id), 0)).scalar_subquery()
+    """A value that changes whenever a change is committed: (highest audit id of a change, change
+    rows among the last VERSION_WINDOW ids). Every repository write adds its audit row in the
+    same transaction, so pages key cached results on this; audited reads (a visit opened, a CSV
+    downloaded) leave it alone. One indexed query, whatever the size."""
+    changes = col(AuditEvent.action).in_(CHANGE_ACTIONS)
+    latest = select(func.coalesce(func.max(AuditEvent.id), 0)).where(changes).scalar_subquery()
     recent = (
         select(func.count())
         .select_from(AuditEvent)
-        .where(col(AuditEvent.id) > latest - VERSION_WINDOW)
+        .where(changes, col(AuditEvent.id) > latest - VERSION_WINDOW)
         .scalar_subquery()
     )
     highest, count = session.exec(select(latest, recent)).one()

@@ -312,6 +312,21 @@ def test_data_version_changes_with_every_committed_change_only(
     assert repo.get_data_version(session=session) != after_writes
 
 
+def test_audited_reads_leave_the_data_version_alone(
+    session: Session, store: PhotoStore, clinician: Account, researcher: Account
+) -> None:
+    """Opening a visit, downloading a CSV or signing in writes an audit row but changes no
+    data: every page's cache (keyed by the version) must stay warm through a busy trial."""
+    patient, _, _ = _enrolled_world(session, store, clinician, researcher)
+    version = repo.get_data_version(session=session)
+    for action in ("view", "export", "login", "login_failed"):
+        repo.record_audit(session=session, actor_id=clinician.id, action=action,
+                          target_type="patient", target_id=patient.id)
+    assert repo.get_data_version(session=session) == version
+    repo.delete_patient(session=session, actor=clinician, patient_id=patient.id, photo_store=store)
+    assert repo.get_data_version(session=session) != version  # a deletion still moves it
+
+
 def test_latest_reviews_one_per_analysis_with_the_reviewers_name(
     session: Session, store: PhotoStore, clinician: Account, other_clinician: Account,
     admin: Account,

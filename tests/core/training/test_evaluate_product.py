@@ -11,7 +11,7 @@ from tests.core.training.test_training import make_dataset
 
 class PerfectButPicky:
     """Finds exactly the labelled lesions and the true grade, but refuses the photos whose index
-    is in `refused` (as core.assessment would); photo `closeup` has no face."""
+    is in `refused` (as core.assessment would); photo `closeup` has no face, photo 3 a turned one."""
 
     def __init__(self, samples, refused: set[int], closeup: int) -> None:
         self.samples, self.refused, self.closeup, self.calls = samples, refused, closeup, 0
@@ -28,7 +28,7 @@ class PerfectButPicky:
             width=image.shape[1], height=image.shape[0], lesions=lesions,
             counts=LesionCounts.from_lesions(lesions),
             grade=Grade(value=sample.grade, label="x", confidence=0.8), lesion_area_fraction=0.1,
-            skin_area_px=5000, face=FaceResult(found=i != self.closeup), quality=QualityResult(True),
+            skin_area_px=5000, face=FaceResult(found=i != self.closeup, view="left" if i == 3 else "front"), quality=QualityResult(True),
             model_version="stub", assessable=i not in self.refused,
             not_assessable_reasons=("This picture does not look like skin.",) if i in self.refused else (),
             typicality=0.9 - 0.2 * i, kind_mask=mask)
@@ -67,8 +67,9 @@ def test_the_share_assessed_by_true_grade_and_the_close_ups(scored):
     by_grade = assessed["by_true_grade"]
     assert by_grade[str(samples[0].grade)]["n_assessed"] == 0
     assert sum(row["n_photos"] for row in by_grade.values()) == 4
-    assert set(out["count_error_by_view"]) == {"face", "closeup"}
-    assert out["count_error_by_view"]["closeup"]["n_photos"] == 1
+    by_view = out["count_error_by_view"]  # whole face / side / close-up, as the issue asks
+    assert set(by_view) == {"face", "front", "side", "closeup"}
+    assert [by_view[v]["n_photos"] for v in ("face", "front", "side", "closeup")] == [2, 1, 1, 1]
     # Typicality is reported over the assessed photos.
     assert out["typicality"]["n_photos"] == 3
 
