@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageCms
 
 from core.errors import PhotoError
+from core.jpeg_copy import without_metadata
 from core.types import DecodedPhoto
 
 MIN_SIDE_PX = 32
@@ -267,6 +268,10 @@ def decode_photo(
             # files fail here, not later.
             image.load()
             orientation, captured_at, device = _read_exif(image)  # PNG keeps EXIF after pixels
+            # An upright camera JPEG decodes to the same pixels without its metadata: it is
+            # stored as its own bytes less the metadata (core.jpeg_copy), not re-encoded.
+            copy_as_is = (image.format == "JPEG" and image.mode == "RGB" and orientation not in _TRANSPOSE
+                          and not image.info.get("icc_profile"))
             rgb = _to_rgb(image, name)
         except PhotoError:
             raise
@@ -281,16 +286,28 @@ def decode_photo(
                   stored_extension=".jpg" if lossy else ".png", filename=name,
                   captured_at=captured_at, device=device)
     if reduction == 1:
-        return DecodedPhoto(image=pixels, encode_stored=functools.partial(_stored_bytes, pixels, lossy),
+        encode = functools.partial(_stored_bytes, pixels, lossy)
+        return DecodedPhoto(image=pixels, encode_stored=_as_is_or(data, encode) if copy_as_is else encode,
                             **common)
     full = _FullDecode(data, formats, name, orientation)
     size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    encode = functools.partial(_stored_from, full, lossy)
     return DecodedPhoto(image=None, load_image=full, reduced=pixels, reduction=reduction, size=size,
-                        encode_stored=functools.partial(_stored_from, full, lossy), **common)
+                        encode_stored=_as_is_or(data, encode) if copy_as_is else encode, **common)
 
 
 def _stored_from(full: Callable[[], np.ndarray], lossy: bool) -> bytes:
     return _stored_bytes(full(), lossy)
+
+
+def _as_is_or(data: bytes, encode: Callable[[], bytes]) -> Callable[[], bytes]:
+    """The stored copy of an upright JPEG: its own bytes without metadata, or `encode()` where
+    the file's structure cannot be followed (a partial, so the photo still pickles)."""
+    return functools.partial(_stored_as_is, data, encode)
+
+
+def _stored_as_is(data: bytes, encode: Callable[[], bytes]) -> bytes:
+    return without_metadata(data) or encode()
 
 
 def _reduction(width: int, height: int) -> int:

@@ -397,7 +397,8 @@ class DecodedPhoto:
     image: np.ndarray = field(repr=False, compare=False)
     upload_sha256: str  # SHA-256 of the bytes as uploaded (duplicate detection)
     source_format: str  # "JPEG", "PNG", "WEBP", "HEIF", ...
-    # The bytes to store (re-encoded, no location metadata), made on first use of `stored_bytes`:
+    # The bytes to store (no location or other metadata: an upright JPEG's own compressed pixels,
+    # anything else re-encoded; core.jpeg_copy), made on first use of `stored_bytes`:
     # the command line never stores a photo, and encoding a 12 MP JPEG costs about 0.3 s.
     encode_stored: Callable[[], bytes] = field(repr=False, compare=False)
     stored_extension: str  # ".jpg" or ".png"

@@ -255,7 +255,7 @@ class Photo(PhotoBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     visit_id: int = Field(foreign_key="visit.id", index=True)
-    file_sha256: str = Field(index=True, max_length=64)  # the stored (re-encoded) file
+    file_sha256: str = Field(index=True, max_length=64)  # the stored file (no metadata)
     upload_sha256: str = Field(index=True, max_length=64)  # the bytes as uploaded
     file_extension: str = Field(max_length=8)
     filename: str = Field(max_length=255)

@@ -33,8 +33,11 @@ PREPARED_KEY = "new_visit_prepared"
 PREVIEW_LONG_SIDE = 800  # pixels: the column is at most about 400 px wide on screen
 
 
-def preview_of(image):  # noqa: ANN001, ANN201 - an RGB array in, a smaller one out
-    """The photo at most PREVIEW_LONG_SIDE pixels long, for the upload's preview."""
+def preview_of(photo):  # noqa: ANN001, ANN201 - a DecodedPhoto in, an RGB array out
+    """The photo at most PREVIEW_LONG_SIDE pixels long, for the upload's preview: from the
+    reduced decode of a large JPEG, so showing a 12 MP upload never decodes it in full (issue 28:
+    that decode cost more than the analysis while ten clinicians waited)."""
+    image = photo.reduced if photo.reduced is not None else photo.image
     if max(image.shape[:2]) <= PREVIEW_LONG_SIDE:
         return image
     return resize_to_long_side(image, PREVIEW_LONG_SIDE)[0]
@@ -226,7 +229,7 @@ for upload in uploads:
     with st.container(border=True):
         left, right = st.columns([1, 2])
         # A preview, not the 12 MP array: encoding it for the browser cost a second a photo.
-        left.image(preview_of(item.photo.image), caption=item.filename, width="stretch")
+        left.image(preview_of(item.photo), caption=item.filename, width="stretch")
         with right:
             keep = show_quality(item, upload.file_id)
             details = capture_details(item, upload.file_id, visit_date)

@@ -175,6 +175,36 @@ def test_each_photo_is_analysed_once_and_the_analysis_is_stored(dash, clinic, mo
     assert {p.filename: p.view for p in photos}["b.png"] == "right"
 
 
+def test_a_large_upload_is_previewed_and_saved_without_decoding_it_in_full(dash, clinic, monkeypatch):
+    """Before: the preview asked for the whole 12 MP array (a full decode, more than the
+    analysis costs) and the save re-encoded it; now both use the reduced decode and the file's
+    own compressed pixels."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from core.jpeg_copy import without_metadata
+    from db.photos import PhotoStore
+
+    doctor, patient = clinic
+    use_analyzer(monkeypatch, CountingAnalyzer(dash))
+    rng = np.random.default_rng(1)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (2200, 3400, 3), dtype=np.uint8)).save(buffer, "JPEG", quality=80)
+    at = dash.open_page(doctor, "new_visit", patient_id=patient)
+    at = upload(at, ("large.jpg", buffer.getvalue(), "image/jpeg"))
+    assert not at.exception and len(at.image) == 1
+    (item,) = at.session_state["new_visit_prepared"]["items"].values()
+    assert item.photo.reduction > 1 and item.photo.__dict__.get("_image") is None  # never decoded in full
+    dash.widget(at.button, "Save the visit with 1 photo").click().run()
+    assert not at.exception
+    (photo,), _ = stored_photos(dash, patient)
+    assert (photo.width, photo.height) == (3400, 2200)
+    stored = PhotoStore(dash.env.data_dir / "photos").read(photo.file_sha256, photo.file_extension)
+    assert stored == without_metadata(buffer.getvalue())  # the upload's own pixels, not re-encoded
+
+
 def test_quality_gate_shows_reasons_before_saving_and_holds_the_photo_back(dash, clinic, monkeypatch):
     doctor, patient = clinic
     use_analyzer(monkeypatch, CountingAnalyzer(dash, quality_reasons=("photo is blurred",)))

@@ -62,7 +62,8 @@ class PerfectAnalyzer:
         return SimpleNamespace(lesions=lesions, kind_mask=np.zeros(image.shape[:2], np.uint8),
                                counts=SimpleNamespace(total=len(lesions), inflammatory=0),
                                grade=SimpleNamespace(value=0, confidence=0.9), assessable=True,
-                               is_closeup=False, typicality=None)
+                               is_closeup=False, typicality=None,
+                               face=SimpleNamespace(found=True, view="front"))
 
 
 @pytest.mark.parametrize("name", ["high_res", "low_res", "blur"])
