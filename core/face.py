@@ -8,7 +8,7 @@ full-resolution photo. The largest face is the patient; other faces are only rep
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -124,6 +124,29 @@ def _order_landmarks(points: np.ndarray) -> np.ndarray:
     if out[3, 0] > out[4, 0]:
         out[[3, 4]] = out[[4, 3]]
     return out
+
+
+def detection_factor(shape: tuple[int, ...]) -> int:
+    """The whole factor the detector shrinks a photo of `shape` by (to DETECT_MAX_SIDE or less)."""
+    return max(1, int(np.ceil(max(shape[:2]) / DETECT_MAX_SIDE)))
+
+
+def scaled_face(face: FaceResult, k: int) -> FaceResult:
+    """`face`, found in a copy of the photo `k` times smaller, in the photo's own pixels (boxes
+    are pixel edges, landmarks pixel centres, as the detector gives them)."""
+    if not face.found or k == 1:
+        return face
+
+    def box(b: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        return tuple(float(v) * k for v in b)  # type: ignore[return-value]
+
+    return replace(
+        face,
+        box=box(face.box) if face.box is not None else None,
+        landmarks=tuple(((x + 0.5) * k - 0.5, (y + 0.5) * k - 0.5) for x, y in face.landmarks)
+        if face.landmarks is not None else None,
+        other_boxes=tuple(box(b) for b in face.other_boxes),
+    )
 
 
 class FaceDetector:

@@ -203,6 +203,8 @@ def _to_rgb(image: Image.Image, name: str) -> Image.Image:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
+    if mode == "RGB":  # already what is needed: no copy (6 ms for a reduced 12 MP photo)
+        return image
     try:
         return image.convert("RGB")
     except ValueError as exc:
@@ -273,15 +275,15 @@ def decode_photo(
             copy_as_is = (image.format == "JPEG" and image.mode == "RGB" and orientation not in _TRANSPOSE
                           and not image.info.get("icc_profile"))
             rgb = _to_rgb(image, name)
+            if orientation in _TRANSPOSE:
+                rgb = rgb.transpose(_TRANSPOSE[orientation])
+            pixels = np.asarray(rgb)  # inside `with`: `rgb` may be the opened image itself
         except PhotoError:
             raise
         except (Image.DecompressionBombError, MemoryError) as exc:
             raise PhotoError(f"'{name}' is too large to open as a photo.") from exc
         except Exception as exc:
             raise PhotoError(_damaged_message(name)) from exc
-    if orientation in _TRANSPOSE:
-        rgb = rgb.transpose(_TRANSPOSE[orientation])
-    pixels = np.asarray(rgb)
     common = dict(upload_sha256=hashlib.sha256(data).hexdigest(), source_format=source_format,
                   stored_extension=".jpg" if lossy else ".png", filename=name,
                   captured_at=captured_at, device=device)
@@ -332,13 +334,14 @@ class _FullDecode:
                     with Image.open(io.BytesIO(self._data), formats=self._formats) as image:
                         image.load()
                         rgb = _to_rgb(image, self._name)
+                        if self._orientation in _TRANSPOSE:
+                            rgb = rgb.transpose(_TRANSPOSE[self._orientation])
+                        pixels = np.asarray(rgb)
             except PhotoError:
                 raise
             except Exception as exc:  # the reduced decode of the same bytes worked
                 raise PhotoError(_damaged_message(self._name)) from exc
-            if self._orientation in _TRANSPOSE:
-                rgb = rgb.transpose(_TRANSPOSE[self._orientation])
-            self._pixels = np.asarray(rgb)
+            self._pixels = pixels
         return self._pixels
 
 
@@ -348,11 +351,16 @@ def full_size_pixels(photo: DecodedPhoto, *, blocks: bool = True) -> np.ndarray:
     coordinate is a photo pixel, the detail is the reduced one); else `photo.image`."""
     if photo.reduced is None or not blocks:
         return photo.image
-    k = photo.reduction
-    height, width = photo.reduced.shape[:2]
-    expanded = cv2.resize(photo.reduced, (width * k, height * k), interpolation=cv2.INTER_NEAREST)
-    if expanded.shape[:2] != (photo.height, photo.width):
-        expanded = np.ascontiguousarray(expanded[: photo.height, : photo.width])
+    return blocks_to_size(photo.reduced, photo.reduction, (photo.height, photo.width))
+
+
+def blocks_to_size(reduced: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
+    """`reduced` with each pixel repeated over a k x k block, cut to `shape` (height, width):
+    libjpeg rounds a reduced size up."""
+    height, width = reduced.shape[:2]
+    expanded = cv2.resize(reduced, (width * k, height * k), interpolation=cv2.INTER_NEAREST)
+    if expanded.shape[:2] != tuple(shape):
+        expanded = np.ascontiguousarray(expanded[: shape[0], : shape[1]])
     return expanded
 
 

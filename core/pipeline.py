@@ -24,10 +24,10 @@ from core.assessment import assessment
 from core.colour_card import find_colour_card
 from core.colour_measures import measure_colour
 from core.errors import ModelNotInstalledError, WeightsError
-from core.face import FaceDetector, get_face_detector
+from core.face import FaceDetector, detection_factor, get_face_detector, scaled_face
 from core.grading import SOFT_PEAK_FLOOR, CountGrader, GradeEvidence
 from core.hf_grader import HFGrader
-from core.imaging import full_size_pixels
+from core.imaging import blocks_to_size
 from core.lesions import kind_mask_from_labels, lesions_from_maps, peak_heights
 from core.manifest import ModelEntry, read_manifest, verified_bytes, verified_path
 from core.quality import assess_quality
@@ -127,17 +127,20 @@ class Analyzer:
         """What runs the segmenter: "onnx" or "torch" (the same weights, the same model version)."""
         return self.segmenter.name
 
-    def segment(self, image: np.ndarray, face: FaceResult) -> tuple[WorkingFrame, np.ndarray, LesionMaps]:
+    def segment(self, image: np.ndarray, face: FaceResult, *, pixel_size: int = 1,
+                shape: tuple[int, int] | None = None) -> tuple[WorkingFrame, np.ndarray, LesionMaps]:
         """The scale-normalised working image around the face and the segmenter's maps of it
-        (a rough face is not used: the photo is scaled as one without a face)."""
+        (a rough face is not used: the photo is scaled as one without a face). `pixel_size` > 1:
+        `image` is the reduced decode of a photo of `shape` (height, width), the frame in the
+        photo's pixels."""
         cfg = self.config
         if not face.measurable:
             # No face at all: a close-up, calibrated on close-ups. A rough face (a half face, a
             # face filling the frame) keeps the whole-face settings, which measured better on it.
             face, cfg = FaceResult(found=False), cfg if face.found else cfg.for_closeup()
-        frame = working_frame(image.shape[:2], face, cfg.face_width_px, cfg.face_context,
+        frame = working_frame(shape or image.shape[:2], face, cfg.face_width_px, cfg.face_context,
                               cfg.train_image_side)
-        work = frame.crop(image)
+        work = frame.crop(image, pixel_size)
         return frame, work, self.segmenter.predict(work, cfg)
 
     def warm_up(self) -> None:
@@ -145,31 +148,45 @@ class Analyzer:
         lazy parts now (at start-up, in the background), not on the first real photo."""
         self.analyze(np.full((256, 256, 3), 128, np.uint8))
 
+    def _find_face(self, pixels: np.ndarray, k: int, shape: tuple[int, int]) -> FaceResult:
+        """The face in the photo of `shape` whose pixels (reduced k times) are `pixels`, in the
+        photo's coordinates. The detector looks at a copy at most DETECT_MAX_SIDE px long, shrunk
+        by a whole factor: where the photo's factor is k times the reduced decode's, that copy is
+        the same as the full photo's; otherwise the reduced decode is enlarged back first."""
+        if k == 1:
+            return self.face_detector.detect(pixels)
+        if detection_factor(pixels.shape) * k == detection_factor(shape):
+            return scaled_face(self.face_detector.detect(pixels), k)
+        return self.face_detector.detect(blocks_to_size(pixels, k, shape))
+
     def analyze(self, photo: DecodedPhoto | np.ndarray) -> Analysis:
-        # A large JPEG comes decoded at 1/2 to 1/8 scale, its pixels repeated to the photo's size
-        # (photo coordinates, the detail the models use); core.imaging.full_size_pixels.
-        image = full_size_pixels(photo) if isinstance(photo, DecodedPhoto) else photo
-        reduced = photo.reduced if isinstance(photo, DecodedPhoto) else None
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an RGB uint8 image, got shape {image.shape} {image.dtype}")
-        h, w = image.shape[:2]
-        face = self.face_detector.detect(image)
-        if isinstance(photo, DecodedPhoto) and photo.reduction > finest_reduction(face, (h, w), self.config):
+        # A large JPEG comes decoded at 1/2 to 1/8 scale (`reduced`, each pixel a square of k
+        # photo pixels a side): every step reads those pixels and works in the photo's own
+        # coordinates, so the photo is never decoded in full unless its face is too small.
+        if isinstance(photo, DecodedPhoto):
+            pixels, k = (photo.reduced, photo.reduction) if photo.reduced is not None else (photo.image, 1)
+            h, w = photo.height, photo.width
+        else:
+            pixels, k = photo, 1
+            h, w = photo.shape[:2]
+        if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+            raise ValueError(f"expected an RGB uint8 image, got shape {pixels.shape} {pixels.dtype}")
+        face = self._find_face(pixels, k, (h, w))
+        if k > finest_reduction(face, (h, w), self.config):
             # A face too small for the reduced decode: the full photo, and the face found again
             # in it (a small face's box would move with the reduced pixels), as before.
-            image, reduced = photo.image, None
-            face = self.face_detector.detect(image)
-        # The skin check squeezes the whole photo to 224 px: from the reduced decode it sees the
-        # same pixels as from their block copy, at a quarter of the cost or less.
-        squeezable = reduced if reduced is not None else image
-        typical = self.typicality.score(squeezable) if self.typicality is not None else None
-        quality = assess_quality(image, face)
+            pixels, k = photo.image, 1
+            face = self.face_detector.detect(pixels)
+        # The skin check squeezes the whole photo to 224 px, the colour card search strides it.
+        typical = self.typicality.score(pixels) if self.typicality is not None else None
+        quality = assess_quality(pixels, face, pixel_size=k, photo_shape=(h, w))
         # A face found only roughly makes the photo assessable; it is not used to scale, align
         # or mask the photo (core.face.RETRY_MARGIN).
         measured = face if face.measurable else FaceResult(found=False)
         alignment = estimate_alignment(measured.landmarks) if measured.found and measured.landmarks else None
 
-        frame, work, maps = self.segment(image, face)  # a rough face is scaled as no face there
+        # A rough face is scaled as no face there.
+        frame, work, maps = self.segment(pixels, face, pixel_size=k, shape=(h, w))
         # A close-up is counted as calibrated on close-ups (its own side and peak threshold).
         count_config = self.config if face.found else self.config.for_closeup()
         work_lesions, labels = lesions_from_maps(maps, count_config)
@@ -203,7 +220,7 @@ class Analyzer:
         probability = np.round(maps.lesion * 255).astype(np.uint8)
         skin_area_px = int(round(skin_pixels * area_scale))
         assessable, reasons = assessment(face, skin_area_px, typical)
-        colour = photo_colour(image, work, skin, labels > 0, frame) if assessable else None
+        colour = photo_colour(pixels, work, skin, labels > 0, frame, (h, w)) if assessable else None
         return Analysis(
             width=w, height=h, lesions=lesions, counts=counts,
             grade=grade, second_opinion=second_opinion,
@@ -221,14 +238,16 @@ class Analyzer:
         )
 
 
-def photo_colour(image: np.ndarray, work: np.ndarray, skin: np.ndarray, lesions: np.ndarray,
-                 frame: WorkingFrame) -> ColourMeasures | None:
+def photo_colour(pixels: np.ndarray, work: np.ndarray, skin: np.ndarray, lesions: np.ndarray,
+                 frame: WorkingFrame, shape: tuple[int, int]) -> ColourMeasures | None:
     """Redness and dark marks (core.colour_measures) of the working image's skin, corrected by a
-    colour card when the whole photo shows one; the layers' mask at photo size."""
-    measures = measure_colour(work, skin, lesions, find_colour_card(image))
+    colour card when the whole photo shows one (searched in `pixels`, the photo or its reduced
+    decode: the card's colours are medians over its patches); the layers' mask at the photo's
+    `shape`."""
+    measures = measure_colour(work, skin, lesions, find_colour_card(pixels))
     if measures is None or measures.mask is None:
         return measures
-    return replace(measures, mask=frame.paste(measures.mask, image.shape[:2]))
+    return replace(measures, mask=frame.paste(measures.mask, shape))
 
 
 def chosen_engine(entry: ModelEntry, engine: str = "auto") -> str:

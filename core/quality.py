@@ -109,12 +109,19 @@ def framing_view(face: FaceResult, view: str | None = None) -> str:
     return face.view or "front"
 
 
-def assess_quality(image: np.ndarray, face: FaceResult, view: str | None = None) -> QualityResult:
+def assess_quality(image: np.ndarray, face: FaceResult, view: str | None = None, *,
+                   pixel_size: int = 1, photo_shape: tuple[int, int] | None = None) -> QualityResult:
     """Run every check on an RGB uint8 photo and the face found in it; framing is judged by
-    the view (`framing_view`: only a front view must hold the whole face)."""
+    the view (`framing_view`: only a front view must hold the whole face). `pixel_size` > 1:
+    `image` is the photo's reduced decode (each pixel a square of that many photo pixels a
+    side) and `photo_shape` the photo's (height, width); sizes are judged in photo pixels, and
+    sharpness and exposure (measured on the face scaled to a fixed width) from the reduced pixels."""
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an RGB image H x W x 3, got shape {getattr(image, 'shape', None)}")
-    height, width = image.shape[:2]
+    if pixel_size < 1:
+        raise ValueError(f"pixel_size {pixel_size} must be a whole number of at least 1")
+    height, width = photo_shape if photo_shape is not None else image.shape[:2]
+    k = float(pixel_size)
     short_side = min(height, width)
     reasons: list[str] = []
     metrics: dict[str, float] = {"short_side_px": float(short_side)}
@@ -126,12 +133,14 @@ def assess_quality(image: np.ndarray, face: FaceResult, view: str | None = None)
         )
 
     if face.found and face.box is not None:
-        sharp_region = _crop(image, face.box, 1.0)
-        exposure_region = _crop(image, face.box, EXPOSURE_BOX_FRACTION)
+        box = tuple(v / k for v in face.box)
+        sharp_region = _crop(image, box, 1.0)  # type: ignore[arg-type]
+        exposure_region = _crop(image, box, EXPOSURE_BOX_FRACTION)  # type: ignore[arg-type]
     else:
         # A close-up: the whole photo is judged, so blur and darkness are still reported.
         sharp_region = image
-        exposure_region = _crop(image, (0.0, 0.0, float(width), float(height)), EXPOSURE_BOX_FRACTION)
+        exposure_region = _crop(image, (0.0, 0.0, float(image.shape[1]), float(image.shape[0])),
+                                EXPOSURE_BOX_FRACTION)
 
     sharp = sharpness(sharp_region)
     metrics["sharpness"] = sharp

@@ -31,12 +31,17 @@ class WorkingFrame:
         return (int(np.floor(self.x0 + bx0 / s)), int(np.floor(self.y0 + by0 / s)),
                 int(np.ceil(self.x0 + bx1 / s)), int(np.ceil(self.y0 + by1 / s)))
 
-    def crop(self, image: np.ndarray) -> np.ndarray:
-        """The working image: the frame's region resized by `scale`."""
-        region = image[self.y0:self.y1, self.x0:self.x1]
+    def crop(self, image: np.ndarray, pixel_size: int = 1) -> np.ndarray:
+        """The working image: the frame's region resized by `scale`. `pixel_size`: each pixel of
+        `image` stands for a square of that many photo pixels a side (a reduced decode); the
+        region is then cut at the whole pixels around it (at most one photo pixel wider)."""
+        if pixel_size < 1:
+            raise ValueError(f"pixel_size {pixel_size} must be a whole number of at least 1")
+        k = pixel_size
+        region = image[self.y0 // k:-(-self.y1 // k), self.x0 // k:-(-self.x1 // k)]
         w = max(int(round((self.x1 - self.x0) * self.scale)), 1)
         h = max(int(round((self.y1 - self.y0) * self.scale)), 1)
-        interpolation = cv2.INTER_AREA if self.scale < 1 else cv2.INTER_LINEAR
+        interpolation = cv2.INTER_AREA if self.scale * k < 1 else cv2.INTER_LINEAR
         return cv2.resize(region, (w, h), interpolation=interpolation)
 
     def paste(self, plane: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
