@@ -148,6 +148,8 @@ async def _user_flow(browser, url: str, user: str, code: str, photo: Path,  # no
             result["errors"].append(f"{tracebacks} tracebacks")
     except Exception as error:  # noqa: BLE001 - a failed user is a result, not a crash
         result.setdefault("errors", []).append(f"{type(error).__name__}: {str(error)[:300]}")
+        # The others must not wait at the barrier for ever for a user who never comes.
+        ready.abort()
     finally:
         await context.close()
 
