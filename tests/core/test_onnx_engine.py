@@ -133,3 +133,13 @@ def test_segmenting_with_onnx_never_imports_torch(weights):
                           check=False, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_idle_inference_threads_sleep_by_default():
+    """Spinning pool threads cost a quarter more CPU on this 2-core machine and slowed a 12 MP
+    analysis (issue 27); a batch import or a second clinician needs that CPU."""
+    from core.onnx_engine import session_options
+
+    assert session_options(2).get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    with pytest.raises(Exception, match="allow_spinning"):  # spinning: ONNX Runtime's default
+        session_options(2, spin=True).get_session_config_entry("session.intra_op.allow_spinning")
