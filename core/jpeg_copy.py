@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-# APP0 (JFIF) and APP14 (Adobe: how the colour channels are to be read) change how the pixels
-# decode; every other APPn (EXIF with its location, XMP, ICC, maker notes) and every comment
-# does not, and is left out.
-_KEPT_APPLICATION_SEGMENTS = frozenset({0xE0, 0xEE})
+# APP0 "JFIF" and APP14 "Adobe" (how the colour channels are to be read) change how the pixels
+# decode; every other application segment (EXIF with its location and thumbnail, a JFXX
+# thumbnail, XMP, ICC, maker notes) and every comment does not, and is left out.
+_KEPT_APPLICATION_SEGMENTS = {0xE0: b"JFIF\x00", 0xEE: b"Adobe"}
 _COMMENT = 0xFE
 _START_OF_SCAN = 0xDA
 _END_OF_IMAGE = 0xD9
@@ -41,7 +41,9 @@ def without_metadata(data: bytes) -> bytes | None:
         end = pos + 2 + int.from_bytes(data[pos + 2:pos + 4], "big")
         if end <= pos + 3 or end > size:
             return None
-        left_out = marker == _COMMENT or (0xE0 <= marker <= 0xEF and marker not in _KEPT_APPLICATION_SEGMENTS)
+        kept_identifier = _KEPT_APPLICATION_SEGMENTS.get(marker)
+        left_out = marker == _COMMENT or (0xE0 <= marker <= 0xEF and (
+            kept_identifier is None or not data.startswith(kept_identifier, pos + 4)))
         if not left_out:
             parts.append(data[pos:end])
         pos = end

@@ -32,7 +32,9 @@ def _camera_jpeg(pixels: np.ndarray, orientation: int = 1, **options) -> bytes:
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=90, exif=exif.tobytes(),
                                  comment=b"Patient Jane Doe, room 12", **options)
     data = buffer.getvalue()
-    extra = _segment(0xED, b"Photoshop 3.0\x00IPTC Jane Doe") + _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00<x>Doe</x>")
+    extra = (_segment(0xED, b"Photoshop 3.0\x00IPTC Jane Doe")
+             + _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00<x>Doe</x>")
+             + _segment(0xE0, b"JFXX\x00\x10thumbnail of Jane Doe"))  # an APP0 that is not JFIF
     return data[:2] + extra + data[2:] + b"SAMSUNG trailer: Jane Doe, 52.0N 13.4E"
 
 
@@ -49,7 +51,7 @@ def test_the_copy_decodes_to_the_same_pixels_and_holds_no_metadata(options):
     copy = without_metadata(original)
     assert copy is not None and copy.startswith(b"\xff\xd8") and copy.endswith(b"\xff\xd9")
     assert np.array_equal(_pixels(copy), _pixels(original))
-    for secret in (b"Exif", b"Jane Doe", b"PhoneMaker", b"xap/1.0", b"Photoshop", b"SAMSUNG"):
+    for secret in (b"Exif", b"Jane Doe", b"PhoneMaker", b"xap/1.0", b"Photoshop", b"SAMSUNG", b"JFXX"):
         assert secret not in copy
     with Image.open(io.BytesIO(copy)) as image:
         assert not image.getexif() and "comment" not in image.info and "icc_profile" not in image.info
