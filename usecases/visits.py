@@ -23,7 +23,7 @@ from core.types import BODY_SITES, CLOSE_UP_VIEW, VIEWS, Analysis, DecodedPhoto
 from db.errors import DuplicateError, PermissionDenied
 from db.models import Account
 from db.repository import create_visit, find_duplicate_photo, store_photo
-from usecases.analysis_queue import process_queue
+from usecases.analysis_queue import DEFAULT_WORKERS, process_queue
 from usecases.clinic import Clinic
 
 StoreStatus = Literal["stored", "skipped", "refused"]
@@ -132,10 +132,12 @@ def check_photo(
     analyzer: PhotoAnalyzer | None,
     seen: set[str] | None = None,
     on_wait: Callable[[int], None] | None = None,
+    analyses_at_once: int = DEFAULT_WORKERS,
 ) -> CheckedPhoto:
     """Decode `data` (or take `photo`, decoded ahead), skip a photo already in this upload
     (`seen` holds their SHA-256) or already stored for the patient, then analyse it once
-    (no analysis when `analyzer` is None; it waits its turn in the process's analysis queue)."""
+    (no analysis when `analyzer` is None; it waits its turn in the process's analysis queue,
+    which runs `analyses_at_once` at a time)."""
     if photo is None:
         decoded = decode_upload(data if data is not None else b"", filename)
         if isinstance(decoded, str):
@@ -158,7 +160,8 @@ def check_photo(
         try:
             # One bounded queue per process: many users at once take turns (issue 28);
             # `on_wait` hears how many analyses are ahead.
-            analysis = process_queue().run(lambda: analyzer.analyze(photo), on_wait=on_wait)
+            analysis = process_queue(analyses_at_once).run(lambda: analyzer.analyze(photo),
+                                                           on_wait=on_wait)
         except (ValueError, RuntimeError) as error:
             return CheckedPhoto(filename=filename, photo=photo, error=f"analysis failed: {error}")
     return CheckedPhoto(filename=filename, photo=photo, analysis=analysis)
