@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--photos", type=int, default=500)
     p.add_argument("--size", type=parse_size, default=(2448, 1632), help="WIDTHxHEIGHT (default 4 MP)")
     p.add_argument("--weights", type=Path, default=ROOT / "weights")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads of each analysis, as the import command's default (two at once)")
     p.add_argument("--output", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     if args.photos < 2:
