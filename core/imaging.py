@@ -345,15 +345,6 @@ class _FullDecode:
         return self._pixels
 
 
-def full_size_pixels(photo: DecodedPhoto, *, blocks: bool = True) -> np.ndarray:
-    """The photo at its full size, H x W x 3. For a reduced decode with `blocks`, each reduced
-    pixel repeated over the block of photo pixels it stands for (no full decode: every
-    coordinate is a photo pixel, the detail is the reduced one); else `photo.image`."""
-    if photo.reduced is None or not blocks:
-        return photo.image
-    return blocks_to_size(photo.reduced, photo.reduction, (photo.height, photo.width))
-
-
 def blocks_to_size(reduced: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
     """`reduced` with each pixel repeated over a k x k block, cut to `shape` (height, width):
     libjpeg rounds a reduced size up."""

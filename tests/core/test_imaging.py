@@ -496,18 +496,17 @@ def test_a_large_jpeg_is_decoded_reduced_and_in_full_only_on_first_use() -> None
     assert mean_abs_diff(photo.reduced, means.round().astype(np.uint8)) < 2.0
 
 
-def test_full_size_pixels_repeat_each_reduced_pixel_over_its_block() -> None:
-    from core.imaging import full_size_pixels
+def test_blocks_to_size_repeat_each_reduced_pixel_over_its_block() -> None:
+    from core.imaging import blocks_to_size
 
     photo = decode_photo(_large_jpeg(3401, 2203))  # odd sizes: libjpeg rounds the reduced size up
 
-    blocks = full_size_pixels(photo)
+    blocks = blocks_to_size(photo.reduced, photo.reduction, (photo.height, photo.width))
 
     assert photo.reduced.shape == (1102, 1701, 3)
     assert blocks.shape == (2203, 3401, 3) and blocks.flags["C_CONTIGUOUS"]
     assert np.array_equal(blocks[::2, ::2], photo.reduced[:, :, :])
     assert np.array_equal(blocks[1::2, 1::2], photo.reduced[:1101, :1700])
-    assert full_size_pixels(photo, blocks=False) is photo.image
 
 
 @pytest.mark.parametrize("orientation", [3, 6, 8])

@@ -66,6 +66,17 @@ def make_photo(seed: int = 0, width: int = 48, height: int = 32) -> core_types.D
     )
 
 
+
+def stored_photo_with_analysis(session: Session, store, actor: Account, patient: Patient,  # noqa: ANN001
+                               day: date, seed: int = 0):  # noqa: ANN201 - (Photo, Analysis) rows
+    """A visit of `patient` on `day` with one stored photo and its model analysis: the photo row
+    and the analysis row."""
+    visit = make_visit(session, actor, patient, day)
+    photo = make_photo(seed)
+    row = repo.store_photo(session=session, actor=actor, visit_id=visit.id, photo_store=store,
+                           photo=photo, analysis=make_analysis(photo))
+    return row, repo.latest_analysis(session=session, actor=actor, photo_id=row.id)
+
 @dataclass(frozen=True)
 class LesionSpec:
     kind: str

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from db import repository as repo
 from db.errors import NotFound, PermissionDenied
 from db.models import Account, Analysis
-from tests.db.db_factories import make_analysis, make_patient, make_photo
+from tests.db.db_factories import make_patient, stored_photo_with_analysis
 
 
 def _refusal(call) -> str:  # noqa: ANN001
@@ -23,12 +23,7 @@ def _refusal(call) -> str:  # noqa: ANN001
 def test_refusals_name_no_patient_and_match_a_missing_row(
         session: Session, clinician: Account, other_clinician: Account, store) -> None:  # noqa: ANN001
     patient = make_patient(session, clinician, "NORTH-22")
-    visit = repo.create_visit(session=session, actor=clinician, patient_id=patient.id,
-                              visit_date=date(2024, 1, 10))
-    photo = make_photo(3)
-    row = repo.store_photo(session=session, actor=clinician, visit_id=visit.id, photo_store=store,
-                           photo=photo, analysis=make_analysis(photo))
-    analysis = repo.latest_analysis(session=session, actor=clinician, photo_id=row.id)
+    row, analysis = stored_photo_with_analysis(session, store, clinician, patient, date(2024, 1, 10), 3)
     correction = Analysis(**{**analysis.model_dump(exclude={"id"}), "corrects_id": analysis.id,
                              "corrected_by_id": clinician.id, "correction": {"description": "x"}})
     session.add(correction)

@@ -25,7 +25,7 @@ from db.models import (
     TreatmentEvent,
     Visit,
 )
-from tests.db.db_factories import make_analysis, make_patient, make_photo
+from tests.db.db_factories import make_patient, stored_photo_with_analysis
 
 HUGE = "x" * (30 * 1024 * 1024)  # the 30 MB note of the issue
 
@@ -72,12 +72,7 @@ def test_huge_patient_notes_and_names_are_refused(session: Session, clinician: A
 def test_huge_review_notes_and_treatment_events_are_refused(session: Session, clinician: Account,
                                                              store) -> None:  # noqa: ANN001
     patient = make_patient(session, clinician, "A001")
-    visit = repo.create_visit(session=session, actor=clinician, patient_id=patient.id,
-                              visit_date=date(2024, 1, 10))
-    photo = make_photo(1)
-    row = repo.store_photo(session=session, actor=clinician, visit_id=visit.id, photo_store=store,
-                           photo=photo, analysis=make_analysis(photo))
-    analysis = repo.latest_analysis(session=session, actor=clinician, photo_id=row.id)
+    _, analysis = stored_photo_with_analysis(session, store, clinician, patient, date(2024, 1, 10), 1)
     with pytest.raises(ValueError) as error:
         repo.add_review(session=session, actor=clinician, analysis_id=analysis.id, iga=1, notes=HUGE)
     _sentence(error, "The review notes", MAX_NOTE_LENGTH)
