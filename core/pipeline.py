@@ -87,8 +87,7 @@ def finest_reduction(face: FaceResult, shape: tuple[int, int], config: Segmenter
         face_w = face.box[2] - face.box[0]
         shrink += [face_w / config.face_width_px, face_w / SHARPNESS_FACE_WIDTH]
     else:
-        side = config.train_image_side if face.found else config.for_closeup().train_image_side
-        shrink += [max(h, w) / side, w / SHARPNESS_FACE_WIDTH]
+        shrink += [max(h, w) / config.for_photo(face.found).train_image_side, w / SHARPNESS_FACE_WIDTH]
         if face.found and face.box is not None:  # a rough face: its box is the sharpness crop
             shrink.append((face.box[2] - face.box[0]) / SHARPNESS_FACE_WIDTH)
     allowed = min(shrink) / REDUCTION_MARGIN
@@ -133,11 +132,9 @@ class Analyzer:
         (a rough face is not used: the photo is scaled as one without a face). `pixel_size` > 1:
         `image` is the reduced decode of a photo of `shape` (height, width), the frame in the
         photo's pixels."""
-        cfg = self.config
+        cfg = self.config.for_photo(face.found)
         if not face.measurable:
-            # No face at all: a close-up, calibrated on close-ups. A rough face (a half face, a
-            # face filling the frame) keeps the whole-face settings, which measured better on it.
-            face, cfg = FaceResult(found=False), cfg if face.found else cfg.for_closeup()
+            face = FaceResult(found=False)
         frame = working_frame(shape or image.shape[:2], face, cfg.face_width_px, cfg.face_context,
                               cfg.train_image_side)
         work = frame.crop(image, pixel_size)
@@ -188,8 +185,7 @@ class Analyzer:
         # A rough face is scaled as no face there.
         frame, work, maps = self.segment(pixels, face, pixel_size=k, shape=(h, w))
         # A close-up is counted as calibrated on close-ups (its own side and peak threshold).
-        count_config = self.config if face.found else self.config.for_closeup()
-        work_lesions, labels = lesions_from_maps(maps, count_config)
+        work_lesions, labels = lesions_from_maps(maps, self.config.for_photo(face.found))
         # Skin and regions at working resolution: the same geometry, far fewer pixels.
         work_to_photo = (1 / frame.scale, 0.0, float(frame.x0), 0.0, 1 / frame.scale, float(frame.y0))
         work_alignment = compose_alignments(work_to_photo, alignment) if alignment else None

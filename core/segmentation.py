@@ -69,6 +69,11 @@ class SegmenterConfig:
         if self.closeup_peak_threshold is not None and not 0.0 < self.closeup_peak_threshold < 1.0:
             raise ValueError(f"closeup_peak_threshold {self.closeup_peak_threshold} must lie in (0, 1)")
 
+    def for_photo(self, face_found: bool) -> "SegmenterConfig":
+        """The config a photo is segmented and counted with: this one when a face was found
+        (even a rough one: it keeps the whole-face settings), the close-up one otherwise."""
+        return self if face_found else self.for_closeup()
+
     def for_closeup(self) -> "SegmenterConfig":
         """The config a photo without a usable face is segmented and counted with."""
         return replace(self,
