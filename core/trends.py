@@ -191,7 +191,10 @@ def mean_ci(values: Iterable[float], confidence: float = 0.95) -> MeanCI:
     from scipy import stats  # imported here: a second of start-up the trends page never needs
 
     t_quantile = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1))
-    half_width = t_quantile * statistics.stdev(data) / math.sqrt(n)
+    # The sample standard deviation by fsum: statistics.stdev's exact fractions cost a
+    # trial-size study a tenth of a second for no difference a reader could see.
+    sd = math.sqrt(math.fsum((value - mean) ** 2 for value in data) / (n - 1))
+    half_width = t_quantile * sd / math.sqrt(n)
     return MeanCI(n, mean, mean - half_width, mean + half_width)
 
 
@@ -203,27 +206,28 @@ _OPTIONAL_FIELDS = (
     "baseline_iga",
     "inflammatory_beyond_retake_noise",
 )
+_FIELDS = _REQUIRED_FIELDS + _OPTIONAL_FIELDS
 
 
 def _row_values(row: object) -> dict[str, object]:
     """Read a trial row given as a dict or as an object with attributes."""
-    get = row.get if type(row) is dict or isinstance(row, Mapping) \
-        else lambda name, default: getattr(row, name, default)
-    missing = object()
-    values: dict[str, object] = {}
+    if type(row) is dict or isinstance(row, Mapping):  # dicts first: 50,000 in a large study
+        values = {name: row.get(name) for name in _FIELDS}
+    else:
+        values = {name: getattr(row, name, None) for name in _FIELDS}
     for name in _REQUIRED_FIELDS:
-        value = get(name, missing)
-        if value is missing or value is None:
+        if values[name] is None:
             raise ValueError(f"trial row {row!r} has no {name!r}")
-        values[name] = value
     week = values["week"]
-    if not _is_whole(week):
-        raise ValueError(f"trial row week must be a whole number of weeks, got {week!r}")
-    values["week"] = int(week)
+    if type(week) is not int:
+        if not _is_whole(week):
+            raise ValueError(f"trial row week must be a whole number of weeks, got {week!r}")
+        values["week"] = int(week)  # type: ignore[call-overload]
     for name in _OPTIONAL_FIELDS:
-        value = get(name, None)
+        value = values[name]
         # A gap in a pandas column arrives as NaN: it is a missing value, not a number.
-        values[name] = None if isinstance(value, float) and math.isnan(value) else value
+        if isinstance(value, float) and math.isnan(value):
+            values[name] = None
     return values
 
 

@@ -331,6 +331,34 @@ def data_key(actor: "Account") -> tuple:
 
 CACHE_TTL_S = 600  # a backstop: the data version in every cache key changes with every change
 
+_GC_LOCK = threading.Lock()
+# How many bulk reads run now (pages run in threads of one process), and whether the collector
+# was on when the first of them began.
+_GC_STATE = {"pauses": 0, "was_enabled": True}
+
+
+@contextmanager
+def bulk_read() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a page builds tens of thousands of plain
+    rows (a study of 50,000 visits): its collections, triggered by the allocations alone,
+    cost that read a quarter of a second and find nothing, since rows hold no cycles.
+    Collection resumes when the last bulk read running in the process ends; a collector that
+    someone else paused stays paused."""
+    import gc
+
+    with _GC_LOCK:
+        if _GC_STATE["pauses"] == 0:
+            _GC_STATE["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _GC_STATE["pauses"] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_STATE["pauses"] -= 1
+            if _GC_STATE["pauses"] == 0 and _GC_STATE["was_enabled"]:
+                gc.enable()
+
 
 @st.cache_data(show_spinner=False, max_entries=32, ttl=CACHE_TTL_S)
 def patient_timeline_of(patient_id: int, key: tuple) -> tuple:

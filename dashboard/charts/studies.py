@@ -61,19 +61,16 @@ def trial_rows(measurements: Iterable[Any], noise: Any = None) -> list[dict[str,
     rows: list[dict[str, Any]] = []
     for (arm, subject), visits in by_subject.items():
         visits.sort(key=lambda r: (r.visit_date, r.visit_id))
-        baselines = [r for r in visits if r.is_baseline]
-        if not baselines:
+        at = next((i for i, r in enumerate(visits) if r.is_baseline), None)
+        if at is None:
             continue  # a subject whose baseline visit has no analysed photo yet
-        baseline = baselines[0]
-        for row in visits:
+        baseline = visits[at]
+        # One percent_change per subject and lesion group, not one per visit (50,000 visits).
+        changes = {group: percent_change([getattr(r, group) for r in visits], at)
+                   for group in ("inflammatory", "non_inflammatory")}
+        for index, row in enumerate(visits):
             if row.days_from_baseline < 0:
                 continue
-            changes = {}
-            for group in ("inflammatory", "non_inflammatory"):
-                before, now = getattr(baseline, group), getattr(row, group)
-                changes[group] = (
-                    None if now is None else percent_change([before, now], 0)[1]
-                )
             rows.append(
                 {
                     "arm": arm,
@@ -84,8 +81,8 @@ def trial_rows(measurements: Iterable[Any], noise: Any = None) -> list[dict[str,
                     "week": week_of(row.days_from_baseline),
                     "inflammatory": row.inflammatory,
                     "non_inflammatory": row.non_inflammatory,
-                    "inflammatory_percent_change": changes["inflammatory"],
-                    "non_inflammatory_percent_change": changes["non_inflammatory"],
+                    "inflammatory_percent_change": changes["inflammatory"][index],
+                    "non_inflammatory_percent_change": changes["non_inflammatory"][index],
                     "iga": row.iga,
                     "baseline_iga": baseline.iga,
                     "inflammatory_beyond_retake_noise": None if row.is_baseline

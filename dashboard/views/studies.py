@@ -41,6 +41,7 @@ from db.repository import (
     list_visits,
     record_audit,
     study_results,
+    study_visits,
 )
 
 STUDY_KEY = "study_id"
@@ -76,6 +77,12 @@ def study_data(study_id: int, actor_id: int, role: str, team: str | None,
     key. The repository checks the account's rights inside, as on every call. `leave_out_failed`
     leaves out visits whose photo failed the quality check; `retake_version` names the retake
     table in use (a new table gives a new key)."""
+    with state.bulk_read():
+        return _study_data(study_id, actor_id, leave_out_failed, retake_version)
+
+
+def _study_data(study_id: int, actor_id: int, leave_out_failed: bool,
+                retake_version: str | None) -> StudyData | None:
     with state.db_session() as session:
         actor = get_account(session=session, account_id=actor_id)
         if actor is None or get_study(session=session, actor=actor, study_id=study_id) is None:
@@ -85,9 +92,9 @@ def study_data(study_id: int, actor_id: int, role: str, team: str | None,
             (e.patient_id, e.arm_id, e.baseline_visit_id, e.enrolled_at)
             for e in list_enrolments(session=session, actor=actor, study_id=study_id)
         )
-        results = study_results(session=session, actor=actor, study_id=study_id,
-                                leave_out_failed_quality=leave_out_failed)
-    measurements = results.measurements
+        results = study_visits(session=session, actor=actor, study_id=study_id,
+                               leave_out_failed_quality=leave_out_failed)
+    measurements = results.visits
     noise = retake_noise() if retake_version is not None else None
     trial = study_charts.trial_rows(measurements, noise)
     return StudyData(
@@ -112,6 +119,12 @@ def study_table(study_id: int, actor_id: int, role: str, team: str | None,
     """Every measurement of the study as in the CSV, keyed as `study_data`. Made only when the
     Measurements tab is opened: at 50,000 visits the frame cost the first open of the page half
     a second, and every rerun of the Results tab unpickled it from the cache."""
+    with state.bulk_read():
+        return _study_table(study_id, actor_id, role, leave_out_failed, retake_version)
+
+
+def _study_table(study_id: int, actor_id: int, role: str, leave_out_failed: bool,
+                 retake_version: str | None) -> pd.DataFrame | None:
     with state.db_session() as session:
         actor = get_account(session=session, account_id=actor_id)
         if actor is None or get_study(session=session, actor=actor, study_id=study_id) is None:

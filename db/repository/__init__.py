@@ -71,6 +71,8 @@ from db.repository.reviews import (
 from db.repository.studies import (
     StudyMeasurement,
     StudyResults,
+    StudyVisit,
+    StudyVisits,
     StudySubject,
     add_study_member,
     create_study,
@@ -85,6 +87,7 @@ from db.repository.studies import (
     set_identifiable_photos,
     study_measurements,
     study_results,
+    study_visits,
 )
 from db.repository.treatment import add_treatment_event, list_treatment_events
 from db.repository.visits import create_visit, get_visit, list_visits
@@ -96,6 +99,8 @@ __all__ = [
     "ReviewQueueEntry",
     "StudyMeasurement",
     "StudyResults",
+    "StudyVisit",
+    "StudyVisits",
     "StudySubject",
     "TimelineRow",
     "add_analysis",
@@ -169,6 +174,7 @@ __all__ = [
     "store_photo",
     "study_measurements",
     "study_results",
+    "study_visits",
     "update_account",
     "update_patient",
     "verify_password",

@@ -6,6 +6,7 @@ is a clinician's correction when one was made since), with the latest review of 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
@@ -102,7 +103,7 @@ MEASURE_COLUMNS = (
 
 def photo_measure_rows(
     patient_ids: sa.Select, *, include_visits_without_photos: bool = False,
-    unparsed: bool = False,
+    unparsed: bool = False, measures: Sequence[str] | None = None,
 ) -> sa.Select:
     """Rows (patient_id, visit_id, visit_date, photo_id, view, *MEASURE_COLUMNS) for every
     photo of the given patients, with the current analysis and latest review joined in.
@@ -114,7 +115,14 @@ def photo_measure_rows(
     The latest rows are looked up per photo (max id via the (photo_id, id) and
     (analysis_id, id) indexes) rather than joined from grouped subqueries: PostgreSQL
     misjudged the size of those and re-ran them per row (seconds for 150 photos).
+
+    `measures`: the names of the MEASURE_COLUMNS to select (None: all of them).
     """
+    if measures is not None:
+        unknown = set(measures) - {column.key for column in MEASURE_COLUMNS}
+        if unknown:
+            raise ValueError(f"unknown measures {sorted(unknown)}; valid: "
+                             f"{[column.key for column in MEASURE_COLUMNS]}")
     scope = col(Visit.patient_id).in_(patient_ids)
     # The review of the model's analysis stands for its clinician corrections too.
     reviewed = aliased(Analysis)
@@ -128,13 +136,14 @@ def photo_measure_rows(
         .scalar_subquery()
     )
     photo_join = col(Photo.visit_id) == col(Visit.id)
-    measures = MEASURE_COLUMNS
+    measures = tuple(column for column in MEASURE_COLUMNS
+                     if measures is None or column.key in measures)
     visit_date: Any = col(Visit.visit_date)
     if unparsed:
         visit_date = sa.type_coerce(visit_date, sa.String)
         measures = tuple(
             sa.type_coerce(col(Analysis.quality_reasons), sa.String).label("quality_reasons")
-            if column.key == "quality_reasons" else column for column in MEASURE_COLUMNS)
+            if column.key == "quality_reasons" else column for column in measures)
     statement = select(
         col(Visit.patient_id).label("patient_id"),
         col(Visit.id).label("visit_id"),

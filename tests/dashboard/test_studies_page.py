@@ -194,13 +194,13 @@ def test_results_are_cached_until_the_data_changes(dash, trial, monkeypatch):
     at = open_as(dash, trial["doctor"], "studies")
     assert trace(spec_titled(at, "IGA success"), "drug")["y"] == [0.0, 100.0]
     calls = []
-    original = repository.study_results
+    original = repository.study_visits  # the Results tab's read
 
     def counted(**kwargs):  # noqa: ANN003, ANN202
         calls.append(kwargs["study_id"])
         return original(**kwargs)
 
-    monkeypatch.setattr(repository, "study_results", counted)
+    monkeypatch.setattr(repository, "study_visits", counted)
     at.run()
     assert calls == []  # served from the cache: nothing changed
     # P2: IGA 3 at baseline, 2 at week 4 (no success): the drug arm's rate halves.

@@ -106,6 +106,20 @@ def _study(session: Session, actor: Account, name: str = "Gel trial") -> tuple[i
     return study.id, arms
 
 
+def _visits_agree_with_results(session: Session, actor: Account, study_id: int,
+                               leave_out_failed_quality: bool = False) -> None:
+    """`study_visits` (the studies page's lean read) gives the same visits, in the same order,
+    with the same baselines and subjects, as `study_results`."""
+    full = repo.study_results(session=session, actor=actor, study_id=study_id,
+                              leave_out_failed_quality=leave_out_failed_quality)
+    lean = repo.study_visits(session=session, actor=actor, study_id=study_id,
+                             leave_out_failed_quality=leave_out_failed_quality)
+    assert [tuple(getattr(m, name) for name in repo.StudyVisit._fields)
+            for m in full.measurements] == [tuple(v) for v in lean.visits]
+    assert (lean.measured_view, lean.measured_body_site, lean.subjects) == (
+        full.measured_view, full.measured_body_site, full.subjects)
+
+
 def test_study_measurements_numbers(session: Session, store: PhotoStore, clinician: Account) -> None:
     study_id, arms = _study(session, clinician)
 
@@ -150,6 +164,7 @@ def test_study_measurements_numbers(session: Session, store: PhotoStore, clinici
     assert empty.id not in {r.visit_id for r in rows}
     assert rows[1].photo_id == good.id
     assert rows[0].lesion_area_fraction == pytest.approx(12 * 4 / (48 * 32))
+    _visits_agree_with_results(session, clinician, study_id)
 
 
 @pytest.mark.slow
@@ -242,9 +257,45 @@ def test_a_study_measures_its_one_view_and_lists_who_misses_it(
                               leave_out_failed_quality=True)
     assert [m.visit_date for m in kept.measurements] == [date(2024, 1, 1)]
     assert {s.patient_code: s.left_out_visits for s in kept.subjects} == {"A-1": 1, "B-1": 0}
+    _visits_agree_with_results(session, clinician, study.id)
+    _visits_agree_with_results(session, clinician, study.id, leave_out_failed_quality=True)
     with pytest.raises(ValueError, match="only a close-up has a body site"):
         repo.create_study(session=session, actor=clinician, name="Bad", arms=["a"],
                           measured_view="front", measured_body_site="chin")
     with pytest.raises(ValueError, match="view 'back'"):
         repo.create_study(session=session, actor=clinician, name="Bad", arms=["a"],
                           measured_view="back")
+
+
+def test_visits_entered_out_of_date_order_are_measured_in_date_order(
+        session: Session, store: PhotoStore, clinician: Account, researcher: Account) -> None:
+    """A visit typed in later with an earlier date (an old paper record) takes its place by
+    date: the baseline is the first visit by date, days count from it, and the study lists
+    arm, subject, then date, as the researcher sees it too (subject labels, not codes)."""
+    study_id, arms = _study(session, clinician)
+    repo.add_study_member(session=session, actor=clinician, study_id=study_id,
+                          account_id=researcher.id)
+    late = make_patient(session, clinician, "Z-9")  # enrolled first, listed last by code
+    early = make_patient(session, clinician, "A-2")
+    for patient, days in ((late, (60, 0, 30, 30)), (early, (14, 0))):
+        for i, day in enumerate(days):
+            visit = make_visit(session, clinician, patient, START + timedelta(days=day))
+            _photo(session, store, clinician, visit.id, 10 * patient.id + i, _lesions(i + 1),
+                   with_masks=False)
+        repo.enrol_patient(session=session, actor=clinician, study_id=study_id,
+                           arm_id=arms["active"], patient_id=patient.id)
+
+    lean = repo.study_visits(session=session, actor=clinician, study_id=study_id)
+    assert [(v.patient_code, v.days_from_baseline, v.is_baseline, v.inflammatory)
+            for v in lean.visits] == [
+        ("A-2", 0, True, 2), ("A-2", 14, False, 1),
+        ("Z-9", 0, True, 2), ("Z-9", 30, False, 3), ("Z-9", 30, False, 4), ("Z-9", 60, False, 1)]
+    ids = [v.visit_id for v in lean.visits if v.patient_code == "Z-9"]
+    assert ids[1] < ids[2]  # one date, two visits: by the order they were entered
+    for actor in (clinician, researcher):
+        _visits_agree_with_results(session, actor, study_id)
+    as_researcher = repo.study_visits(session=session, actor=researcher, study_id=study_id)
+    # Z-9 was enrolled first: subject S-0001, listed first now.
+    assert [(v.patient_code, v.days_from_baseline) for v in as_researcher.visits] == [
+        ("S-0001", 0), ("S-0001", 30), ("S-0001", 30), ("S-0001", 60),
+        ("S-0002", 0), ("S-0002", 14)]
