@@ -384,27 +384,36 @@ def _choose(page, label: str, option_start: str) -> None:  # noqa: ANN001
     _idle(page)
 
 
-def _tree_cpu_s() -> float:
-    """CPU seconds used so far by this process and all its descendants (the Streamlit server,
-    the Playwright driver and every Chromium process), from /proc; 0.0 where there is none."""
+def process_cpu_s() -> dict[int, tuple[int, float]]:
+    """Every process's parent and the CPU seconds it has used so far, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    used: dict[int, float] = {}
+    found: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             # The command name (field 2) may hold spaces: split after its closing bracket.
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue  # the process ended meanwhile
-        parents[int(entry.name)] = int(fields[1])
-        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
-    tree, frontier = {os.getpid()}, [os.getpid()]
+        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    return found
+
+
+def descendants(root: int, processes: dict[int, tuple[int, float]]) -> set[int]:
+    """`root` and every process below it."""
+    tree, frontier = {root}, [root]
     while frontier:
         parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        children = [pid for pid, (ppid, _) in processes.items() if ppid == parent and pid not in tree]
         tree.update(children)
         frontier.extend(children)
-    return sum(used.get(pid, 0.0) for pid in tree)
+    return tree
+
+
+def _tree_cpu_s() -> float:
+    """CPU seconds used so far by this process and all its descendants (the Streamlit server,
+    the Playwright driver and every Chromium process); 0.0 where there is none."""
+    processes = process_cpu_s()
+    return sum(processes[pid][1] for pid in descendants(os.getpid(), processes) if pid in processes)
 
 
 def _open(page, title: str, heading: str) -> None:  # noqa: ANN001

@@ -275,6 +275,12 @@ def concurrent_rows(r: dict) -> list[Row]:
                         f"{_s(browser['to_result_p50_s'])} / {_s(p95)}",
                         f"p95 <= {_s(browser['target_p95_s'])}",
                         p95 is not None and p95 <= browser["target_p95_s"]))
+        window = browser.get("drop_to_last_result")
+        if window:
+            # On two shared cores the browsers' CPU is taken from the server's (issue 28).
+            rows.append(Row(f"{users} at once: CPU from the drop to the last result "
+                            f"({_s(window['wall_s'])}), app server / browsers",
+                            f"{_s(window['server_cpu_s'])} / {_s(window['browser_cpu_s'])}"))
         rows.append(Row(f"{users} at once: time to saved, p50 / p95",
                         f"{_s(browser['to_saved_p50_s'])} / {_s(browser['to_saved_p95_s'])}"))
         rows.append(Row(f"{users} at once: the app server's peak memory",

@@ -189,3 +189,14 @@ def test_the_wheel_installed_elsewhere_gives_the_checkouts_json(tmp_path: Path) 
     assert migrate.returncode == 0, migrate.stdout + migrate.stderr
     assert (tmp_path / "xdg" / "acne-tracker" / "acne.db").is_file()
     assert sorted(p.name for p in elsewhere.iterdir()) == ["photo.jpg"]  # nothing written here
+
+
+def test_no_full_garbage_collection_after_every_script_run() -> None:
+    """Issue 28: with ten clinicians uploading at once, Streamlit's full collection after every
+    script run held the interpreter for a fifth of the server's time (py-spy). Python's own
+    generational collection still runs."""
+    from usecases.cli import acne
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
+    assert acne.SERVE_OPTIONS["runner.postScriptGC"] == "false"

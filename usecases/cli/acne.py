@@ -70,6 +70,8 @@ SERVE_OPTIONS: dict[str, str] = {
     "browser.gatherUsageStats": "false",
     "client.showSidebarNavigation": "true",
     "client.toolbarMode": "minimal",
+    # No full garbage collection after every script run (see .streamlit/config.toml).
+    "runner.postScriptGC": "false",
 }
 
 
