@@ -53,13 +53,16 @@ test-fast: $(STAMP)
 # The data-layer and page tests against PostgreSQL, and two app instances on PostgreSQL and S3:
 # a throw-away server on 127.0.0.1 unless ACNE_TEST_POSTGRES_URL already names one.
 test-postgres: $(STAMP)
-	ACNE_TEST_POSTGRES_URL=$${ACNE_TEST_POSTGRES_URL:-$$(.ci/start-postgres)} $(PY) -m pytest tests/db tests/usecases tests/dashboard tests/e2e/test_two_instances.py
+	ACNE_TEST_POSTGRES_URL=$${ACNE_TEST_POSTGRES_URL:-$$(.ci/start-postgres)} $(PY) -m pytest tests/db tests/usecases tests/dashboard tests/e2e/test_two_instances.py \
+	  tests/test_benchmarks.py::test_the_imports_at_once_get_a_database_of_their_own_on_the_postgresql_server
 
 e2e: $(STAMP)
 	$(PY) -m pytest -m e2e
 
+# The ten import commands at once run against a PostgreSQL server where one can be started.
 bench: $(STAMP)
-	$(PY) -m benchmarks.run
+	ACNE_BENCH_POSTGRES_URL=$${ACNE_BENCH_POSTGRES_URL:-$$(.ci/start-postgres 2>/dev/null || true)} \
+	  $(PY) -m benchmarks.run
 
 # What a lent GPU machine needs to train (see weights/MODEL_CARD.md, "On a GPU"): the wheels its
 # image lacks and a packed subset of ACNE04, in the ignored folder gpu_carry/ (patient photos:

@@ -8,9 +8,10 @@ the server's peak memory (VmHWM of the Streamlit process). Target: p95 <= 5 s, n
 error shown.
 
 Import part (`--imports N`): N `usecases.cli.import_folder` commands at once against one
-database (PostgreSQL when `--database-url` or ACNE_TEST_POSTGRES_URL names a server, SQLite
-otherwise), each importing its own folder; reported: photos stored against photos given, and
-the slowest command's wall time.
+database (a new database on the PostgreSQL server that `--database-url` or
+ACNE_BENCH_POSTGRES_URL names, which `make bench` starts; SQLite otherwise), each importing
+its own folder; reported: photos stored against photos given, and the slowest command's wall
+time.
 
 Prints one JSON object (and writes it to `--output`).
 """
@@ -25,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -292,12 +295,45 @@ def _visits_stored(url: str) -> int:
 
 def import_part(folder: Path, imports: int, size: tuple[int, int], database_url: str | None,
                 weights: Path) -> dict:
-    """N import commands at once against one database, each with a folder of its own."""
-    from db.migrate import upgrade_database
-
+    """N import commands at once against one database, each with a folder of its own: a new
+    database on the PostgreSQL server of `database_url`, or a SQLite file."""
     data_dir = folder / "import-data"
     data_dir.mkdir(parents=True)
-    url = database_url or f"sqlite:///{data_dir / 'acne.db'}"
+    if database_url:
+        with fresh_postgres_database(database_url) as url:
+            return _imports_at_once(folder, data_dir, imports, size, url, weights)
+    return _imports_at_once(folder, data_dir, imports, size, f"sqlite:///{data_dir / 'acne.db'}",
+                            weights)
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server of `server_url` (dropped afterwards), so
+    that the benchmark never writes into a database that holds anything else."""
+    from sqlalchemy import create_engine, pool, text
+    from sqlalchemy.engine import make_url
+
+    from db.engine import database_url, dispose_engines
+
+    admin = create_engine(database_url(server_url), poolclass=pool.NullPool,
+                          isolation_level="AUTOCOMMIT")
+    name = f"acne_bench_{os.getpid()}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(database_url(server_url)).set(database=name).render_as_string(hide_password=False)
+    finally:
+        dispose_engines()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _imports_at_once(folder: Path, data_dir: Path, imports: int, size: tuple[int, int], url: str,
+                     weights: Path) -> dict:
+    from db.migrate import upgrade_database
+
     upgrade_database(url)
     people = seed_clinicians(url, imports)
     jpeg = photo_jpeg(size)

@@ -225,3 +225,36 @@ def test_each_issue_27_target_is_a_row_beside_its_baseline_of_the_same_run() -> 
                 "meets_targets": {}}
     row = bench_run.summary_rows("import", imported)[0]
     assert (row.number, row.target, row.passed) == ("6.20 (decoded in full, same run: 4.40)", ">= 6", True)
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("ACNE_TEST_POSTGRES_URL"),
+                    reason="needs a PostgreSQL server (ACNE_TEST_POSTGRES_URL)")
+def test_the_imports_at_once_get_a_database_of_their_own_on_the_postgresql_server() -> None:
+    """`make bench` points the ten imports at the test server: they write into a new database,
+    never the server's own, and it is gone afterwards."""
+    import os
+
+    from sqlalchemy import create_engine, pool, text
+
+    from benchmarks.bench_concurrent import fresh_postgres_database
+    from db.engine import database_url
+
+    server = os.environ["ACNE_TEST_POSTGRES_URL"]
+    admin = create_engine(database_url(server), poolclass=pool.NullPool)
+
+    def databases() -> set[str]:
+        with admin.connect() as connection:
+            return set(connection.execute(text("SELECT datname FROM pg_database")).scalars())
+
+    before = databases()
+    with fresh_postgres_database(server) as url:
+        made = databases() - before
+        assert len(made) == 1 and url.endswith("/" + next(iter(made)))
+        probe = create_engine(database_url(url), poolclass=pool.NullPool)
+        with probe.connect() as connection:
+            assert connection.execute(text(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+            )).scalar() == 0
+        probe.dispose()
+    assert databases() == before
+    admin.dispose()
