@@ -1,6 +1,9 @@
 """The audit trail: who viewed, changed, exported or signed in, and when."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from db.access import load_principal
@@ -78,27 +81,23 @@ def audit_names(*, session: Session, actor: Account,
     def wanted(kind: str) -> list[int]:
         return sorted(ids.get(kind, ()))
 
-    def patient_label(code: str, name: str | None) -> str:
-        return f"{code} ({name})" if name else code
+    def name(kind: str, statement: Select, label: Callable[..., str]) -> None:
+        """names[kind]: each wanted row's label, from `statement` selecting its id first and
+        then what `label` takes."""
+        if wanted(kind):
+            id_column = statement.selected_columns[0]
+            names[kind] = {row_id: label(*rest) for row_id, *rest in session.exec(
+                statement.where(id_column.in_(wanted(kind)))).all()}
 
-    if wanted("patient"):
-        names["patient"] = {row.id: patient_label(row.code, row.name) for row in session.exec(
-            select(Patient).where(col(Patient.id).in_(wanted("patient")))).all()}
-    if wanted("study"):
-        names["study"] = {row.id: f"“{row.name}”" for row in session.exec(
-            select(Study).where(col(Study.id).in_(wanted("study")))).all()}
-    if wanted("arm"):
-        names["arm"] = {row.id: row.name for row in session.exec(
-            select(StudyArm).where(col(StudyArm.id).in_(wanted("arm")))).all()}
-    if wanted("account"):
-        names["account"] = {row.id: f"{row.username} ({row.full_name})" if row.full_name else row.username
-                            for row in session.exec(
-                                select(Account).where(col(Account.id).in_(wanted("account")))).all()}
-    if wanted("visit"):
-        names["visit"] = {visit_id: f"of {code} on {_when(day)}" for visit_id, day, code in session.exec(
-            select(Visit.id, Visit.visit_date, Patient.code)
-            .join(Patient, col(Patient.id) == col(Visit.patient_id))
-            .where(col(Visit.id).in_(wanted("visit")))).all()}
+    name("patient", select(Patient.id, Patient.code, Patient.name),
+         lambda code, full_name: f"{code} ({full_name})" if full_name else code)
+    name("study", select(Study.id, Study.name), lambda study: f"“{study}”")
+    name("arm", select(StudyArm.id, StudyArm.name), lambda arm: arm)
+    name("account", select(Account.id, Account.username, Account.full_name),
+         lambda user, full_name: f"{user} ({full_name})" if full_name else user)
+    name("visit", select(Visit.id, Visit.visit_date, Patient.code)
+         .join(Patient, col(Patient.id) == col(Visit.patient_id)),
+         lambda day, code: f"of {code} on {_when(day)}")
     photo_ids = set(ids.get("photo", ()))
     analysis_photo: dict[int, int] = {}
     review_analysis: dict[int, int] = {}
@@ -121,23 +120,17 @@ def audit_names(*, session: Session, actor: Account,
         names["analysis"] = {a: f"of the {photos[p]}" for a, p in analysis_photo.items() if p in photos}
         names["review"] = {r: f"of the {photos[analysis_photo[a]]}" for r, a in review_analysis.items()
                            if analysis_photo.get(a) in photos}
-    if wanted("enrolment"):
-        names["enrolment"] = {row_id: f"of {code} in “{study}”" for row_id, code, study in session.exec(
-            select(Enrolment.id, Patient.code, Study.name)
-            .join(Patient, col(Patient.id) == col(Enrolment.patient_id))
-            .join(Study, col(Study.id) == col(Enrolment.study_id))
-            .where(col(Enrolment.id).in_(wanted("enrolment")))).all()}
-    if wanted("treatment_event"):
-        names["treatment_event"] = {row_id: f"of {code} on {_when(day)}" for row_id, day, code in session.exec(
-            select(TreatmentEvent.id, TreatmentEvent.event_date, Patient.code)
-            .join(Patient, col(Patient.id) == col(TreatmentEvent.patient_id))
-            .where(col(TreatmentEvent.id).in_(wanted("treatment_event")))).all()}
-    if wanted("study_member"):
-        names["study_member"] = {row_id: f"{user} in “{study}”" for row_id, user, study in session.exec(
-            select(StudyMember.id, Account.username, Study.name)
-            .join(Account, col(Account.id) == col(StudyMember.account_id))
-            .join(Study, col(Study.id) == col(StudyMember.study_id))
-            .where(col(StudyMember.id).in_(wanted("study_member")))).all()}
+    name("enrolment", select(Enrolment.id, Patient.code, Study.name)
+         .join(Patient, col(Patient.id) == col(Enrolment.patient_id))
+         .join(Study, col(Study.id) == col(Enrolment.study_id)),
+         lambda code, study: f"of {code} in “{study}”")
+    name("treatment_event", select(TreatmentEvent.id, TreatmentEvent.event_date, Patient.code)
+         .join(Patient, col(Patient.id) == col(TreatmentEvent.patient_id)),
+         lambda day, code: f"of {code} on {_when(day)}")
+    name("study_member", select(StudyMember.id, Account.username, Study.name)
+         .join(Account, col(Account.id) == col(StudyMember.account_id))
+         .join(Study, col(Study.id) == col(StudyMember.study_id)),
+         lambda user, study: f"{user} in “{study}”")
     return names
 
 

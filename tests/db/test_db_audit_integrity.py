@@ -95,3 +95,54 @@ def test_repair_removes_only_old_orphans(
     assert report.orphan_files == ((fresh, ".png"),) and not report.missing_files
     assert repo.repair_integrity(session=session, photo_store=store, min_age_s=0) == [(fresh, ".png")]
     assert repo.check_integrity(session=session, photo_store=store).ok
+
+
+def test_the_audit_page_names_every_kind_of_row(session, store, admin, clinician, researcher) -> None:  # noqa: ANN001
+    """`audit_names` reads one query per kind: every kind the audit page shows gets its words,
+    a row deleted since is simply absent, and only an administrator may ask."""
+    from datetime import date
+
+    import pytest
+
+    from db import repository as repo
+    from db.errors import PermissionDenied
+    from tests.db.db_factories import make_analysis, make_patient, make_photo, make_visit
+
+    patient = make_patient(session, clinician, "A002", name="Jane Roe")
+    visit = make_visit(session, clinician, patient, date(2024, 3, 1))
+    decoded = make_photo(7)
+    photo = repo.store_photo(session=session, actor=clinician, photo_store=store, visit_id=visit.id,
+                             photo=decoded, analysis=make_analysis(decoded, with_masks=False))
+    analysis = repo.latest_analysis(session=session, actor=clinician, photo_id=photo.id)
+    review = repo.add_review(session=session, actor=clinician, analysis_id=analysis.id, iga=2)
+    event = repo.add_treatment_event(session=session, actor=clinician, patient_id=patient.id,
+                                     event_date=date(2024, 2, 1), description="doxycycline")
+    study = repo.create_study(session=session, actor=clinician, name="Doxy trial", arms=["doxycycline"])
+    (arm,) = repo.list_arms(session=session, actor=clinician, study_id=study.id)
+    enrolment = repo.enrol_patient(session=session, actor=clinician, study_id=study.id,
+                                   arm_id=arm.id, patient_id=patient.id)
+    member = repo.add_study_member(session=session, actor=clinician, study_id=study.id,
+                                   account_id=researcher.id)
+    ids = {"patient": {patient.id, 999}, "visit": {visit.id}, "photo": {photo.id},
+           "analysis": {analysis.id}, "review": {review.id}, "treatment_event": {event.id},
+           "study": {study.id}, "arm": {arm.id}, "enrolment": {enrolment.id},
+           "study_member": {member.id}, "account": {researcher.id}}
+
+    names = repo.audit_names(session=session, actor=admin, ids=ids)
+    photo_words = "front photo of A002, 01 Mar 2024"
+    assert names == {
+        "patient": {patient.id: "A002 (Jane Roe)"},
+        "visit": {visit.id: "of A002 on 01 Mar 2024"},
+        "photo": {photo.id: f"({photo_words})"},
+        "analysis": {analysis.id: f"of the {photo_words}"},
+        "review": {review.id: f"of the {photo_words}"},
+        "treatment_event": {event.id: "of A002 on 01 Feb 2024"},
+        "study": {study.id: "“Doxy trial”"},
+        "arm": {arm.id: "doxycycline"},
+        "enrolment": {enrolment.id: "of A002 in “Doxy trial”"},
+        "study_member": {member.id: f"{researcher.username} in “Doxy trial”"},
+        "account": {researcher.id: researcher.username if not researcher.full_name
+                    else f"{researcher.username} ({researcher.full_name})"},
+    }
+    with pytest.raises(PermissionDenied):
+        repo.audit_names(session=session, actor=clinician, ids=ids)
