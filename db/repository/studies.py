@@ -324,7 +324,7 @@ def list_enrolments(*, session: Session, actor: Account, study_id: int) -> list[
     return list(session.exec(statement).all())
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: a frozen dataclass of 32 fields took 0.23 s to make 50,000 of
 class StudyMeasurement:
     """One measured visit of one enrolled patient, relative to the patient's baseline.
 
