@@ -287,28 +287,25 @@ def decode_photo(
     common = dict(upload_sha256=hashlib.sha256(data).hexdigest(), source_format=source_format,
                   stored_extension=".jpg" if lossy else ".png", filename=name,
                   captured_at=captured_at, device=device)
-    if reduction == 1:
-        encode = functools.partial(_stored_bytes, pixels, lossy)
-        return DecodedPhoto(image=pixels, encode_stored=_as_is_or(data, encode) if copy_as_is else encode,
-                            **common)
-    full = _FullDecode(data, formats, name, orientation)
+    full = _FullDecode(data, formats, name, orientation) if reduction > 1 else None
+    encode = functools.partial(_stored_bytes, pixels, lossy) if full is None \
+        else functools.partial(_stored_from, full, lossy)
+    # Partials, not closures, so that the photo still pickles.
+    common["encode_stored"] = functools.partial(_stored_as_is, data, encode) if copy_as_is else encode
+    if full is None:
+        return DecodedPhoto(image=pixels, **common)
     size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-    encode = functools.partial(_stored_from, full, lossy)
     return DecodedPhoto(image=None, load_image=full, reduced=pixels, reduction=reduction, size=size,
-                        encode_stored=_as_is_or(data, encode) if copy_as_is else encode, **common)
+                        **common)
 
 
 def _stored_from(full: Callable[[], np.ndarray], lossy: bool) -> bytes:
     return _stored_bytes(full(), lossy)
 
 
-def _as_is_or(data: bytes, encode: Callable[[], bytes]) -> Callable[[], bytes]:
-    """The stored copy of an upright JPEG: its own bytes without metadata, or `encode()` where
-    the file's structure cannot be followed (a partial, so the photo still pickles)."""
-    return functools.partial(_stored_as_is, data, encode)
-
-
 def _stored_as_is(data: bytes, encode: Callable[[], bytes]) -> bytes:
+    """The stored copy of an upright JPEG: its own bytes without metadata, or `encode()` where
+    the file's structure cannot be followed."""
     return without_metadata(data) or encode()
 
 

@@ -34,7 +34,6 @@ from db.repository import (
     get_study,
     list_accounts,
     list_arms,
-    list_enrolments,
     list_patients,
     list_studies,
     list_study_members,
@@ -88,12 +87,13 @@ def _study_data(study_id: int, actor_id: int, leave_out_failed: bool,
         if actor is None or get_study(session=session, actor=actor, study_id=study_id) is None:
             return None
         arms = {a.id: a.name for a in list_arms(session=session, actor=actor, study_id=study_id)}
-        enrolments = tuple(
-            (e.patient_id, e.arm_id, e.baseline_visit_id, e.enrolled_at)
-            for e in list_enrolments(session=session, actor=actor, study_id=study_id)
-        )
         results = study_visits(session=session, actor=actor, study_id=study_id,
                                leave_out_failed_quality=leave_out_failed)
+    # The enrolments come with the subjects (one read of them, not two), in the order made.
+    enrolments = tuple(
+        (s.patient_id, s.arm_id, s.baseline_visit_id, s.enrolled_at)
+        for s in sorted(results.subjects, key=lambda s: s.enrolment_id)
+    )
     measurements = results.visits
     noise = retake_noise() if retake_version is not None else None
     trial = study_charts.trial_rows(measurements, noise)

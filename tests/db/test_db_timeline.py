@@ -118,6 +118,11 @@ def _visits_agree_with_results(session: Session, actor: Account, study_id: int,
             for m in full.measurements] == [tuple(v) for v in lean.visits]
     assert (lean.measured_view, lean.measured_body_site, lean.subjects) == (
         full.measured_view, full.measured_body_site, full.subjects)
+    # Each subject carries its enrolment, as list_enrolments gives it (the page reads it once).
+    assert [(s.enrolment_id, s.patient_id, s.arm_id, s.baseline_visit_id, s.enrolled_at)
+            for s in sorted(lean.subjects, key=lambda s: s.enrolment_id)] == [
+        (e.id, e.patient_id, e.arm_id, e.baseline_visit_id, e.enrolled_at)
+        for e in repo.list_enrolments(session=session, actor=actor, study_id=study_id)]
 
 
 def test_study_measurements_numbers(session: Session, store: PhotoStore, clinician: Account) -> None:

@@ -34,7 +34,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="weights folder (default: ACNE_WEIGHTS_DIR)")
     p.add_argument("--limit", type=int, metavar="N", help="analyse and store at most N new photos")
     # Two photos are analysed at once (usecases.folder_import.ANALYSES_AT_ONCE), each on one
-    # thread: at 4 MP 6.1 photos/s against 5.7 with two threads each (oversubscribed cores).
+    # thread: at 4 MP 6.00 photos/s against 5.55 with two threads each (oversubscribed cores).
     p.add_argument("--threads", type=int, default=1,
                    help="threads of each analysis; two photos are analysed at once (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
